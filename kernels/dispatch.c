@@ -1,0 +1,122 @@
+/* dispatch.c: fills the kernel table from the kernel list (kernel_list.h).
+ * Every slot starts with the reference (BLIS style: always a working kernel),
+ * then each listed kernel whose ISA is allowed and supported overrides it;
+ * rows are ordered slowest ISA first, so the fastest wins. */
+#include "pcnn_kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+#define PCNN_ENUM(op) PCNN_OP_##op,
+  PCNN_OPS(PCNN_ENUM)
+#undef PCNN_ENUM
+      PCNN_OP_COUNT
+};
+
+static const char *const op_names[] = {
+#define PCNN_NAME(op) #op,
+    PCNN_OPS(PCNN_NAME)
+#undef PCNN_NAME
+};
+
+const pcnn_kernel_row_t pcnn_kernel_rows[] = {
+#define PCNN_KERNEL(isa, op, fn) {isa, PCNN_OP_##op, #op, #fn, (void (*)(void))fn},
+#include "kernel_list.h"
+#undef PCNN_KERNEL
+};
+const int pcnn_kernel_row_count = (int)(sizeof pcnn_kernel_rows / sizeof pcnn_kernel_rows[0]);
+
+const char *pcnn_op_name(int op) { return op >= 0 && op < PCNN_OP_COUNT ? op_names[op] : "?"; }
+int pcnn_op_count(void) { return PCNN_OP_COUNT; }
+
+const char *pcnn_isa_name(pcnn_isa_t isa) {
+  switch (isa) {
+    case PCNN_ISA_REF: return "ref";
+    case PCNN_ISA_AVX2: return "avx2";
+    case PCNN_ISA_AVX512: return "avx512";
+    default: return "?";
+  }
+}
+
+int pcnn_isa_parse(const char *s) {
+  if (!s) return -1;
+  for (int i = 0; i < PCNN_ISA_COUNT; i++)
+    if (strcmp(s, pcnn_isa_name((pcnn_isa_t)i)) == 0) return i;
+  return -1;
+}
+
+int pcnn_isa_supported(pcnn_isa_t isa) {
+  /* __builtin_cpu_supports checks CPUID and that the OS saves the state
+   * (OSXSAVE + XCR0), so AVX-512 is reported only where it can run. */
+  __builtin_cpu_init();
+  switch (isa) {
+    case PCNN_ISA_REF: return 1;
+    case PCNN_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case PCNN_ISA_AVX512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("fma");
+    default: return 0;
+  }
+}
+
+static void set_slot(pcnn_kernels_t *t, int op, void (*fn)(void)) {
+  switch (op) {
+#define PCNN_SET(op)                                   \
+  case PCNN_OP_##op:                                  \
+    t->op = (pcnn_##op##_fn *)fn;                     \
+    break;
+    PCNN_OPS(PCNN_SET)
+#undef PCNN_SET
+    default: break;
+  }
+}
+
+void pcnn_kernels_fill(pcnn_kernels_t *t, pcnn_isa_t max_isa) {
+  memset(t, 0, sizeof *t);
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < pcnn_kernel_row_count; i++) {
+      const pcnn_kernel_row_t *r = &pcnn_kernel_rows[i];
+      if (pass == 0 ? r->isa != PCNN_ISA_REF
+                    : (r->isa == PCNN_ISA_REF || r->isa > max_isa || !pcnn_isa_supported(r->isa)))
+        continue;
+      set_slot(t, r->op, r->fn);
+      t->isa_of[r->op] = r->isa;
+    }
+  }
+}
+
+static pcnn_kernels_t g_table;
+static pcnn_isa_t g_isa;
+static int g_ready;
+
+static pcnn_isa_t best_isa(void) {
+  for (int i = PCNN_ISA_COUNT - 1; i > 0; i--)
+    if (pcnn_isa_supported((pcnn_isa_t)i)) return (pcnn_isa_t)i;
+  return PCNN_ISA_REF;
+}
+
+int pcnn_kernels_set_isa(pcnn_isa_t max_isa) {
+  if ((int)max_isa < 0 || max_isa >= PCNN_ISA_COUNT || !pcnn_isa_supported(max_isa)) return -1;
+  pcnn_kernels_fill(&g_table, max_isa);
+  g_isa = max_isa;
+  g_ready = 1;
+  return 0;
+}
+
+const pcnn_kernels_t *pcnn_kernels(void) {
+  if (!g_ready) {
+    pcnn_isa_t isa = best_isa();
+    const char *env = getenv("PIXELCNN_ISA");
+    int forced = pcnn_isa_parse(env);
+    if (forced >= 0 && pcnn_isa_supported((pcnn_isa_t)forced)) isa = (pcnn_isa_t)forced;
+    pcnn_kernels_set_isa(isa);
+  }
+  return &g_table;
+}
+
+pcnn_isa_t pcnn_kernels_isa(void) {
+  pcnn_kernels();
+  return g_isa;
+}

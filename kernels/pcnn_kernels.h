@@ -1,0 +1,192 @@
+/* pcnn_kernels.h: the kernel contract and the kernel table.
+ *
+ * Conventions (every kernel, reference or SIMD):
+ *   - float32 everywhere; activations are NHWC: (N, H, W, C), channel fastest.
+ *   - conv weights are [kh][kw][cin][cout] (HWIO), cout fastest; bias is (cout).
+ *   - buffers are owned by the caller; kernels never allocate.
+ *   - outputs first, then inputs, then the descriptor.
+ *   - forward overwrites its outputs; backward ACCUMULATES (+=) into every
+ *     gradient it produces (data, weights, bias, slope): the caller zeroes
+ *     gradients once per step (llm.c style), and a residual branch can add
+ *     its data gradient into the same buffer.
+ *
+ * The PixelCNN mask (pcnn_mask_keep): a k x k filter (k odd, centre r = k/2)
+ * keeps every tap in the rows above the centre and the taps left of the centre
+ * in the centre row; rows below and taps right of the centre are zero. At the
+ * centre tap the channels are split into G contiguous colour groups (G = 1
+ * grayscale, 3 RGB; group g of C channels is [g*C/G, (g+1)*C/G)): input group
+ * gi feeds output group go only if gi < go (type A) or gi <= go (type B).
+ * With G = 1, type A drops the centre and type B keeps it. A masked 1x1 is k=1.
+ * Masked taps are never read by a kernel and their weight gradient stays 0.
+ */
+#ifndef PCNN_KERNELS_H
+#define PCNN_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { PCNN_MASK_A = 0, PCNN_MASK_B = 1 };
+
+/* One masked convolution: stride 1, 'same' zero padding, bias. */
+typedef struct {
+  int n, h, w;    /* batch, rows, columns */
+  int cin, cout;  /* input and output channels */
+  int k;          /* odd kernel size: 1, 3, 5, 7, ... */
+  int mask;       /* PCNN_MASK_A or PCNN_MASK_B */
+  int groups;     /* colour groups: 1 (grayscale) or 3 (RGB) */
+} pcnn_conv_t;
+
+/* ---- mask helpers (reference/mask.c) ---- */
+/* first channel of colour group g (g may equal groups: returns c) */
+int pcnn_group_begin(int g, int c, int groups);
+/* colour group of channel i of c */
+int pcnn_group_of(int i, int c, int groups);
+/* 1 if tap (ky, kx) connects input channel ci to output channel co */
+int pcnn_mask_keep(const pcnn_conv_t *c, int ky, int kx, int ci, int co);
+/* The kept output channels of tap (ky, kx), input channel ci, are exactly
+ * [pcnn_mask_co_begin(...), cout): cout if none, 0 if all. */
+int pcnn_mask_co_begin(const pcnn_conv_t *c, int ky, int kx, int ci);
+/* dense 0/1 mask, [k][k][cin][cout] like the weights */
+void pcnn_mask_fill(float *mask, const pcnn_conv_t *c);
+/* multiply-adds the mask keeps, and the dense count, for one forward */
+double pcnn_conv_useful_macs(const pcnn_conv_t *c);
+double pcnn_conv_dense_macs(const pcnn_conv_t *c);
+/* 0 if the descriptor is valid, else a static message */
+const char *pcnn_conv_check(const pcnn_conv_t *c);
+
+/* ---- Nadam (torch.optim.NAdam, momentum_decay schedule) ---- */
+typedef struct {
+  double lr, beta1, beta2, eps, momentum_decay;
+} pcnn_nadam_hparams_t;
+typedef struct {
+  long step;          /* steps taken so far */
+  double mu_product;  /* prod of mu_t over steps taken; 1 at start */
+} pcnn_nadam_state_t;
+/* per-step scalars, computed in double by pcnn_nadam_begin_step */
+typedef struct {
+  float beta1, beta2, eps;
+  float bc2;     /* 1 - beta2^t */
+  float c_grad;  /* -lr (1 - mu_t) / (1 - mu_product_t) */
+  float c_mom;   /* -lr mu_t mu_{t+1} / (1 - mu_product_t mu_{t+1}) */
+} pcnn_nadam_coef_t;
+pcnn_nadam_hparams_t pcnn_nadam_defaults(void);
+/* advances state (step, mu_product) and returns this step's scalars */
+pcnn_nadam_coef_t pcnn_nadam_begin_step(pcnn_nadam_state_t *st, const pcnn_nadam_hparams_t *hp);
+
+/* ---- kernel signatures: one typedef per operation and direction ---- */
+
+/* out = masked_conv(in, w) + b
+ * out (N,H,W,cout); in (N,H,W,cin); w [k][k][cin][cout]; b (cout) */
+typedef void pcnn_conv_fwd_fn(float *out, const float *in, const float *w, const float *b,
+                              const pcnn_conv_t *c);
+/* din += masked_conv^T(dout, w);  din (N,H,W,cin); dout (N,H,W,cout) */
+typedef void pcnn_conv_bwd_data_fn(float *din, const float *dout, const float *w,
+                                   const pcnn_conv_t *c);
+/* dw += in (x) dout at kept taps; db += sum dout.  dw [k][k][cin][cout]; db (cout) */
+typedef void pcnn_conv_bwd_weights_fn(float *dw, float *db, const float *dout, const float *in,
+                                      const pcnn_conv_t *c);
+
+/* out = prelu(x) = x > 0 ? x : alpha[ch] * x;  out, x (P, C); alpha (C) */
+typedef void pcnn_prelu_fwd_fn(float *out, const float *x, const float *alpha, size_t p, int ch);
+/* dx += dout * (x > 0 ? 1 : alpha);  dalpha += sum dout * x * (x <= 0) */
+typedef void pcnn_prelu_bwd_fn(float *dx, float *dalpha, const float *dout, const float *x,
+                               const float *alpha, size_t p, int ch);
+
+/* masked 1x1 conv then PReLU (c->k must be 1):
+ * pre = conv1x1(in, w) + b; out = prelu(pre, alpha)
+ * pre, out (N,H,W,cout); in (N,H,W,cin); w [cin][cout]; b, alpha (cout) */
+typedef void pcnn_conv1x1_prelu_fwd_fn(float *pre, float *out, const float *in, const float *w,
+                                       const float *b, const float *alpha, const pcnn_conv_t *c);
+/* din += conv1x1^T(dout * prelu'(pre), w) */
+typedef void pcnn_conv1x1_prelu_bwd_data_fn(float *din, const float *dout, const float *pre,
+                                            const float *w, const float *alpha,
+                                            const pcnn_conv_t *c);
+/* with dpre = dout * prelu'(pre): dw += in (x) dpre; db += sum dpre;
+ * dalpha += sum dout * pre * (pre <= 0) */
+typedef void pcnn_conv1x1_prelu_bwd_weights_fn(float *dw, float *db, float *dalpha,
+                                               const float *dout, const float *pre,
+                                               const float *in, const float *alpha,
+                                               const pcnn_conv_t *c);
+
+/* residual add: out = a + b (n floats); out may alias a or b */
+typedef void pcnn_add_fwd_fn(float *out, const float *a, const float *b, size_t n);
+/* da += dout; db += dout */
+typedef void pcnn_add_bwd_fn(float *da, float *db, const float *dout, size_t n);
+
+/* Bernoulli head: logits x (P, C), targets t (P, C) in [0, 1].
+ * Returns sum over all P*C of BCE(sigmoid(x), t) in nats (stable form
+ * max(x,0) - t x + log1p(exp(-|x|))); writes dx = scale * (sigmoid(x) - t). */
+typedef double pcnn_bernoulli_loss_fn(float *dx, const float *x, const float *t, size_t p, int ch,
+                                      float scale);
+/* 256-way categorical head: logits x (P, C*256), channel c's logits at
+ * x[c*256 .. c*256+255]; targets t (P, C) in [0, 1], the class is
+ * round(t * 255). Returns the summed NLL (logsumexp - x[class]) in nats;
+ * writes dx = scale * (softmax(x) - onehot). */
+typedef double pcnn_softmax256_loss_fn(float *dx, const float *x, const float *t, size_t p,
+                                       int ch, float scale);
+
+/* Nadam update of n parameters with this step's scalars:
+ * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; d = sqrt(v / bc2) + eps;
+ * p += c_grad g / d + c_mom m / d */
+typedef void pcnn_nadam_update_fn(float *param, float *m, float *v, const float *grad, size_t n,
+                                  const pcnn_nadam_coef_t *k);
+
+/* ---- instruction sets ---- */
+typedef enum { PCNN_ISA_REF = 0, PCNN_ISA_AVX2 = 1, PCNN_ISA_AVX512 = 2, PCNN_ISA_COUNT } pcnn_isa_t;
+const char *pcnn_isa_name(pcnn_isa_t isa);
+/* -1 if unknown; accepts "ref", "avx2", "avx512" */
+int pcnn_isa_parse(const char *s);
+/* 1 if this CPU and OS run code of that ISA (CPUID + XCR0 via __builtin_cpu_supports) */
+int pcnn_isa_supported(pcnn_isa_t isa);
+
+/* ---- the kernel table: one slot per operation and direction ---- */
+#define PCNN_OPS(X)                                                                           \
+  X(conv_fwd) X(conv_bwd_data) X(conv_bwd_weights) X(prelu_fwd) X(prelu_bwd)                  \
+  X(conv1x1_prelu_fwd) X(conv1x1_prelu_bwd_data) X(conv1x1_prelu_bwd_weights) X(add_fwd)      \
+  X(add_bwd) X(bernoulli_loss) X(softmax256_loss) X(nadam_update)
+
+typedef struct {
+#define PCNN_SLOT(op) pcnn_##op##_fn *op;
+  PCNN_OPS(PCNN_SLOT)
+#undef PCNN_SLOT
+  /* ISA each slot came from, by op name order above */
+  pcnn_isa_t isa_of[16];
+} pcnn_kernels_t;
+
+/* One row per implemented kernel: (isa, op, function). kernels/kernel_list.h
+ * is the single list; it drives these declarations, the dispatch, the tests
+ * and the benchmarks. */
+#define PCNN_KERNEL(isa, op, fn) pcnn_##op##_fn fn;
+#include "kernel_list.h"
+#undef PCNN_KERNEL
+
+typedef struct {
+  pcnn_isa_t isa;
+  int op; /* index in PCNN_OPS order */
+  const char *op_name;
+  const char *fn_name;
+  void (*fn)(void);
+} pcnn_kernel_row_t;
+extern const pcnn_kernel_row_t pcnn_kernel_rows[];
+extern const int pcnn_kernel_row_count;
+const char *pcnn_op_name(int op);
+int pcnn_op_count(void);
+
+/* Table with every slot filled from the reference, then overridden by the
+ * fastest listed kernel whose ISA is <= max_isa and supported here. */
+void pcnn_kernels_fill(pcnn_kernels_t *t, pcnn_isa_t max_isa);
+/* The process-wide table: max ISA from PIXELCNN_ISA (ref|avx2|avx512) if set,
+ * else the best this CPU supports. Filled on first call. */
+const pcnn_kernels_t *pcnn_kernels(void);
+/* Force the process-wide level (e.g. from --isa); returns 0, or -1 if the CPU
+ * cannot run it. */
+int pcnn_kernels_set_isa(pcnn_isa_t max_isa);
+pcnn_isa_t pcnn_kernels_isa(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
