@@ -39,7 +39,8 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(wildcard tests/*.cc)
 TEST_OBJ  := $(TEST_SRC:%.cc=$(BUILD)/%.o)
 BENCH_SRC := $(wildcard bench/*.cc)
-BENCH_OBJ := $(BENCH_SRC:%.cc=$(BUILD)/%.o)
+BENCH_CSRC := $(wildcard bench/*.c)
+BENCH_OBJ := $(BENCH_SRC:%.cc=$(BUILD)/%.o) $(BENCH_CSRC:%.c=$(BUILD)/%.o)
 
 LIBPCNN := $(BUILD)/libpcnn.a
 PIXELCNN := $(BUILD)/pixelcnn
@@ -57,6 +58,8 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) $(XFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/kernels/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
 $(BUILD)/kernels/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
+$(BUILD)/bench/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
+$(BUILD)/bench/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
 
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
@@ -76,8 +79,14 @@ $(BENCH): $(BENCH_OBJ) $(LIBPCNN)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(GBENCH) $(DNNL) $(XSMM) $(LIBS)
 
 # The test suite; its last line is `N passed, N failed`, non-zero exit on failure.
-test: deps $(PIXELCNN) $(TESTS)
-	PIXELCNN_BIN=$(PIXELCNN) $(TESTS)
+test: deps $(PIXELCNN) $(TESTS) $(BENCH)
+	PIXELCNN_BIN=$(PIXELCNN) PCNN_BENCH_BIN=$(BENCH) $(TESTS)
+
+# Kernel and model benchmarks beside oneDNN, libxsmm and PyTorch; writes
+# bench/results/<cpu>-<date>.json, bench/RESULTS.md and bench/ratios.png.
+bench: deps $(BENCH)
+	@scripts/install-deps.sh --bench
+	BUILD=$(BUILD) scripts/bench.sh $(BENCH)
 
 clean:
 	rm -rf build build-san

@@ -1,0 +1,238 @@
+// bench_kernels.cc: times every row of kernels/kernel_list.h on the seed
+// model's shapes, at 1 and 2 threads. Rows are read from pcnn_kernel_rows at
+// start-up, so a kernel added to the list is timed without touching this file.
+// Names: <op>/<shape>/<isa>/t<threads>, e.g. conv_fwd/3x3B_64-64/avx512/t1.
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "bench_util.h"
+
+namespace pcnn_bench {
+namespace {
+
+using Body = std::function<void(benchmark::State &)>;
+
+// Runs body after setting the thread count and checking the ISA.
+void reg(const std::string &name, pcnn_isa_t isa, int threads, bool slow, Body body) {
+  auto *b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State &st) {
+    if (!pcnn_isa_supported(isa)) {
+      st.SkipWithError((std::string("ISA not supported on this CPU: ") + pcnn_isa_name(isa)).c_str());
+      for (auto _ : st) {
+      }
+      return;
+    }
+    omp_set_num_threads(threads);
+    body(st);
+  });
+  policy(b, slow);
+}
+
+std::string nm(const char *op, const std::string &shape, pcnn_isa_t isa, int t) {
+  return std::string(op) + "/" + shape + "/" + pcnn_isa_name(isa) + "/t" + std::to_string(t);
+}
+
+void conv_rows(const pcnn_kernel_row_t &r, int t) {
+  const bool slow = r.isa == PCNN_ISA_REF;
+  for (const ConvShape &s : conv_shapes()) {
+    const pcnn_conv_t c = s.c;
+    const std::string name = nm(r.op_name, s.name, r.isa, t);
+    if (!std::strcmp(r.op_name, "conv_fwd")) {
+      auto fn = (pcnn_conv_fwd_fn *)r.fn;
+      reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+        Buf out(act_size(c, c.cout)), in(act_size(c, c.cin)), w(w_size(c)), b(c.cout);
+        in.rand(-1, 1, 1);
+        masked_weights(w, c, 2);
+        b.rand(-0.1f, 0.1f, 3);
+        for (auto _ : st) fn(out.get(), in.get(), w.get(), b.get(), &c);
+        benchmark::DoNotOptimize(out.get()[0]);
+        conv_counters(st, c);
+      });
+    } else if (!std::strcmp(r.op_name, "conv_bwd_data")) {
+      auto fn = (pcnn_conv_bwd_data_fn *)r.fn;
+      reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+        Buf din(act_size(c, c.cin)), dout(act_size(c, c.cout)), w(w_size(c));
+        dout.rand(-1, 1, 4);
+        masked_weights(w, c, 2);
+        for (auto _ : st) fn(din.get(), dout.get(), w.get(), &c);
+        benchmark::DoNotOptimize(din.get()[0]);
+        conv_counters(st, c);
+      });
+    } else {  // conv_bwd_weights
+      auto fn = (pcnn_conv_bwd_weights_fn *)r.fn;
+      reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+        Buf dw(w_size(c)), db(c.cout), dout(act_size(c, c.cout)), in(act_size(c, c.cin));
+        dout.rand(-1, 1, 4);
+        in.rand(-1, 1, 1);
+        for (auto _ : st) fn(dw.get(), db.get(), dout.get(), in.get(), &c);
+        benchmark::DoNotOptimize(dw.get()[0]);
+        conv_counters(st, c);
+      });
+    }
+  }
+}
+
+void fused_rows(const pcnn_kernel_row_t &r, int t) {
+  const bool slow = r.isa == PCNN_ISA_REF;
+  for (const ConvShape &s : fused_shapes()) {
+    const pcnn_conv_t c = s.c;
+    const std::string name = nm(r.op_name, s.name, r.isa, t);
+    if (!std::strcmp(r.op_name, "conv1x1_prelu_fwd")) {
+      auto fn = (pcnn_conv1x1_prelu_fwd_fn *)r.fn;
+      reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+        Buf pre(act_size(c, c.cout)), out(act_size(c, c.cout)), in(act_size(c, c.cin)),
+            w(w_size(c)), b(c.cout), a(c.cout);
+        in.rand(-1, 1, 1);
+        masked_weights(w, c, 2);
+        b.rand(-0.1f, 0.1f, 3);
+        a.rand(0.1f, 0.3f, 5);
+        for (auto _ : st) fn(pre.get(), out.get(), in.get(), w.get(), b.get(), a.get(), &c);
+        benchmark::DoNotOptimize(out.get()[0]);
+        conv_counters(st, c);
+      });
+    } else if (!std::strcmp(r.op_name, "conv1x1_prelu_bwd_data")) {
+      auto fn = (pcnn_conv1x1_prelu_bwd_data_fn *)r.fn;
+      reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+        Buf din(act_size(c, c.cin)), dout(act_size(c, c.cout)), pre(act_size(c, c.cout)),
+            w(w_size(c)), a(c.cout);
+        dout.rand(-1, 1, 4);
+        pre.rand(-1, 1, 6);
+        masked_weights(w, c, 2);
+        a.rand(0.1f, 0.3f, 5);
+        for (auto _ : st) fn(din.get(), dout.get(), pre.get(), w.get(), a.get(), &c);
+        benchmark::DoNotOptimize(din.get()[0]);
+        conv_counters(st, c);
+      });
+    } else {  // conv1x1_prelu_bwd_weights
+      auto fn = (pcnn_conv1x1_prelu_bwd_weights_fn *)r.fn;
+      reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+        Buf dw(w_size(c)), db(c.cout), da(c.cout), dout(act_size(c, c.cout)),
+            pre(act_size(c, c.cout)), in(act_size(c, c.cin)), a(c.cout);
+        dout.rand(-1, 1, 4);
+        pre.rand(-1, 1, 6);
+        in.rand(-1, 1, 1);
+        a.rand(0.1f, 0.3f, 5);
+        for (auto _ : st)
+          fn(dw.get(), db.get(), da.get(), dout.get(), pre.get(), in.get(), a.get(), &c);
+        benchmark::DoNotOptimize(dw.get()[0]);
+        conv_counters(st, c);
+      });
+    }
+  }
+}
+
+// element-wise ops: counted in items (elements) per second
+void elementwise_rows(const pcnn_kernel_row_t &r, int t) {
+  const bool slow = r.isa == PCNN_ISA_REF;
+  const size_t p = pixels();
+  const std::string op = r.op_name;
+  auto items = [](benchmark::State &st, size_t n) {
+    st.SetItemsProcessed((int64_t)(st.iterations() * n));
+  };
+  if (op == "prelu_fwd" || op == "prelu_bwd") {
+    for (int ch : {128, 64}) {
+      const int C = smoke() ? ch / 16 : ch;
+      const std::string name = nm(r.op_name, "P" + std::to_string(p) + "_C" + std::to_string(C), r.isa, t);
+      if (op == "prelu_fwd") {
+        auto fn = (pcnn_prelu_fwd_fn *)r.fn;
+        reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+          Buf out(p * C), x(p * C), a(C);
+          x.rand(-1, 1, 1);
+          a.rand(0.1f, 0.3f, 5);
+          for (auto _ : st) fn(out.get(), x.get(), a.get(), p, C);
+          benchmark::DoNotOptimize(out.get()[0]);
+          items(st, p * C);
+        });
+      } else {
+        auto fn = (pcnn_prelu_bwd_fn *)r.fn;
+        reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+          Buf dx(p * C), da(C), dout(p * C), x(p * C), a(C);
+          x.rand(-1, 1, 1);
+          dout.rand(-1, 1, 4);
+          a.rand(0.1f, 0.3f, 5);
+          for (auto _ : st) fn(dx.get(), da.get(), dout.get(), x.get(), a.get(), p, C);
+          benchmark::DoNotOptimize(dx.get()[0]);
+          items(st, p * C);
+        });
+      }
+    }
+  } else if (op == "add_fwd" || op == "add_bwd") {
+    const size_t n = p * (smoke() ? 8 : 128);
+    const std::string name = nm(r.op_name, "n" + std::to_string(n), r.isa, t);
+    if (op == "add_fwd") {
+      auto fn = (pcnn_add_fwd_fn *)r.fn;
+      reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+        Buf out(n), a(n), b(n);
+        a.rand(-1, 1, 1);
+        b.rand(-1, 1, 2);
+        for (auto _ : st) fn(out.get(), a.get(), b.get(), n);
+        benchmark::DoNotOptimize(out.get()[0]);
+        items(st, n);
+      });
+    } else {
+      auto fn = (pcnn_add_bwd_fn *)r.fn;
+      reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+        Buf da(n), db(n), dout(n);
+        dout.rand(-1, 1, 4);
+        for (auto _ : st) fn(da.get(), db.get(), dout.get(), n);
+        benchmark::DoNotOptimize(da.get()[0]);
+        items(st, n);
+      });
+    }
+  } else if (op == "bernoulli_loss" || op == "softmax256_loss") {
+    const bool sm = op == "softmax256_loss";
+    const int K = sm ? 256 : 1;
+    const std::string name = nm(r.op_name, "P" + std::to_string(p) + "_C1", r.isa, t);
+    auto fn = (pcnn_bernoulli_loss_fn *)r.fn;  // both heads share one signature
+    reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+      Buf dx(p * K), x(p * K), tg(p);
+      x.rand(-3, 3, 1);
+      tg.rand(0, 1, 2);
+      double loss = 0;
+      for (auto _ : st) loss += fn(dx.get(), x.get(), tg.get(), p, 1, 1.0f / (float)p);
+      benchmark::DoNotOptimize(loss);
+      items(st, p * K);
+    });
+  } else if (op == "nadam_update") {
+    const size_t n = seed_params();
+    const std::string name = nm(r.op_name, "n" + std::to_string(n), r.isa, t);
+    auto fn = (pcnn_nadam_update_fn *)r.fn;
+    reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+      Buf p(n), m(n), v(n), g(n);
+      p.rand(-0.1f, 0.1f, 1);
+      g.rand(-0.01f, 0.01f, 2);
+      pcnn_nadam_hparams_t hp = pcnn_nadam_defaults();
+      pcnn_nadam_state_t os = {0, 1.0};
+      pcnn_nadam_coef_t k = pcnn_nadam_begin_step(&os, &hp);
+      for (auto _ : st) fn(p.get(), m.get(), v.get(), g.get(), n, &k);
+      benchmark::DoNotOptimize(p.get()[0]);
+      items(st, n);
+    });
+  } else {
+    // a new op: register a benchmark that fails loudly so it gets noticed
+    reg(nm(r.op_name, "unknown", r.isa, t), r.isa, t, slow, [](benchmark::State &st) {
+      st.SkipWithError("no benchmark body for this op yet (bench/bench_kernels.cc)");
+      for (auto _ : st) {
+      }
+    });
+  }
+}
+
+}  // namespace
+
+void register_kernels() {
+  for (int i = 0; i < pcnn_kernel_row_count; i++) {
+    const pcnn_kernel_row_t &r = pcnn_kernel_rows[i];
+    for (int t : thread_counts()) {
+      if (!std::strncmp(r.op_name, "conv_", 5))
+        conv_rows(r, t);
+      else if (!std::strncmp(r.op_name, "conv1x1_prelu_", 14))
+        fused_rows(r, t);
+      else
+        elementwise_rows(r, t);
+    }
+  }
+}
+
+}  // namespace pcnn_bench
