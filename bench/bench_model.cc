@@ -1,7 +1,102 @@
-// bench_model.cc: model-level benchmarks (forward, one training step, naive
-// sampling). MODEL BENCHMARKS GO HERE once model/model.c is in the library.
+// bench_model.cc: the whole seed model (F = 128, D = 6, bernoulli head, 28x28,
+// batch 32; smoke mode: F = 8, D = 1, 6x6, batch 2) at each ISA level of the
+// dispatch table and 1 and 2 threads:
+//   model/forward/<isa>/t<n>       one forward of the batch
+//   model/train_step/<isa>/t<n>    forward + loss + backward + Nadam step
+//   model/sample_pixel/<isa>/t<n>  the seed's naive sampler, one pixel: a full
+//                                  forward of the batch, then one Bernoulli
+//                                  draw per image; a batch of images costs
+//                                  H*W of these (the report extrapolates)
+// Counter images_per_s: images of the batch per second (per pixel step for
+// sample_pixel).
+#include <cmath>
+#include <string>
+
 #include "bench_util.h"
+extern "C" {  // model.h has no extern "C" guard of its own
+#include "model.h"
+}
 
 namespace pcnn_bench {
-void register_model() {}
+namespace {
+
+pcnn_config_t model_cfg() {
+  pcnn_config_t cfg = pcnn_config_default();
+  if (smoke()) {
+    cfg.filters = 8;
+    cfg.depth = 1;
+    cfg.height = cfg.width = 6;
+  }
+  return cfg;
+}
+
+void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads) {
+  if (!pcnn_isa_supported(isa)) {
+    st.SkipWithError("ISA not supported on this CPU");
+    for (auto _ : st) {
+    }
+    return;
+  }
+  omp_set_num_threads(threads);
+  const pcnn_isa_t saved = pcnn_kernels_isa();
+  pcnn_kernels_set_isa(isa);
+  const pcnn_config_t cfg = model_cfg();
+  const int n = batch();
+  pcnn_model_t m;
+  char err[256];
+  if (pcnn_model_init(&m, &cfg, 1234, n, err) != 0) {
+    st.SkipWithError(err);
+    for (auto _ : st) {
+    }
+    pcnn_kernels_set_isa(saved);
+    return;
+  }
+  const size_t pix = (size_t)cfg.height * cfg.width;
+  Buf img(n * pix * cfg.channels);
+  img.rand(0, 1, 7);
+  for (size_t i = 0; i < img.size(); i++) img.get()[i] = img.get()[i] < 0.3f ? 1.f : 0.f;
+  uint64_t rs = 99;
+  size_t pos = 0;
+  double sink = 0;
+  for (auto _ : st) {
+    if (what == 0) {
+      pcnn_model_forward(&m, img.get(), n);
+      sink += m.logits[0];
+    } else if (what == 1) {
+      sink += pcnn_model_train_step(&m, img.get(), n);
+    } else {
+      // one pixel of the naive sampler: forward, then draw pixel `pos` of each image
+      pcnn_model_forward(&m, img.get(), n);
+      for (int i = 0; i < n; i++) {
+        rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+        const double u = (double)(rs >> 11) * (1.0 / 9007199254740992.0);
+        const float lg = m.logits[(size_t)i * pix + pos];
+        img.get()[(size_t)i * pix + pos] = u < 1.0 / (1.0 + std::exp(-(double)lg)) ? 1.f : 0.f;
+      }
+      pos = (pos + 1) % pix;
+    }
+  }
+  benchmark::DoNotOptimize(sink);
+  st.SetItemsProcessed((int64_t)st.iterations() * n);
+  st.counters["images_per_s"] =
+      benchmark::Counter((double)n * (double)st.iterations(), benchmark::Counter::kIsRate);
+  pcnn_model_free(&m);
+  pcnn_kernels_set_isa(saved);
+}
+
+}  // namespace
+
+void register_model() {
+  static const char *what[] = {"forward", "train_step", "sample_pixel"};
+  for (int w = 0; w < 3; w++)
+    for (int i = 0; i < PCNN_ISA_COUNT; i++)
+      for (int t : thread_counts()) {
+        const pcnn_isa_t isa = (pcnn_isa_t)i;
+        const std::string name = std::string("model/") + what[w] + "/" + pcnn_isa_name(isa) +
+                                 "/t" + std::to_string(t);
+        auto *b = benchmark::RegisterBenchmark(name.c_str(), model_bench, w, isa, t);
+        policy(b, isa == PCNN_ISA_REF);
+      }
+}
+
 }  // namespace pcnn_bench
