@@ -1,17 +1,756 @@
-/* main.c: the pixelcnn program (placeholder until the model lands). */
+/* main.c: the pixelcnn program: train | eval | sample | info. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "pcnn_kernels.h"
+#include "checkpoint.h"
+#include "data.h"
+#include "image_io.h"
+#include "model.h"
+#include "rng.h"
+#include "sample.h"
+
+static const char *g_cmd = "pixelcnn";
+
+/* one-line error, naming the flag or file, then exit status 2 (usage) or 1 */
+#define FAIL(code, ...)                              \
+  do {                                               \
+    fprintf(stderr, "pixelcnn %s: ", g_cmd);         \
+    fprintf(stderr, __VA_ARGS__);                    \
+    fputc('\n', stderr);                             \
+    return (code);                                   \
+  } while (0)
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static int parse_long(const char *flag, const char *s, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  const long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) {
+    fprintf(stderr, "pixelcnn %s: %s: '%s' is not an integer in %ld..%ld\n", g_cmd, flag, s, lo, hi);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int parse_int(const char *flag, const char *s, long lo, long hi, int *out) {
+  long v;
+  if (parse_long(flag, s, lo, hi, &v)) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int parse_double(const char *flag, const char *s, double lo, double hi, int lo_open,
+                        double *out) {
+  char *end;
+  errno = 0;
+  const double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v == v) || v > hi || v < lo || (lo_open && v == lo)) {
+    fprintf(stderr, "pixelcnn %s: %s: '%s' is not a number in %s%g..%g]\n", g_cmd, flag, s,
+            lo_open ? "(" : "[", lo, hi);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int parse_seed(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  const unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end || s[0] == '-') {
+    fprintf(stderr, "pixelcnn %s: --seed: '%s' is not a non-negative integer\n", g_cmd, s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* common flags: --threads, --isa */
+static int set_threads(const char *s) {
+  int t;
+  if (parse_int("--threads", s, 1, 1024, &t)) return -1;
+  omp_set_num_threads(t);
+  return 0;
+}
+
+static int set_isa(const char *s) {
+  const int isa = pcnn_isa_parse(s);
+  if (isa < 0) {
+    fprintf(stderr, "pixelcnn %s: --isa: '%s' is not one of ref, avx2, avx512\n", g_cmd, s);
+    return -1;
+  }
+  if (pcnn_kernels_set_isa((pcnn_isa_t)isa)) {
+    fprintf(stderr, "pixelcnn %s: --isa: this CPU cannot run %s kernels\n", g_cmd, s);
+    return -1;
+  }
+  return 0;
+}
+
+static double bits_per_dim(double nats_per_image, const pcnn_config_t *c) {
+  return nats_per_image / ((double)c->height * c->width * c->channels * log(2.0));
+}
+
+static void fmt_duration(char *b, size_t n, double s) {
+  if (!(s >= 0) || s > 1e7) snprintf(b, n, "?");
+  else if (s < 60) snprintf(b, n, "%.0fs", s);
+  else if (s < 3600) snprintf(b, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+  else snprintf(b, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+/* create the parent directory of path if it is missing (one level) */
+static void make_parent(const char *path) {
+  char d[1024];
+  snprintf(d, sizeof d, "%s", path);
+  char *slash = strrchr(d, '/');
+  if (!slash || slash == d) return;
+  *slash = 0;
+  mkdir(d, 0755);
+}
+
+/* ---------------------------------------------------------------- eval --- */
+
+/* NLL of the first `count` images of ds in nats per image; logits to dump
+ * (count,H,W,C*K) if not NULL */
+static double eval_nll(pcnn_model_t *m, const pcnn_dataset_t *ds, int count, int batch, int binarize,
+                       float *dump, float *inbuf, int quiet) {
+  const size_t img = (size_t)m->cfg.height * m->cfg.width * m->cfg.channels;
+  const size_t lg = img * m->k_out;
+  double nll = 0, t0 = now_s(), last = t0;
+  int32_t *idx = malloc(sizeof(int32_t) * (size_t)batch);
+  for (int i = 0; i < count; i += batch) {
+    const int b = count - i < batch ? count - i : batch;
+    for (int j = 0; j < b; j++) idx[j] = i + j;
+    pcnn_data_batch_f32(inbuf, ds, idx, b, binarize, NULL);
+    pcnn_model_forward(m, inbuf, b);
+    nll += pcnn_model_loss(m, inbuf, b, 0.f);
+    if (dump) memcpy(dump + (size_t)i * lg, m->logits, (size_t)b * lg * sizeof(float));
+    if (!quiet && now_s() - last > 1.0 && isatty(2)) {
+      last = now_s();
+      fprintf(stderr, "\r  eval %d/%d images, %.0f img/s   ", i + b, count, (i + b) / (last - t0));
+    }
+  }
+  if (!quiet && isatty(2) && now_s() - t0 > 1.0) fprintf(stderr, "\r%60s\r", "");
+  free(idx);
+  return nll / count;
+}
+
+static int data_matches(const pcnn_dataset_t *ds, const pcnn_model_t *m, const char *what) {
+  if (ds->h != m->cfg.height || ds->w != m->cfg.width || ds->c != m->cfg.channels)
+    FAIL(1, "%s: images are %dx%dx%d but the model was trained for %dx%dx%d", what, ds->h, ds->w, ds->c,
+         m->cfg.height, m->cfg.width, m->cfg.channels);
+  return 0;
+}
+
+static void eval_usage(FILE *f) {
+  fprintf(f,
+          "usage: pixelcnn eval --ckpt FILE [options]\n"
+          "NLL of a data set under a trained model, in nats per image and bits per dimension.\n"
+          "  --ckpt FILE          checkpoint (.safetensors) written by `pixelcnn train` (required)\n"
+          "  --data NAME|PATH     fashion-mnist (default), mnist, or an IDX / CIFAR-10 file or dir\n"
+          "  --split test|train   which split (default test)\n"
+          "  --limit N            only the first N images (default all)\n"
+          "  --batch N            images per forward pass (default 32)\n"
+          "  --binarize           pixels > 0.5 -> 1 (default: as the checkpoint was trained)\n"
+          "  --dump-logits F.npy  write the logits, float32 (N, H, W, C*K), NHWC\n"
+          "  --threads N          OpenMP threads (default: all cores)\n"
+          "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n");
+}
+
+static int cmd_eval(int argc, char **argv) {
+  const char *ckpt = NULL, *data = "fashion-mnist", *dump_path = NULL;
+  int split = PCNN_SPLIT_TEST, limit = 0, batch = 32, binarize = -1;
+  static const struct option opts[] = {
+      {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'}, {"split", 1, 0, 's'}, {"limit", 1, 0, 'l'},
+      {"batch", 1, 0, 'b'}, {"binarize", 0, 0, 'B'}, {"dump-logits", 1, 0, 'D'},
+      {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
+      case 'c': ckpt = optarg; break;
+      case 'd': data = optarg; break;
+      case 's':
+        if (strcmp(optarg, "test") == 0) split = PCNN_SPLIT_TEST;
+        else if (strcmp(optarg, "train") == 0) split = PCNN_SPLIT_TRAIN;
+        else FAIL(2, "--split: '%s' is not test or train", optarg);
+        break;
+      case 'l': if (parse_int("--limit", optarg, 1, 1 << 30, &limit)) return 2; break;
+      case 'b': if (parse_int("--batch", optarg, 1, 4096, &batch)) return 2; break;
+      case 'B': binarize = 1; break;
+      case 'D': dump_path = optarg; break;
+      case 't': if (set_threads(optarg)) return 2; break;
+      case 'i': if (set_isa(optarg)) return 2; break;
+      case 'h': eval_usage(stdout); return 0;
+      default: eval_usage(stderr); return 2;
+    }
+  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (!ckpt) FAIL(2, "--ckpt is required (see --help)");
+  char err[PCNN_ERR_LEN];
+  pcnn_model_t m;
+  pcnn_ckpt_extra_t extra;
+  if (pcnn_ckpt_load(ckpt, &m, batch, NULL, &extra, err)) FAIL(1, "%s", err);
+  if (binarize < 0) {
+    const char *b = pcnn_ckpt_extra_get(&extra, "binarize");
+    binarize = b && strcmp(b, "1") == 0;
+  }
+  pcnn_dataset_t ds;
+  if (pcnn_data_open(&ds, data, (pcnn_split_t)split, limit, err)) {
+    pcnn_model_free(&m);
+    FAIL(1, "%s", err);
+  }
+  int rc = data_matches(&ds, &m, ds.name);
+  float *dump = NULL, *inbuf = NULL;
+  const size_t img = (size_t)m.cfg.height * m.cfg.width * m.cfg.channels;
+  if (!rc && dump_path) {
+    dump = malloc((size_t)ds.n * img * m.k_out * sizeof(float));
+    if (!dump) {
+      fprintf(stderr, "pixelcnn eval: --dump-logits: out of memory for %.1f GB of logits (use --limit)\n",
+              (double)ds.n * img * m.k_out * 4 / 1e9);
+      rc = 1;
+    }
+  }
+  if (!rc) {
+    inbuf = malloc((size_t)batch * img * sizeof(float));
+    const double t0 = now_s();
+    const double nll = eval_nll(&m, &ds, ds.n, batch, binarize, dump, inbuf, 0);
+    const double dt = now_s() - t0;
+    printf("%s %s: %d images, NLL %.4f nats/image, %.4f bits/dim (%.1f s, %.0f img/s)\n", ds.name,
+           pcnn_split_name(ds.split), ds.n, nll, bits_per_dim(nll, &m.cfg), dt, ds.n / dt);
+    if (dump) {
+      const int64_t shape[4] = {ds.n, m.cfg.height, m.cfg.width, (int64_t)m.cfg.channels * m.k_out};
+      if (pcnn_npy_write(dump_path, PCNN_NPY_F32, dump, 4, shape, err)) {
+        fprintf(stderr, "pixelcnn eval: %s\n", err);
+        rc = 1;
+      } else {
+        printf("logits: %s (%d, %d, %d, %d) float32\n", dump_path, ds.n, m.cfg.height, m.cfg.width,
+               m.cfg.channels * m.k_out);
+      }
+    }
+  }
+  free(dump);
+  free(inbuf);
+  pcnn_dataset_free(&ds);
+  pcnn_model_free(&m);
+  return rc;
+}
+
+/* --------------------------------------------------------------- train --- */
+
+static volatile sig_atomic_t g_interrupted;
+static void on_sigint(int s) {
+  (void)s;
+  g_interrupted = 1;
+}
+
+/* the training data stream: position p of the endless stream is image
+ * perm_pass[p % n] with pass = p / n, perm_pass a permutation seeded by
+ * (seed, pass); batch t is positions [t*B, t*B + B). So the data seen at
+ * step t depends only on (seed, t), and a resumed run sees what an
+ * uninterrupted run would have seen. */
+typedef struct {
+  int n;
+  uint64_t seed;
+  long pass;
+  int32_t *perm;
+} stream_t;
+
+static int32_t stream_at(stream_t *s, long p) {
+  const long pass = p / s->n;
+  if (pass != s->pass) {
+    pcnn_rng_t r;
+    pcnn_rng_seed(&r, s->seed * 0x9E3779B97F4A7C15ull + (uint64_t)pass + 1);
+    pcnn_rng_permutation(&r, s->perm, s->n);
+    s->pass = pass;
+  }
+  return s->perm[p % s->n];
+}
+
+static void train_usage(FILE *f) {
+  const pcnn_config_t d = pcnn_config_default();
+  fprintf(f,
+          "usage: pixelcnn train [options]\n"
+          "Trains a PixelCNN with Nadam; evaluates the test NLL and writes a checkpoint after\n"
+          "every epoch (atomically); Ctrl-C writes a checkpoint and exits with status 130.\n"
+          "  --data NAME|PATH   fashion-mnist (default), mnist, or an IDX / CIFAR-10 file or dir\n"
+          "  --binarize         pixels > 0.5 -> 1 (binarised data, for the bernoulli head)\n"
+          "  --limit N          train on the first N training images only (default all)\n"
+          "  --test-limit N     evaluate on the first N test images only (default all)\n"
+          "  --channels C       1 or 3; must match the data (default: from the data)\n"
+          "  --filters F        feature maps (even; default %d)\n"
+          "  --depth D          residual blocks (default %d)\n"
+          "  --head H           bernoulli (default) or softmax256\n"
+          "  --batch N          images per step (default 32)\n"
+          "  --epochs N         epochs in total, counting resumed ones (default 1)\n"
+          "  --steps N          steps per epoch (default: one pass over the training images)\n"
+          "  --lr X             Nadam learning rate (default 0.002)\n"
+          "  --seed S           initialisation and shuffling seed (default 1)\n"
+          "  --out FILE         checkpoint path (default runs/pixelcnn.safetensors)\n"
+          "  --log FILE         CSV log, one row per epoch (default runs/train.csv)\n"
+          "  --resume FILE      continue from a checkpoint, with its optimizer state, data order\n"
+          "                     and batch; model flags, if given, must agree with it\n"
+          "  --threads N        OpenMP threads (default: all cores)\n"
+          "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
+          "  --quiet            no progress line\n",
+          d.filters, d.depth);
+}
+
+static int cmd_train(int argc, char **argv) {
+  pcnn_config_t cfg = pcnn_config_default();
+  const char *data = "fashion-mnist", *out = "runs/pixelcnn.safetensors", *log_path = "runs/train.csv",
+             *resume = NULL;
+  int binarize = 0, limit = 0, test_limit = 0, channels = 0, batch = 32, epochs = 1, steps = 0, quiet = 0;
+  int set_f = 0, set_d = 0, set_h = 0, set_batch = 0, set_seed = 0, set_lr = 0, set_bin = 0;
+  double lr = 0.002;
+  uint64_t seed = 1;
+  static const struct option opts[] = {
+      {"data", 1, 0, 'd'}, {"binarize", 0, 0, 'B'}, {"limit", 1, 0, 'l'}, {"test-limit", 1, 0, 'L'},
+      {"channels", 1, 0, 'C'}, {"filters", 1, 0, 'F'}, {"depth", 1, 0, 'D'}, {"head", 1, 0, 'H'},
+      {"batch", 1, 0, 'b'}, {"epochs", 1, 0, 'e'}, {"steps", 1, 0, 'S'}, {"lr", 1, 0, 'r'},
+      {"seed", 1, 0, 's'}, {"out", 1, 0, 'o'}, {"log", 1, 0, 'g'}, {"resume", 1, 0, 'R'},
+      {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+      {0, 0, 0, 0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
+      case 'd': data = optarg; break;
+      case 'B': binarize = 1, set_bin = 1; break;
+      case 'l': if (parse_int("--limit", optarg, 1, 1 << 30, &limit)) return 2; break;
+      case 'L': if (parse_int("--test-limit", optarg, 1, 1 << 30, &test_limit)) return 2; break;
+      case 'C': if (parse_int("--channels", optarg, 1, 3, &channels) || channels == 2) FAIL(2, "--channels: must be 1 or 3"); break;
+      case 'F': if (parse_int("--filters", optarg, 1, 4096, &cfg.filters)) return 2; set_f = 1; break;
+      case 'D': if (parse_int("--depth", optarg, 0, 256, &cfg.depth)) return 2; set_d = 1; break;
+      case 'H':
+        cfg.head = pcnn_head_parse(optarg);
+        if (cfg.head < 0) FAIL(2, "--head: '%s' is not bernoulli or softmax256", optarg);
+        set_h = 1;
+        break;
+      case 'b': if (parse_int("--batch", optarg, 1, 4096, &batch)) return 2; set_batch = 1; break;
+      case 'e': if (parse_int("--epochs", optarg, 1, 1000000, &epochs)) return 2; break;
+      case 'S': if (parse_int("--steps", optarg, 1, 1 << 30, &steps)) return 2; break;
+      case 'r': if (parse_double("--lr", optarg, 0, 10, 1, &lr)) return 2; set_lr = 1; break;
+      case 's': if (parse_seed(optarg, &seed)) return 2; set_seed = 1; break;
+      case 'o': out = optarg; break;
+      case 'g': log_path = optarg; break;
+      case 'R': resume = optarg; break;
+      case 't': if (set_threads(optarg)) return 2; break;
+      case 'i': if (set_isa(optarg)) return 2; break;
+      case 'q': quiet = 1; break;
+      case 'h': train_usage(stdout); return 0;
+      default: train_usage(stderr); return 2;
+    }
+  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (cfg.filters % 2) FAIL(2, "--filters: must be even (the blocks use F/2), got %d", cfg.filters);
+
+  char err[PCNN_ERR_LEN];
+  pcnn_model_t m;
+  pcnn_ckpt_extra_t extra = {0};
+  if (resume) {
+    int has_opt = 0;
+    if (pcnn_ckpt_load(resume, &m, 0, &has_opt, &extra, err)) FAIL(1, "--resume: %s", err);
+    if (!has_opt) {
+      pcnn_model_free(&m);
+      FAIL(1, "--resume: %s has no optimizer state (written without it)", resume);
+    }
+#define AGREE(set, flag, mine, theirs)                                                          \
+  if ((set) && (mine) != (theirs)) {                                                          \
+    pcnn_model_free(&m);                                                                      \
+    FAIL(2, "%s %ld disagrees with the checkpoint %s (%ld)", flag, (long)(mine), resume,     \
+         (long)(theirs));                                                                     \
+  }
+    AGREE(set_f, "--filters", cfg.filters, m.cfg.filters)
+    AGREE(set_d, "--depth", cfg.depth, m.cfg.depth)
+    AGREE(set_h, "--head", cfg.head, m.cfg.head)
+    /* the data order and batch come from the checkpoint so the run continues exactly */
+    const char *v;
+    if ((v = pcnn_ckpt_extra_get(&extra, "batch"))) {
+      const int b = atoi(v);
+      AGREE(set_batch, "--batch", batch, b)
+      batch = b;
+    }
+    if ((v = pcnn_ckpt_extra_get(&extra, "seed"))) {
+      const uint64_t s = strtoull(v, NULL, 10);
+      AGREE(set_seed, "--seed", seed, s)
+      seed = s;
+    }
+    if ((v = pcnn_ckpt_extra_get(&extra, "binarize"))) {
+      const int b = atoi(v);
+      AGREE(set_bin, "--binarize", binarize, b)
+      binarize = b;
+    }
+    if ((v = pcnn_ckpt_extra_get(&extra, "steps_per_epoch")) && !steps) steps = atoi(v);
+    if ((v = pcnn_ckpt_extra_get(&extra, "limit")) && !limit) limit = atoi(v);
+    if ((v = pcnn_ckpt_extra_get(&extra, "data")) && strcmp(data, "fashion-mnist") == 0) data = v;
+#undef AGREE
+    if (set_lr) m.hp.lr = lr;
+    cfg = m.cfg;
+  }
+
+  pcnn_dataset_t tr = {0}, te = {0};
+  if (pcnn_data_open(&tr, data, PCNN_SPLIT_TRAIN, limit, err) ||
+      pcnn_data_open(&te, data, PCNN_SPLIT_TEST, test_limit, err)) {
+    pcnn_dataset_free(&tr);
+    if (resume) pcnn_model_free(&m);
+    FAIL(1, "--data: %s", err);
+  }
+  int rc = 0;
+  if (channels && channels != tr.c) {
+    fprintf(stderr, "pixelcnn train: --channels %d but %s has %d-channel images\n", channels, tr.name, tr.c);
+    rc = 2;
+    goto done_data;
+  }
+  if (resume) {
+    if (data_matches(&tr, &m, tr.name)) { rc = 1; goto done_data; }
+  } else {
+    cfg.channels = tr.c, cfg.height = tr.h, cfg.width = tr.w;
+    if (pcnn_model_init(&m, &cfg, seed, 0, err)) {
+      fprintf(stderr, "pixelcnn train: %s\n", err);
+      rc = 2;
+      goto done_data;
+    }
+    m.hp.lr = lr;
+  }
+  if (pcnn_model_reserve(&m, batch, err)) {
+    fprintf(stderr, "pixelcnn train: --batch: %s\n", err);
+    rc = 1;
+    goto done;
+  }
+  const int spe = steps ? steps : (tr.n / batch > 0 ? tr.n / batch : 1);
+  const long total = (long)spe * epochs;
+  char v[64];
+  pcnn_ckpt_extra_set(&extra, "data", data);
+  snprintf(v, sizeof v, "%d", binarize), pcnn_ckpt_extra_set(&extra, "binarize", v);
+  snprintf(v, sizeof v, "%d", batch), pcnn_ckpt_extra_set(&extra, "batch", v);
+  snprintf(v, sizeof v, "%llu", (unsigned long long)seed), pcnn_ckpt_extra_set(&extra, "seed", v);
+  snprintf(v, sizeof v, "%d", spe), pcnn_ckpt_extra_set(&extra, "steps_per_epoch", v);
+  snprintf(v, sizeof v, "%d", limit), pcnn_ckpt_extra_set(&extra, "limit", v);
+  pcnn_ckpt_extra_set(&extra, "kernels", pcnn_isa_name(pcnn_kernels_isa()));
+
+  make_parent(out);
+  make_parent(log_path);
+  FILE *log = fopen(log_path, resume ? "a" : "w");
+  if (!log) {
+    fprintf(stderr, "pixelcnn train: --log: %s: %s\n", log_path, strerror(errno));
+    rc = 1;
+    goto done;
+  }
+  if (!resume || ftell(log) == 0)
+    fprintf(log, "step,epoch,train_nll_nats,train_bpd,test_nll_nats,test_bpd,images_per_s,wall_s\n");
+  fflush(log);
+
+  const size_t img = (size_t)cfg.height * cfg.width * cfg.channels;
+  float *inbuf = malloc((size_t)batch * img * sizeof(float));
+  int32_t *idx = malloc((size_t)batch * sizeof(int32_t));
+  stream_t st = {tr.n, seed, -1, malloc((size_t)tr.n * sizeof(int32_t))};
+  if (!inbuf || !idx || !st.perm) {
+    fprintf(stderr, "pixelcnn train: out of memory\n");
+    rc = 1;
+    goto done_log;
+  }
+  if (!quiet)
+    fprintf(stderr,
+            "train: %s (%d train, %d test images %dx%dx%d%s), F=%d D=%d head=%s, %zu parameters, "
+            "batch %d, %d steps/epoch x %d epochs, %d threads, kernels %s\n",
+            tr.name, tr.n, te.n, cfg.height, cfg.width, cfg.channels, binarize ? ", binarised" : "",
+            cfg.filters, cfg.depth, pcnn_head_name(cfg.head), m.nparams, batch, spe, epochs,
+            omp_get_max_threads(), pcnn_isa_name(pcnn_kernels_isa()));
+  signal(SIGINT, on_sigint);
+  const double t_start = now_s();
+  const long step0 = m.opt.step;
+  double epoch_nll = 0;
+  int epoch_steps = 0;
+  double last_print = 0;
+  while (m.opt.step < total && !g_interrupted) {
+    const long t = m.opt.step;
+    const int epoch = (int)(t / spe);
+    for (int j = 0; j < batch; j++) idx[j] = stream_at(&st, t * batch + j);
+    pcnn_data_batch_f32(inbuf, &tr, idx, batch, binarize, NULL);
+    const double nll = pcnn_model_train_step(&m, inbuf, batch) / batch;
+    epoch_nll += nll;
+    epoch_steps++;
+    const double el = now_s() - t_start;
+    const double ips = (double)(m.opt.step - step0) * batch / el;
+    if (!quiet && (el - last_print > (isatty(2) ? 0.5 : 10.0) || m.opt.step % spe == 0)) {
+      char eta[32];
+      fmt_duration(eta, sizeof eta, (total - m.opt.step) * (double)batch / ips);
+      fprintf(stderr, "%sepoch %d/%d step %ld/%d loss %.2f nats (%.4f bpd) %.1f img/s ETA %s%s",
+              isatty(2) ? "\r" : "", epoch + 1, epochs, m.opt.step - (long)epoch * spe, spe, nll,
+              bits_per_dim(nll, &cfg), ips, eta, isatty(2) ? "   " : "\n");
+      last_print = el;
+    }
+    if (m.opt.step % spe == 0) {
+      /* end of an epoch: test NLL, CSV row, checkpoint */
+      if (!quiet && isatty(2)) fputc('\n', stderr);
+      const double test = eval_nll(&m, &te, te.n, batch, binarize, NULL, inbuf, quiet);
+      const double train = epoch_nll / epoch_steps;
+      fprintf(log, "%ld,%d,%.6f,%.6f,%.6f,%.6f,%.2f,%.2f\n", m.opt.step, epoch + 1, train,
+              bits_per_dim(train, &cfg), test, bits_per_dim(test, &cfg), ips, now_s() - t_start);
+      fflush(log);
+      snprintf(v, sizeof v, "%d", epoch + 1), pcnn_ckpt_extra_set(&extra, "epoch", v);
+      if (pcnn_ckpt_save(out, &m, 1, &extra, err)) {
+        fprintf(stderr, "pixelcnn train: --out: %s\n", err);
+        rc = 1;
+        break;
+      }
+      if (!quiet)
+        fprintf(stderr, "epoch %d: train %.2f nats/image (%.4f bpd), test %.2f nats/image (%.4f bpd) -> %s\n",
+                epoch + 1, train, bits_per_dim(train, &cfg), test, bits_per_dim(test, &cfg), out);
+      epoch_nll = 0;
+      epoch_steps = 0;
+    }
+  }
+  if (g_interrupted && rc == 0) {
+    snprintf(v, sizeof v, "%ld", m.opt.step / spe), pcnn_ckpt_extra_set(&extra, "epoch", v);
+    if (pcnn_ckpt_save(out, &m, 1, &extra, err)) {
+      fprintf(stderr, "\npixelcnn train: interrupted; writing the checkpoint failed: %s\n", err);
+      rc = 1;
+    } else {
+      fprintf(stderr, "\npixelcnn train: interrupted at step %ld; checkpoint written to %s "
+              "(continue with --resume %s)\n", m.opt.step, out, out);
+      rc = 130;
+    }
+  }
+done_log:
+  fclose(log);
+  free(inbuf);
+  free(idx);
+  free(st.perm);
+done:
+  pcnn_model_free(&m);
+done_data:
+  pcnn_dataset_free(&tr);
+  pcnn_dataset_free(&te);
+  return rc;
+}
+
+/* -------------------------------------------------------------- sample --- */
+
+typedef struct {
+  double t0;
+  int n;
+} progress_ctx_t;
+
+static void sample_progress(void *p, int done, int total) {
+  progress_ctx_t *c = p;
+  const double el = now_s() - c->t0;
+  char eta[32];
+  fmt_duration(eta, sizeof eta, el / done * (total - done));
+  fprintf(stderr, "%srows %d/%d, %.2f images/s, ETA %s%s", isatty(2) ? "\r" : "", done, total,
+          c->n * (double)done / total / el, eta, isatty(2) ? "   " : "\n");
+  if (done == total && isatty(2)) fputc('\n', stderr);
+}
+
+static void sample_usage(FILE *f) {
+  fprintf(f,
+          "usage: pixelcnn sample --ckpt FILE [options]\n"
+          "Draws images from a trained model, pixel by pixel (and R, G, B within a pixel).\n"
+          "  --ckpt FILE          checkpoint written by `pixelcnn train` (required)\n"
+          "  --sampler naive      the seed's sampler: a full forward pass per pixel and colour\n"
+          "  --n N                images (default 16)\n"
+          "  --seed S             sampling seed (default 1)\n"
+          "  --temperature T      logits are divided by T > 0 (default 1)\n"
+          "  --out FILE.png       PNG grid (default samples.png)\n"
+          "  --out-npy FILE.npy   also the images as float32 (N, H, W, C) in [0, 1]\n"
+          "  --prime DATA         complete images: DATA as for train --data (its test split's\n"
+          "                       first N images) ...\n"
+          "  --prime-rows R       ... keeping their top R rows (default: half the image)\n"
+          "  --scale K            PNG pixels per image pixel (default 2)\n"
+          "  --threads N          OpenMP threads (default: all cores)\n"
+          "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
+          "  --quiet              no progress line\n");
+}
+
+static int cmd_sample(int argc, char **argv) {
+  const char *ckpt = NULL, *out = "samples.png", *out_npy = NULL, *prime = NULL;
+  int n = 16, prime_rows = -1, scale = 2, quiet = 0;
+  double temperature = 1.0;
+  uint64_t seed = 1;
+  static const struct option opts[] = {
+      {"ckpt", 1, 0, 'c'}, {"sampler", 1, 0, 'S'}, {"n", 1, 0, 'n'}, {"seed", 1, 0, 's'},
+      {"temperature", 1, 0, 'T'}, {"out", 1, 0, 'o'}, {"out-npy", 1, 0, 'N'}, {"prime", 1, 0, 'p'},
+      {"prime-rows", 1, 0, 'r'}, {"scale", 1, 0, 'k'}, {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'},
+      {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
+      case 'c': ckpt = optarg; break;
+      case 'S':
+        if (strcmp(optarg, "naive") != 0)
+          FAIL(2, "--sampler: '%s' is not available (this build has: naive)", optarg);
+        break;
+      case 'n': if (parse_int("--n", optarg, 1, 4096, &n)) return 2; break;
+      case 's': if (parse_seed(optarg, &seed)) return 2; break;
+      case 'T': if (parse_double("--temperature", optarg, 0, 1000, 1, &temperature)) return 2; break;
+      case 'o': out = optarg; break;
+      case 'N': out_npy = optarg; break;
+      case 'p': prime = optarg; break;
+      case 'r': if (parse_int("--prime-rows", optarg, 0, 4096, &prime_rows)) return 2; break;
+      case 'k': if (parse_int("--scale", optarg, 1, 16, &scale)) return 2; break;
+      case 't': if (set_threads(optarg)) return 2; break;
+      case 'i': if (set_isa(optarg)) return 2; break;
+      case 'q': quiet = 1; break;
+      case 'h': sample_usage(stdout); return 0;
+      default: sample_usage(stderr); return 2;
+    }
+  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (!ckpt) FAIL(2, "--ckpt is required (see --help)");
+  if (prime_rows >= 0 && !prime) FAIL(2, "--prime-rows needs --prime DATA");
+  char err[PCNN_ERR_LEN];
+  pcnn_model_t m;
+  pcnn_ckpt_extra_t extra;
+  if (pcnn_ckpt_load(ckpt, &m, n, NULL, &extra, err)) FAIL(1, "%s", err);
+  if (prime_rows > m.cfg.height) {
+    pcnn_model_free(&m);
+    FAIL(2, "--prime-rows: %d is more than the image height %d", prime_rows, m.cfg.height);
+  }
+  const size_t img = (size_t)m.cfg.height * m.cfg.width * m.cfg.channels;
+  float *x = calloc((size_t)n * img, sizeof(float));
+  int rc = 0;
+  if (prime) {
+    pcnn_dataset_t ds;
+    if (pcnn_data_open(&ds, prime, PCNN_SPLIT_TEST, n, err)) {
+      fprintf(stderr, "pixelcnn sample: --prime: %s\n", err);
+      rc = 1;
+    } else if (data_matches(&ds, &m, ds.name)) {
+      rc = 1;
+    } else if (ds.n < n) {
+      fprintf(stderr, "pixelcnn sample: --prime: %s has %d images, --n asks for %d\n", ds.name, ds.n, n);
+      rc = 1;
+    } else {
+      const char *b = pcnn_ckpt_extra_get(&extra, "binarize");
+      int32_t *idx = malloc(sizeof(int32_t) * (size_t)n);
+      for (int i = 0; i < n; i++) idx[i] = i;
+      pcnn_data_batch_f32(x, &ds, idx, n, b && strcmp(b, "1") == 0, NULL);
+      free(idx);
+      if (prime_rows < 0) prime_rows = m.cfg.height / 2;
+    }
+    pcnn_dataset_free(&ds);
+  }
+  if (prime_rows < 0) prime_rows = 0;
+  if (!rc) {
+    progress_ctx_t pc = {now_s(), n};
+    if (!quiet)
+      fprintf(stderr, "sample: %d images %dx%dx%d, naive sampler, %d primed rows, T=%g, %d threads\n", n,
+              m.cfg.height, m.cfg.width, m.cfg.channels, prime_rows, temperature, omp_get_max_threads());
+    pcnn_sample_naive(&m, x, n, prime_rows, (float)temperature, seed, quiet ? NULL : sample_progress, &pc);
+    if (pcnn_png_write_grid_f32(out, x, n, m.cfg.height, m.cfg.width, m.cfg.channels, 0, 1, scale, err)) {
+      fprintf(stderr, "pixelcnn sample: --out: %s\n", err);
+      rc = 1;
+    } else {
+      printf("samples: %s (%d images, %.1f s)\n", out, n, now_s() - pc.t0);
+    }
+    const int64_t shape[4] = {n, m.cfg.height, m.cfg.width, m.cfg.channels};
+    if (!rc && out_npy) {
+      if (pcnn_npy_write(out_npy, PCNN_NPY_F32, x, 4, shape, err)) {
+        fprintf(stderr, "pixelcnn sample: --out-npy: %s\n", err);
+        rc = 1;
+      } else {
+        printf("images: %s (%d, %d, %d, %d) float32\n", out_npy, n, m.cfg.height, m.cfg.width, m.cfg.channels);
+      }
+    }
+  }
+  free(x);
+  pcnn_model_free(&m);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- info --- */
+
+static void info_usage(FILE *f) {
+  fprintf(f,
+          "usage: pixelcnn info [--ckpt FILE] [--isa ref|avx2|avx512]\n"
+          "Prints the CPU's kernel levels, the kernel each operation runs on, and with --ckpt\n"
+          "the checkpoint's model config, parameter count and metadata.\n");
+}
+
+static int cmd_info(int argc, char **argv) {
+  const char *ckpt = NULL;
+  static const struct option opts[] = {
+      {"ckpt", 1, 0, 'c'}, {"isa", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
+      case 'c': ckpt = optarg; break;
+      case 'i': if (set_isa(optarg)) return 2; break;
+      case 'h': info_usage(stdout); return 0;
+      default: info_usage(stderr); return 2;
+    }
+  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  printf("kernel levels:");
+  for (int i = 0; i < PCNN_ISA_COUNT; i++)
+    printf(" %s%s", pcnn_isa_name((pcnn_isa_t)i), pcnn_isa_supported((pcnn_isa_t)i) ? "" : "(unsupported)");
+  const pcnn_kernels_t *t = pcnn_kernels();
+  printf("\nactive level: %s, threads: %d\nkernel table:\n", pcnn_isa_name(pcnn_kernels_isa()),
+         omp_get_max_threads());
+  for (int op = 0; op < pcnn_op_count(); op++)
+    printf("  %-28s %s\n", pcnn_op_name(op), pcnn_isa_name(t->isa_of[op]));
+  if (ckpt) {
+    char err[PCNN_ERR_LEN];
+    pcnn_model_t m;
+    pcnn_ckpt_extra_t extra;
+    int has_opt;
+    if (pcnn_ckpt_load(ckpt, &m, 0, &has_opt, &extra, err)) FAIL(1, "%s", err);
+    printf("checkpoint %s:\n  channels %d, filters %d, depth %d, head %s, image %dx%d\n"
+           "  %zu parameters in %d tensors, optimizer state: %s (step %ld)\n",
+           ckpt, m.cfg.channels, m.cfg.filters, m.cfg.depth, pcnn_head_name(m.cfg.head), m.cfg.height,
+           m.cfg.width, m.nparams, m.ntensors, has_opt ? "yes" : "no", m.opt.step);
+    for (int i = 0; i < extra.n; i++) printf("  %s = %s\n", extra.key[i], extra.value[i]);
+    pcnn_model_free(&m);
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- main --- */
+
+static void main_usage(FILE *f) {
+  fprintf(f,
+          "usage: pixelcnn COMMAND [options]   (pixelcnn COMMAND --help for its options)\n"
+          "  train    train a PixelCNN on a data set (Nadam), with checkpoints and a CSV log\n"
+          "  eval     NLL of a data set under a checkpoint (nats/image, bits/dim)\n"
+          "  sample   draw images (or complete them) and write a PNG grid\n"
+          "  info     kernel levels and the kernel table; a checkpoint's config\n"
+          "Environment: PIXELCNN_ISA=ref|avx2|avx512 caps the kernel level (as --isa);\n"
+          "OMP_NUM_THREADS sets the default thread count.\n");
+}
 
 int main(int argc, char **argv) {
-  if (argc >= 2 && strcmp(argv[1], "info") == 0) {
-    const pcnn_kernels_t *t = pcnn_kernels();
-    printf("kernel level: %s\n", pcnn_isa_name(pcnn_kernels_isa()));
-    for (int op = 0; op < pcnn_op_count(); op++)
-      printf("  %-28s %s\n", pcnn_op_name(op), pcnn_isa_name(t->isa_of[op]));
+  if (argc < 2) {
+    main_usage(stderr);
+    return 2;
+  }
+  const char *env = getenv("PIXELCNN_ISA");
+  if (env && *env) {
+    const int isa = pcnn_isa_parse(env);
+    if (isa < 0) {
+      fprintf(stderr, "pixelcnn: PIXELCNN_ISA='%s' is not one of ref, avx2, avx512\n", env);
+      return 2;
+    }
+    if (pcnn_kernels_set_isa((pcnn_isa_t)isa)) {
+      fprintf(stderr, "pixelcnn: PIXELCNN_ISA=%s: this CPU cannot run %s kernels\n", env, env);
+      return 2;
+    }
+  }
+  g_cmd = argv[1];
+  argv[1] = argv[0];
+  if (strcmp(g_cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
+  if (strcmp(g_cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+  if (strcmp(g_cmd, "sample") == 0) return cmd_sample(argc - 1, argv + 1);
+  if (strcmp(g_cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
+  if (strcmp(g_cmd, "--help") == 0 || strcmp(g_cmd, "-h") == 0 || strcmp(g_cmd, "help") == 0) {
+    main_usage(stdout);
     return 0;
   }
-  fprintf(stderr, "usage: pixelcnn info\n");
+  fprintf(stderr, "pixelcnn: unknown command '%s'\n", g_cmd);
+  main_usage(stderr);
   return 2;
 }

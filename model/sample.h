@@ -1,0 +1,30 @@
+/* sample.h: drawing images from a PixelCNN.
+ *
+ * Draw order (both samplers, so that the same seed draws the same images):
+ * positions in raster order, within a position the colours R, G, B, and for
+ * each (position, colour) one draw per image, image 0 first, from one
+ * pcnn_rng_t seeded with the seed. A draw is never an argmax:
+ *   bernoulli:  v = 1 if u < sigmoid(logit / T) else 0
+ *   softmax256: class j with probability softmax(logits / T)_j; v = j / 255
+ * with u uniform in [0, 1) and T the temperature (> 0).
+ */
+#ifndef PCNN_SAMPLE_H
+#define PCNN_SAMPLE_H
+
+#include "model.h"
+#include "rng.h"
+
+/* one draw from the K logits of one colour of one pixel; returns v in [0, 1] */
+float pcnn_draw(const float *logits, int k_out, float temperature, pcnn_rng_t *r);
+
+/* progress callback: rows done of rows total */
+typedef void (*pcnn_progress_fn)(void *ctx, int rows_done, int rows_total);
+
+/* The seed's sampler: for each position and colour, one full forward pass of
+ * the batch, then the draws. img (n,H,W,C) in [0,1]: rows < prime_rows are
+ * kept (image completion), the rest are overwritten with samples. n <=
+ * m->batch_cap. */
+void pcnn_sample_naive(pcnn_model_t *m, float *img, int n, int prime_rows, float temperature,
+                       uint64_t seed, pcnn_progress_fn progress, void *ctx);
+
+#endif
