@@ -88,6 +88,10 @@ bench: deps $(BENCH)
 	@scripts/install-deps.sh --bench
 	BUILD=$(BUILD) scripts/bench.sh $(BENCH)
 
+# The main job: train a small model on Fashion-MNIST, evaluate, sample, plot.
+run: deps $(PIXELCNN)
+	PIXELCNN_BIN=$(PIXELCNN) scripts/run.sh
+
 clean:
 	rm -rf build build-san
 
