@@ -1,0 +1,23 @@
+/* conv_bwd_weights__avx2.c: masked k x k convolution weight gradient,
+ * AVX2+FMA (8 floats/ymm, 6 pixels x 2 ymm = 12 accumulators).
+ * Contract: pcnn_conv_bwd_weights_fn (pcnn_kernels.h): dw [k][k][cin][cout]
+ * += in (x) dout at kept taps, db (cout) += sum dout; ACCUMULATES; masked
+ * taps of dw are never written (centre: masked stores).
+ * Engine 2 of conv_simd_common.h: a work item is 6 (tap, ci) rows x 4/2
+ * output vectors held in registers over one output row; per pixel, the dout
+ * vectors are loaded once and each row's input is broadcast once. For the
+ * first layer (cin 1 or 3) an item spans several taps of one kernel row, so
+ * the dout loads are still shared. Items are split over threads by row count;
+ * every dw element has one owner summing pixels in a fixed order, so the
+ * result is bitwise identical for any thread count. k > 15 uses the
+ * reference. */
+#include "conv_simd_common.h"
+
+void pcnn_conv_bwd_weights__avx2(float *dw, float *db, const float *dout, const float *in,
+                                   const pcnn_conv_t *c) {
+  if (cv_kept_taps(c) > CV_MAX_TAPS) {
+    pcnn_conv_bwd_weights__ref(dw, db, dout, in, c);
+    return;
+  }
+  cv_conv_bwd_weights(dw, db, dout, in, c);
+}

@@ -1,0 +1,23 @@
+/* conv_fwd__avx512.c: masked k x k convolution forward, AVX-512 (16 floats/zmm, 6 pixels x 4 zmm = 24 accumulators).
+ * Contract: pcnn_conv_fwd_fn (pcnn_kernels.h): out (N,H,W,cout) =
+ * masked_conv(in (N,H,W,cin), w [k][k][cin][cout]) + b; overwrites out.
+ * Direct conv (engine 1 of conv_simd_common.h): only kept taps are visited,
+ * and at the centre tap only the allowed colour-group blocks (input group gi
+ * feeds outputs [pcnn_mask_co_begin, cout)); masked weights are never used.
+ * Output channels in vectors, register-blocked over 6 pixels of a row; cout
+ * tails and centre groups by masked loads/stores, taps in the zero padding
+ * read a zero row. Threads over (image, row). Kernels with more than 128 kept
+ * taps (k > 15) go to the reference. */
+#include "conv_simd_common.h"
+
+void pcnn_conv_fwd__avx512(float *out, const float *in, const float *w, const float *b,
+                           const pcnn_conv_t *c) {
+  if (cv_kept_taps(c) > CV_MAX_TAPS) {
+    pcnn_conv_fwd__ref(out, in, w, b, c);
+    return;
+  }
+  cv_tap tap[CV_MAX_TAPS];
+  const int nt = cv_fwd_taps(tap, w, c);
+  const cv_direct_t d = {out, in, b, c->n, c->h, c->w, c->cin, c->cout, c->cout, nt, tap};
+  cv_direct(&d);
+}

@@ -1,0 +1,455 @@
+/* conv_simd_common.h: private engines for the SIMD masked k x k convolutions
+ * (conv_fwd, conv_bwd_data, conv_bwd_weights; AVX2 and AVX-512 variants).
+ *
+ * Included only by kernels/conv_*__avx2.c and kernels/conv_*__avx512.c. The
+ * vector type is picked by the ISA macros of the including file (__AVX512F__:
+ * 16 floats, __mmask16; else __AVX2__: 8 floats, _mm256_maskload_ps masks),
+ * so each engine below is written once and compiled once per ISA.
+ *
+ * Engine 1, cv_direct: out[p][co] = init + sum over taps t, input channels ci
+ *   of in[p + d_t][ci] * W_t[ci][co], where W_t is a [cin_e][ldw] matrix and a
+ *   tap lists segments (input channels [a, b) reach outputs [lo, hi)); pixels
+ *   whose shifted position falls outside the image read a zero row. The
+ *   forward uses it directly (taps d = (ky - r, kx - r), W_t = w[ky][kx]); the
+ *   data gradient uses it with flipped taps d = (r - ky, r - kx) and W_t the
+ *   transposed tap w[ky][kx]^T (so its vectors run over cin, no reductions).
+ *   Blocking: CV_PX output pixels along a row x CV_NV vectors of output
+ *   channels in registers; per input channel, CV_NV weight loads and CV_PX
+ *   broadcasts feed CV_PX * CV_NV FMAs. Tails: masked loads/stores.
+ *
+ * Engine 2, cv_wgrad: dw[t][ci][co] += sum_p in[p + d_t][ci] * dout[p][co].
+ *   Work item = up to CV_NC (tap, ci) rows with the same dy x CV_NV output
+ *   vectors; per pixel, CV_NV dout loads and CV_NC broadcasts feed
+ *   CV_NC * CV_NV FMAs. Items are split statically over threads and every
+ *   dw element has one owner that sums pixels in a fixed order: the result is
+ *   bitwise the same for any thread count.
+ */
+#ifndef CONV_SIMD_COMMON_H
+#define CONV_SIMD_COMMON_H
+
+#include <immintrin.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "pcnn_kernels.h"
+
+#if defined(__AVX512F__)
+#define CV_VL 16
+#define CV_NV 4  /* output vectors per block */
+#define CV_PX 6  /* output pixels per block (fwd / bwd_data) */
+#define CV_NC 6  /* (tap, ci) rows per block (bwd_weights) */
+typedef __m512 cv_vec;
+typedef __mmask16 cv_mask;
+/* lanes l with lo <= l < hi */
+static inline cv_mask cv_lanes(int lo, int hi) {
+  lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
+  hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
+  if (hi <= lo) return 0;
+  return (cv_mask)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+static inline cv_mask cv_and(cv_mask a, cv_mask b) { return (cv_mask)(a & b); }
+static inline int cv_any(cv_mask m) { return m != 0; }
+#define cv_loadm(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define cv_storem(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define cv_bcast(p) _mm512_set1_ps(*(p))
+#define cv_fmadd(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define cv_addv(a, b) _mm512_add_ps((a), (b))
+#define cv_zero() _mm512_setzero_ps()
+#elif defined(__AVX2__)
+#define CV_VL 8
+#define CV_NV 2
+#define CV_PX 6
+#define CV_NC 6
+typedef __m256 cv_vec;
+typedef __m256i cv_mask;
+static inline cv_mask cv_lanes(int lo, int hi) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  lo = lo < -1 ? -1 : lo > 8 ? 8 : lo;
+  hi = hi < 0 ? 0 : hi > 8 ? 8 : hi;
+  return _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)),
+                          _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
+}
+static inline cv_mask cv_and(cv_mask a, cv_mask b) { return _mm256_and_si256(a, b); }
+static inline int cv_any(cv_mask m) { return !_mm256_testz_si256(m, m); }
+#define cv_loadm(p, m) _mm256_maskload_ps((p), (m))
+#define cv_storem(p, m, v) _mm256_maskstore_ps((p), (m), (v))
+#define cv_bcast(p) _mm256_broadcast_ss(p)
+#define cv_fmadd(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define cv_addv(a, b) _mm256_add_ps((a), (b))
+#define cv_zero() _mm256_setzero_ps()
+#else
+#error "conv_simd_common.h needs -mavx2 -mfma or -mavx512f"
+#endif
+
+#define CV_INLINE static inline __attribute__((always_inline))
+#define CV_MAX_TAPS 128 /* kept taps of k <= 15; larger k uses the reference */
+#define CV_ZMAX 1024    /* zero row for taps in the padding, in channels */
+
+static const float cv_zero_row[CV_ZMAX] __attribute__((unused));
+
+typedef struct {
+  int a, b;   /* input channels [a, b) ... */
+  int lo, hi; /* ... reach output channels [lo, hi) */
+} cv_seg;
+
+typedef struct {
+  int dy, dx;     /* input pixel = output pixel + (dy, dx) */
+  const float *w; /* [cin_e][ldw] at this tap */
+  int nseg;
+  cv_seg seg[3];
+} cv_tap;
+
+typedef struct {
+  float *out;        /* (N, H, W, cout_e) */
+  const float *in;   /* (N, H, W, cin_e) */
+  const float *bias; /* (cout_e), or NULL: accumulate into out */
+  int n, h, w, cin, cout, ldw, ntap;
+  const cv_tap *tap;
+} cv_direct_t;
+
+/* kept taps in (ky, kx) order; centre segments from pcnn_mask_co_begin */
+static inline int cv_kept_taps(const pcnn_conv_t *c) {
+  const int r = c->k / 2;
+  return r * c->k + r + 1;
+}
+
+/* ---- engine 1: direct conv, one block of PX pixels x NV vectors ---- */
+CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d, int img, int y,
+                               int x0, int cb) {
+  const int cin = d->cin, cout = d->cout;
+  float *op = d->out + (((size_t)img * d->h + y) * d->w + x0) * cout + cb;
+  cv_vec acc[CV_PX][CV_NV];
+  cv_mask mt[CV_NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; v++) mt[v] = cv_lanes(0, cout - cb - v * CV_VL);
+  if (d->bias) {
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++) {
+      const cv_vec b = cv_loadm(d->bias + cb + v * CV_VL, mt[v]);
+#pragma GCC unroll 16
+      for (int j = 0; j < PX; j++) acc[j][v] = b;
+    }
+  } else {
+#pragma GCC unroll 16
+    for (int j = 0; j < PX; j++)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; v++) acc[j][v] = cv_loadm(op + (size_t)j * cout + v * CV_VL, mt[v]);
+  }
+  for (int t = 0; t < d->ntap; t++) {
+    const cv_tap *tp = &d->tap[t];
+    const int iy = y + tp->dy;
+    if (iy < 0 || iy >= d->h) continue;
+    const float *row = d->in + ((size_t)img * d->h + iy) * d->w * cin;
+    for (int s = 0; s < tp->nseg; s++) {
+      const cv_seg sg = tp->seg[s];
+      cv_mask m[CV_NV];
+      int any = 0;
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; v++) {
+        m[v] = cv_and(mt[v], cv_lanes(sg.lo - cb - v * CV_VL, sg.hi - cb - v * CV_VL));
+        any |= cv_any(m[v]);
+      }
+      if (!any) continue;
+      for (int a = sg.a; a < sg.b; a += CV_ZMAX) {
+        const int len = sg.b - a < CV_ZMAX ? sg.b - a : CV_ZMAX;
+        const float *ip[CV_PX];
+#pragma GCC unroll 16
+        for (int j = 0; j < PX; j++) {
+          const int ix = x0 + j + tp->dx;
+          ip[j] = (ix >= 0 && ix < d->w) ? row + (size_t)ix * cin + a : cv_zero_row;
+        }
+        const float *wp = tp->w + (size_t)a * d->ldw + cb;
+        for (int ci = 0; ci < len; ci++, wp += d->ldw) {
+          cv_vec wv[CV_NV];
+#pragma GCC unroll 8
+          for (int v = 0; v < NV; v++) wv[v] = cv_loadm(wp + v * CV_VL, m[v]);
+#pragma GCC unroll 16
+          for (int j = 0; j < PX; j++) {
+            const cv_vec bc = cv_bcast(ip[j] + ci);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) acc[j][v] = cv_fmadd(bc, wv[v], acc[j][v]);
+          }
+        }
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < PX; j++)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++) cv_storem(op + (size_t)j * cout + v * CV_VL, mt[v], acc[j][v]);
+}
+
+#define CV_NV_CASES(PXc)                                                   \
+  switch (nv) {                                                            \
+    case 1: cv_direct_block(PXc, 1, d, img, y, x0, cb); break;             \
+    case 2: cv_direct_block(PXc, 2, d, img, y, x0, cb); break;             \
+    CV_NV_MORE(PXc)                                                        \
+  }
+#if CV_NV >= 4
+#define CV_NV_MORE(PXc)                                        \
+  case 3: cv_direct_block(PXc, 3, d, img, y, x0, cb); break;   \
+  default: cv_direct_block(PXc, 4, d, img, y, x0, cb); break;
+#else
+#define CV_NV_MORE(PXc) \
+  default: break;
+#endif
+
+static inline void cv_direct_dispatch(const cv_direct_t *d, int px, int nv, int img, int y, int x0,
+                               int cb) {
+  switch (px) {
+    case 1: CV_NV_CASES(1) break;
+    case 2: CV_NV_CASES(2) break;
+    case 3: CV_NV_CASES(3) break;
+    case 4: CV_NV_CASES(4) break;
+    case 5: CV_NV_CASES(5) break;
+    default: CV_NV_CASES(6) break;
+  }
+}
+
+/* Threads split over (image, row); each row walks output-channel blocks,
+ * then pixel blocks, so a block's weights stay in L1/L2 along the row. */
+static inline void cv_direct(const cv_direct_t *d) {
+  const int rows = d->n * d->h, cblk = CV_NV * CV_VL;
+#pragma omp parallel for schedule(static)
+  for (int ry = 0; ry < rows; ry++) {
+    const int img = ry / d->h, y = ry % d->h;
+    for (int cb = 0; cb < d->cout; cb += cblk) {
+      const int rem = d->cout - cb;
+      const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
+      for (int x0 = 0; x0 < d->w; x0 += CV_PX) {
+        const int px = d->w - x0 < CV_PX ? d->w - x0 : CV_PX;
+        cv_direct_dispatch(d, px, nv, img, y, x0, cb);
+      }
+    }
+  }
+}
+
+/* ---- engine 2: weight gradient ---- */
+typedef struct {
+  int dy, dx, ci, co_begin; /* tap offset, input channel, first kept output */
+  float *dw;                /* dw row [cout] of this (tap, ci) */
+} cv_wrow;
+
+typedef struct {
+  const float *dout; /* (N, H, W, cout) */
+  const float *in;   /* (N, H, W, cin) */
+  int n, h, w, cin, cout;
+} cv_wgrad_t;
+
+/* rows r[0..nc) (same dy) x NV vectors at cb, for output row (img, y) */
+CV_INLINE void cv_wgrad_block(const int NC, const int NV, const cv_wgrad_t *g, const cv_wrow *r,
+                              int img, int y, int cb) {
+  const int iy = y + r[0].dy, W = g->w, cin = g->cin, cout = g->cout;
+  if (iy < 0 || iy >= g->h) return;
+  const float *drow = g->dout + ((size_t)img * g->h + y) * W * cout + cb;
+  const float *irow = g->in + ((size_t)img * g->h + iy) * W * cin;
+  cv_mask mt[CV_NV], ms[CV_NC][CV_NV];
+  cv_vec acc[CV_NC][CV_NV];
+  int lo[CV_NC], hi[CV_NC], xlo = 0, xhi = W;
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; v++) mt[v] = cv_lanes(0, cout - cb - v * CV_VL);
+#pragma GCC unroll 16
+  for (int c = 0; c < NC; c++) {
+    lo[c] = r[c].dx < 0 ? -r[c].dx : 0;
+    hi[c] = r[c].dx > 0 ? W - r[c].dx : W;
+    xlo = lo[c] > xlo ? lo[c] : xlo;
+    xhi = hi[c] < xhi ? hi[c] : xhi;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++) {
+      ms[c][v] = cv_and(mt[v], cv_lanes(r[c].co_begin - cb - v * CV_VL, CV_VL));
+      acc[c][v] = cv_loadm(r[c].dw + cb + v * CV_VL, ms[c][v]);
+    }
+  }
+  if (xhi < xlo) xhi = xlo;
+  /* main: every row valid for x in [xlo, xhi) */
+  {
+    const float *ip[CV_NC];
+#pragma GCC unroll 16
+    for (int c = 0; c < NC; c++) ip[c] = irow + (ptrdiff_t)(xlo + r[c].dx) * cin + r[c].ci;
+    const float *dp = drow + (size_t)xlo * cout;
+    for (int x = xlo; x < xhi; x++, dp += cout) {
+      cv_vec dv[CV_NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; v++) dv[v] = cv_loadm(dp + v * CV_VL, mt[v]);
+#pragma GCC unroll 16
+      for (int c = 0; c < NC; c++) {
+        const cv_vec bc = cv_bcast(ip[c]);
+        ip[c] += cin;
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) acc[c][v] = cv_fmadd(bc, dv[v], acc[c][v]);
+      }
+    }
+  }
+  /* leftovers: a row's own valid columns outside [xlo, xhi) */
+#pragma GCC unroll 16
+  for (int c = 0; c < NC; c++) {
+    for (int x = lo[c]; x < hi[c]; x++) {
+      if (x == xlo) x = xhi;
+      if (x >= hi[c]) break;
+      const cv_vec bc = cv_bcast(irow + (ptrdiff_t)(x + r[c].dx) * cin + r[c].ci);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; v++)
+        acc[c][v] = cv_fmadd(bc, cv_loadm(drow + (size_t)x * cout + v * CV_VL, mt[v]), acc[c][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int c = 0; c < NC; c++)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++) cv_storem(r[c].dw + cb + v * CV_VL, ms[c][v], acc[c][v]);
+}
+
+#define CV_WNV_CASES(NCc)                                              \
+  switch (nv) {                                                        \
+    case 1: cv_wgrad_block(NCc, 1, g, r, img, y, cb); break;           \
+    case 2: cv_wgrad_block(NCc, 2, g, r, img, y, cb); break;           \
+    CV_WNV_MORE(NCc)                                                   \
+  }
+#if CV_NV >= 4
+#define CV_WNV_MORE(NCc)                                     \
+  case 3: cv_wgrad_block(NCc, 3, g, r, img, y, cb); break;   \
+  default: cv_wgrad_block(NCc, 4, g, r, img, y, cb); break;
+#else
+#define CV_WNV_MORE(NCc) \
+  default: break;
+#endif
+
+static inline void cv_wgrad_dispatch(const cv_wgrad_t *g, const cv_wrow *r, int nc, int nv, int img,
+                              int y, int cb) {
+  switch (nc) {
+    case 1: CV_WNV_CASES(1) break;
+    case 2: CV_WNV_CASES(2) break;
+    case 3: CV_WNV_CASES(3) break;
+    case 4: CV_WNV_CASES(4) break;
+    case 5: CV_WNV_CASES(5) break;
+    default: CV_WNV_CASES(6) break;
+  }
+}
+
+/* ---- drivers shared by the AVX2 and AVX-512 files ---- */
+
+/* forward taps: d = (ky - r, kx - r); at the centre, input group gi reaches
+ * outputs [co_begin, cout); taps with nothing kept are dropped */
+static inline int cv_fwd_taps(cv_tap *tap, const float *w, const pcnn_conv_t *c) {
+  const int r = c->k / 2;
+  int nt = 0;
+  for (int ky = 0; ky <= r; ky++)
+    for (int kx = 0; kx <= (ky < r ? c->k - 1 : r); kx++) {
+      cv_tap *t = &tap[nt];
+      t->dy = ky - r;
+      t->dx = kx - r;
+      t->w = w + ((size_t)ky * c->k + kx) * c->cin * c->cout;
+      t->nseg = 0;
+      for (int g = 0; g < c->groups; g++) {
+        const int a = pcnn_group_begin(g, c->cin, c->groups);
+        const int b = pcnn_group_begin(g + 1, c->cin, c->groups);
+        const int lo = pcnn_mask_co_begin(c, ky, kx, a);
+        if (ky < r || kx < r) { /* off-centre: everything */
+          t->seg[0] = (cv_seg){0, c->cin, 0, c->cout};
+          t->nseg = 1;
+          break;
+        }
+        if (a < b && lo < c->cout) t->seg[t->nseg++] = (cv_seg){a, b, lo, c->cout};
+      }
+      nt += t->nseg > 0;
+    }
+  return nt;
+}
+
+/* dw += in (x) dout at kept taps, db += sum dout. See engine 2 above. */
+static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, const float *in,
+                                       const pcnn_conv_t *c) {
+  cv_tap tap[CV_MAX_TAPS];
+  const int nt = cv_fwd_taps(tap, dw, c); /* tap[t].w: dw at that tap */
+  const int cin = c->cin, cout = c->cout, cblk = CV_NV * CV_VL;
+  const int ncb = (cout + cblk - 1) / cblk;
+  /* items: cin >= NC: (tap, NC input channels); else a run of taps of one
+   * kernel row with all their input channels (first layer: cin 1 or 3) */
+  int it_t0[CV_MAX_TAPS], it_nt[CV_MAX_TAPS], nitem = 0;
+  const int per = (cin + CV_NC - 1) / CV_NC;
+  if (cin >= CV_NC) {
+    nitem = nt * per;
+  } else {
+    const int tpi = CV_NC / cin;
+    for (int t0 = 0; t0 < nt;) {
+      int t1 = t0;
+      while (t1 < nt && tap[t1].dy == tap[t0].dy) t1++;
+      const int nk = t1 - t0, ni = (nk + tpi - 1) / tpi;
+      for (int i = 0, s = t0; i < ni; i++) {
+        const int m = nk / ni + (i < nk % ni);
+        it_t0[nitem] = s;
+        it_nt[nitem++] = m;
+        s += m;
+      }
+      t0 = t1;
+    }
+  }
+  const cv_wgrad_t g = {dout, in, c->n, c->h, c->w, cin, cout};
+  const int units = nitem * ncb;
+#pragma omp parallel
+  {
+    /* split units over threads by their row count (balanced, fixed order) */
+    const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+    const long total = (long)nt * cin * ncb;
+    int u0 = -1, u1 = -1;
+    long acc = 0;
+    for (int u = 0; u < units; u++) {
+      const int item = u / ncb;
+      const int rows = cin >= CV_NC ? (item % per == per - 1 ? cin - (per - 1) * CV_NC : CV_NC)
+                                    : it_nt[item] * cin;
+      const int owner = (int)(((2 * acc + rows) * nth) / (2 * total));
+      if (owner == tid && u0 < 0) u0 = u;
+      if (owner == tid) u1 = u + 1;
+      acc += rows;
+    }
+    for (int img = 0; img < c->n && u0 >= 0; img++)
+      for (int y = 0; y < c->h; y++)
+        for (int u = u0; u < u1; u++) {
+          const int item = u / ncb, cb = (u % ncb) * cblk;
+          const int nv = cout - cb >= cblk ? CV_NV : (cout - cb + CV_VL - 1) / CV_VL;
+          cv_wrow rw[CV_NC];
+          int nc = 0;
+          if (cin >= CV_NC) {
+            const cv_tap *t = &tap[item / per];
+            const int ci0 = (item % per) * CV_NC;
+            for (int ci = ci0; ci < cin && nc < CV_NC; ci++, nc++) {
+              int lo = cout;
+              for (int s = 0; s < t->nseg; s++)
+                if (ci >= t->seg[s].a && ci < t->seg[s].b) lo = t->seg[s].lo;
+              rw[nc] = (cv_wrow){t->dy, t->dx, ci, lo, (float *)t->w + (size_t)ci * cout};
+            }
+          } else {
+            for (int ti = it_t0[item]; ti < it_t0[item] + it_nt[item]; ti++) {
+              const cv_tap *t = &tap[ti];
+              for (int ci = 0; ci < cin; ci++, nc++) {
+                int lo = cout;
+                for (int s = 0; s < t->nseg; s++)
+                  if (ci >= t->seg[s].a && ci < t->seg[s].b) lo = t->seg[s].lo;
+                rw[nc] = (cv_wrow){t->dy, t->dx, ci, lo, (float *)t->w + (size_t)ci * cout};
+              }
+            }
+          }
+          cv_wgrad_dispatch(&g, rw, nc, nv, img, y, cb);
+        }
+  }
+  /* db: one owner per output block, pixels in order */
+  const size_t p = (size_t)c->n * c->h * c->w;
+#pragma omp parallel for schedule(static)
+  for (int cbi = 0; cbi < ncb; cbi++) {
+    const int cb = cbi * cblk;
+    cv_mask mt[CV_NV];
+    cv_vec s[CV_NV];
+    for (int v = 0; v < CV_NV; v++) {
+      mt[v] = cv_lanes(0, cout - cb - v * CV_VL);
+      s[v] = cv_zero();
+    }
+    for (size_t i = 0; i < p; i++)
+      for (int v = 0; v < CV_NV; v++)
+        s[v] = cv_addv(s[v], cv_loadm(dout + i * cout + cb + v * CV_VL, mt[v]));
+    for (int v = 0; v < CV_NV; v++)
+      cv_storem(db + cb + v * CV_VL, mt[v], cv_addv(s[v], cv_loadm(db + cb + v * CV_VL, mt[v])));
+  }
+}
+
+
+#endif
