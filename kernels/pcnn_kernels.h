@@ -70,7 +70,7 @@ typedef struct {
   float beta1, beta2, eps;
   float bc2;     /* 1 - beta2^t */
   float c_grad;  /* -lr (1 - mu_t) / (1 - mu_product_t) */
-  float c_mom;   /* -lr mu_t mu_{t+1} / (1 - mu_product_t mu_{t+1}) */
+  float c_mom;   /* -lr mu_{t+1} / (1 - mu_product_t mu_{t+1}) */
 } pcnn_nadam_coef_t;
 pcnn_nadam_hparams_t pcnn_nadam_defaults(void);
 /* advances state (step, mu_product) and returns this step's scalars */

@@ -75,7 +75,9 @@ pcnn_nadam_hparams_t pcnn_nadam_defaults(void) {
 }
 
 pcnn_nadam_coef_t pcnn_nadam_begin_step(pcnn_nadam_state_t *st, const pcnn_nadam_hparams_t *hp) {
-  /* torch: mu_t = b1 (1 - 0.5 * 0.96^(t psi)), mu_{t+1} likewise, mu_product *= mu_t */
+  /* torch (>= 2.0, and 1.13 with foreach=True): mu_t = b1 (1 - 0.5 * 0.96^(t psi)),
+   * mu_{t+1} likewise, mu_product *= mu_t. (torch 1.13's default single-tensor path
+   * multiplies mu_t into mu_product twice for the momentum term; later versions fixed it.) */
   const long t = ++st->step;
   const double mu = hp->beta1 * (1.0 - 0.5 * pow(0.96, t * hp->momentum_decay));
   const double mu_next = hp->beta1 * (1.0 - 0.5 * pow(0.96, (t + 1) * hp->momentum_decay));
@@ -86,6 +88,6 @@ pcnn_nadam_coef_t pcnn_nadam_begin_step(pcnn_nadam_state_t *st, const pcnn_nadam
   k.eps = (float)hp->eps;
   k.bc2 = (float)(1.0 - pow(hp->beta2, (double)t));
   k.c_grad = (float)(-hp->lr * (1.0 - mu) / (1.0 - st->mu_product));
-  k.c_mom = (float)(-hp->lr * mu * mu_next / (1.0 - st->mu_product * mu_next));
+  k.c_mom = (float)(-hp->lr * mu_next / (1.0 - st->mu_product * mu_next));
   return k;
 }
