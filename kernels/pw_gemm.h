@@ -1,0 +1,127 @@
+/* pw_gemm.h: the register-tiled multiply-accumulate shared by the fused
+ * masked 1x1 conv + PReLU kernels, written on the pw_* vector operations of
+ * pw_simd__avx512.h or pw_simd__avx2.h (include one of them first).
+ *
+ * A register tile is acc[r][v], r < mr rows (pixels, or input channels for
+ * the weight gradient), v < nv vectors of PW_VL columns. mr, nv and the
+ * vector range [v0, v1) must be compile-time constants after inlining, so
+ * the tile lives in registers: callers switch on the runtime values and call
+ * with literals (pw_mac_from, pw_mac_to do it for the range).
+ *
+ * The PixelCNN mask of a 1x1 (k = 1, centre tap only): input channel ci
+ * reaches output channels [co_begin(ci), cout), and co_begin is constant on
+ * each input colour group, so the channels split into at most 3 segments. */
+#ifndef PW_GEMM_H
+#define PW_GEMM_H
+#include <stddef.h>
+
+#include "pcnn_kernels.h"
+
+#define PW_INLINE inline __attribute__((always_inline))
+
+/* Stack budgets, in floats. Packed weights (with the padded bias and slope)
+ * must fit PW_PACK_MAX (256 KiB: e.g. 256 -> 240 channels); larger layers go
+ * to the reference kernel. Each thread's dpre block is PW_DBUF (64 KiB). */
+#define PW_PACK_MAX 65536
+#define PW_DBUF 16384
+/* outputs above this many bytes are streamed (non-temporal stores) */
+#define PW_NT_BYTES (4u << 20)
+
+/* input channels [c0, c1) reach output channels [co0, cout) */
+typedef struct {
+  int c0, c1, co0;
+} pw_seg_t;
+
+/* the segments of a masked 1x1; returns how many (1..3), empty ones dropped */
+static inline int pw_segments(pw_seg_t seg[3], const pcnn_conv_t *c) {
+  int n = 0;
+  for (int g = 0; g < c->groups; g++) {
+    const int c0 = pcnn_group_begin(g, c->cin, c->groups);
+    const int c1 = pcnn_group_begin(g + 1, c->cin, c->groups);
+    const int co0 = pcnn_mask_co_begin(c, 0, 0, c0);
+    if (c1 > c0 && co0 < c->cout) seg[n++] = (pw_seg_t){c0, c1, co0};
+  }
+  return n;
+}
+
+/* first kept output channel of input channel ci */
+static inline int pw_co_begin(const pw_seg_t *seg, int nseg, int ci, int cout) {
+  for (int s = 0; s < nseg; s++)
+    if (ci >= seg[s].c0 && ci < seg[s].c1) return seg[s].co0;
+  return cout;
+}
+
+/* number of input channels reaching output channel co: [0, ci_end) */
+static inline int pw_ci_end(const pw_seg_t *seg, int nseg, int co) {
+  int e = 0;
+  for (int s = 0; s < nseg; s++)
+    if (seg[s].co0 <= co) e = seg[s].c1;
+  return e;
+}
+
+static inline int pw_round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+/* v <= left < PW_VL lanes of a row tail: full vector when left >= PW_VL */
+static inline pw_vf pw_load_n(const float *p, int left) {
+  return left >= PW_VL ? pw_load(p) : pw_loadm(pw_mask_range(0, left), p);
+}
+static inline void pw_store_n(float *p, int left, pw_vf v) {
+  if (left >= PW_VL)
+    pw_store(p, v);
+  else
+    pw_storem(p, pw_mask_range(0, left), v);
+}
+
+/* acc[r][v] += sum_{k < kn} a[r*ar + k*ak] * b[k*ldb + v*PW_VL], v in [v0, v1):
+ * a row of b is loaded once per k and reused by the mr rows (broadcast a) */
+static PW_INLINE void pw_mac(pw_vf acc[PW_MR][PW_NV], const int mr, const int v0, const int v1,
+                             const float *a, ptrdiff_t ar, ptrdiff_t ak, const float *b,
+                             ptrdiff_t ldb, int kn) {
+  for (int k = 0; k < kn; k++) {
+    pw_vf bv[PW_NV];
+#pragma GCC unroll 8
+    for (int v = v0; v < v1; v++) bv[v] = pw_load(b + v * PW_VL);
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) {
+      const pw_vf av = pw_bcast(a + r * ar);
+#pragma GCC unroll 8
+      for (int v = v0; v < v1; v++) acc[r][v] = pw_fma(av, bv[v], acc[r][v]);
+    }
+    a += ak;
+    b += ldb;
+  }
+}
+
+/* pw_mac over vectors [v0, nv): the vectors below v0 are all masked out */
+static PW_INLINE void pw_mac_from(pw_vf acc[PW_MR][PW_NV], const int mr, const int nv, int v0,
+                                  const float *a, ptrdiff_t ar, ptrdiff_t ak, const float *b,
+                                  ptrdiff_t ldb, int kn) {
+  switch (v0) {
+    case 0: pw_mac(acc, mr, 0, nv, a, ar, ak, b, ldb, kn); break;
+    case 1: pw_mac(acc, mr, 1, nv, a, ar, ak, b, ldb, kn); break;
+#if PW_NV > 2
+    case 2: pw_mac(acc, mr, 2, nv, a, ar, ak, b, ldb, kn); break;
+    case 3: pw_mac(acc, mr, 3, nv, a, ar, ak, b, ldb, kn); break;
+#endif
+    default: break;
+  }
+}
+
+/* pw_mac over vectors [0, min(v1, nv)): the vectors from v1 on are masked out */
+static PW_INLINE void pw_mac_to(pw_vf acc[PW_MR][PW_NV], const int mr, const int nv, int v1,
+                                const float *a, ptrdiff_t ar, ptrdiff_t ak, const float *b,
+                                ptrdiff_t ldb, int kn) {
+  if (v1 >= nv) {
+    pw_mac(acc, mr, 0, nv, a, ar, ak, b, ldb, kn);
+    return;
+  }
+  switch (v1) {
+    case 1: pw_mac(acc, mr, 0, 1, a, ar, ak, b, ldb, kn); break;
+#if PW_NV > 2
+    case 2: pw_mac(acc, mr, 0, 2, a, ar, ak, b, ldb, kn); break;
+    case 3: pw_mac(acc, mr, 0, 3, a, ar, ak, b, ldb, kn); break;
+#endif
+    default: break;
+  }
+}
+#endif
