@@ -41,15 +41,8 @@
 #define CV_NC 6  /* (tap, ci) rows per block (bwd_weights) */
 typedef __m512 cv_vec;
 typedef __mmask16 cv_mask;
-/* lanes l with lo <= l < hi */
-static inline cv_mask cv_lanes(int lo, int hi) {
-  lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
-  hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
-  if (hi <= lo) return 0;
-  return (cv_mask)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
+static inline cv_mask cv_from_bits(unsigned b) { return (cv_mask)b; }
 static inline cv_mask cv_and(cv_mask a, cv_mask b) { return (cv_mask)(a & b); }
-static inline int cv_any(cv_mask m) { return m != 0; }
 #define cv_loadm(p, m) _mm512_maskz_loadu_ps((m), (p))
 #define cv_storem(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define cv_bcast(p) _mm512_set1_ps(*(p))
@@ -63,15 +56,12 @@ static inline int cv_any(cv_mask m) { return m != 0; }
 #define CV_NC 6
 typedef __m256 cv_vec;
 typedef __m256i cv_mask;
-static inline cv_mask cv_lanes(int lo, int hi) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  lo = lo < -1 ? -1 : lo > 8 ? 8 : lo;
-  hi = hi < 0 ? 0 : hi > 8 ? 8 : hi;
-  return _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)),
-                          _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
+/* lane bit l set -> lane l all ones */
+static inline cv_mask cv_from_bits(unsigned b) {
+  const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), sel), sel);
 }
 static inline cv_mask cv_and(cv_mask a, cv_mask b) { return _mm256_and_si256(a, b); }
-static inline int cv_any(cv_mask m) { return !_mm256_testz_si256(m, m); }
 #define cv_loadm(p, m) _mm256_maskload_ps((p), (m))
 #define cv_storem(p, m, v) _mm256_maskstore_ps((p), (m), (v))
 #define cv_bcast(p) _mm256_broadcast_ss(p)
@@ -83,6 +73,16 @@ static inline int cv_any(cv_mask m) { return !_mm256_testz_si256(m, m); }
 #endif
 
 #define CV_INLINE static inline __attribute__((always_inline))
+
+/* bits of the lanes l with lo <= l < hi, as a plain integer (scalar code:
+ * the vector mask is built from it once) */
+static inline unsigned cv_lane_bits(int lo, int hi) {
+  lo = lo < 0 ? 0 : lo > CV_VL ? CV_VL : lo;
+  hi = hi < 0 ? 0 : hi > CV_VL ? CV_VL : hi;
+  if (hi <= lo) return 0;
+  return ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+}
+static inline cv_mask cv_lanes(int lo, int hi) { return cv_from_bits(cv_lane_bits(lo, hi)); }
 #define CV_MAX_TAPS 128 /* kept taps of k <= 15; larger k uses the reference */
 #define CV_ZMAX 1024    /* zero row for taps in the padding, in channels */
 
@@ -144,11 +144,13 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
     for (int s = 0; s < tp->nseg; s++) {
       const cv_seg sg = tp->seg[s];
       cv_mask m[CV_NV];
-      int any = 0;
+      unsigned any = 0;
 #pragma GCC unroll 8
       for (int v = 0; v < NV; v++) {
-        m[v] = cv_and(mt[v], cv_lanes(sg.lo - cb - v * CV_VL, sg.hi - cb - v * CV_VL));
-        any |= cv_any(m[v]);
+        const unsigned bits = cv_lane_bits(sg.lo - cb - v * CV_VL, sg.hi - cb - v * CV_VL) &
+                              cv_lane_bits(0, cout - cb - v * CV_VL);
+        m[v] = cv_from_bits(bits);
+        any |= bits;
       }
       if (!any) continue;
       for (int a = sg.a; a < sg.b; a += CV_ZMAX) {
