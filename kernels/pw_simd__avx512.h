@@ -30,6 +30,10 @@ static inline void pw_fence(void) { _mm_sfence(); }
 static inline pw_vf pw_bcast(const float *p) { return _mm512_set1_ps(*p); }
 static inline pw_vf pw_fma(pw_vf a, pw_vf b, pw_vf c) { return _mm512_fmadd_ps(a, b, c); }
 static inline pw_vf pw_add(pw_vf a, pw_vf b) { return _mm512_add_ps(a, b); }
+static inline pw_vf pw_set1(float x) { return _mm512_set1_ps(x); }
+static inline pw_vf pw_sub(pw_vf a, pw_vf b) { return _mm512_sub_ps(a, b); }
+static inline pw_vf pw_div(pw_vf a, pw_vf b) { return _mm512_div_ps(a, b); }
+static inline pw_vf pw_sqrt(pw_vf a) { return _mm512_sqrt_ps(a); }
 static inline pw_vf pw_mul(pw_vf a, pw_vf b) { return _mm512_mul_ps(a, b); }
 /* x > 0 ? y : alpha * y  (the PReLU and its derivative times y) */
 static inline pw_vf pw_prelu_sel(pw_vf x, pw_vf y, pw_vf alpha) {

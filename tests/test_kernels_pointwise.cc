@@ -171,6 +171,91 @@ void check_conv1x1_bwd_weights(pcnn_conv1x1_prelu_bwd_weights_fn *fn,
   }
 }
 
+// ---- PReLU, residual add, Nadam: flat or (P, C) loops with masked tails ----
+
+const int kChans[] = {1, 3, 5, 7, 13, 16, 17, 31, 33, 64, 128};
+const size_t kPix[] = {1, 2, 7, 15, 17, 100};
+const size_t kLens[] = {1, 2, 7, 15, 16, 17, 31, 33, 100, 1000, 70001};
+
+void check_prelu_fwd(pcnn_prelu_fwd_fn *fn, pcnn_prelu_fwd_fn *ref) {
+  uint64_t seed = 400;
+  for (int ch : kChans)
+    for (size_t p : kPix) {
+      SCOPED_TRACE("P " + std::to_string(p) + " C " + std::to_string(ch));
+      const auto x = pt::rand_vec(p * ch, ++seed), a = pt::rand_vec(ch, ++seed, 0.f, 0.5f);
+      std::vector<float> o_r(p * ch), o(p * ch, 7.f);
+      ref(o_r.data(), x.data(), a.data(), p, ch);
+      fn(o.data(), x.data(), a.data(), p, ch);
+      ASSERT_TRUE(Close(o, o_r, 1e-5, "out"));
+    }
+}
+
+void check_prelu_bwd(pcnn_prelu_bwd_fn *fn, pcnn_prelu_bwd_fn *ref) {
+  uint64_t seed = 500;
+  for (int ch : kChans)
+    for (size_t p : kPix) {
+      SCOPED_TRACE("P " + std::to_string(p) + " C " + std::to_string(ch));
+      const auto x = pt::rand_vec(p * ch, ++seed), g = pt::rand_vec(p * ch, ++seed),
+                 a = pt::rand_vec(ch, ++seed, 0.f, 0.5f), fx = pt::rand_vec(p * ch, ++seed),
+                 fa = pt::rand_vec(ch, ++seed);
+      std::vector<float> dx_r = fx, da_r = fa, dx = fx, da = fa, dx2 = fx, da2 = fa;
+      ref(dx_r.data(), da_r.data(), g.data(), x.data(), a.data(), p, ch);
+      fn(dx.data(), da.data(), g.data(), x.data(), a.data(), p, ch);
+      fn(dx2.data(), da2.data(), g.data(), x.data(), a.data(), p, ch);
+      ASSERT_TRUE(Close(dx, dx_r, 1e-4, "dx"));
+      ASSERT_TRUE(Close(da, da_r, 1e-4, "dalpha"));
+      ASSERT_TRUE(same_bits(dx, dx2) && same_bits(da, da2)) << "two runs differ";
+    }
+}
+
+void check_add_fwd(pcnn_add_fwd_fn *fn, pcnn_add_fwd_fn *ref) {
+  uint64_t seed = 600;
+  for (size_t n : kLens) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    const auto a = pt::rand_vec(n, ++seed), b = pt::rand_vec(n, ++seed);
+    std::vector<float> o_r(n), o(n, 7.f), alias = a;
+    ref(o_r.data(), a.data(), b.data(), n);
+    fn(o.data(), a.data(), b.data(), n);
+    fn(alias.data(), alias.data(), b.data(), n);  // out aliases a
+    ASSERT_TRUE(Close(o, o_r, 1e-5, "out"));
+    ASSERT_TRUE(Close(alias, o_r, 1e-5, "out aliasing a"));
+  }
+}
+
+void check_add_bwd(pcnn_add_bwd_fn *fn, pcnn_add_bwd_fn *ref) {
+  uint64_t seed = 700;
+  for (size_t n : kLens) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    const auto g = pt::rand_vec(n, ++seed), fa = pt::rand_vec(n, ++seed),
+               fb = pt::rand_vec(n, ++seed);
+    std::vector<float> da_r = fa, db_r = fb, da = fa, db = fb;
+    ref(da_r.data(), db_r.data(), g.data(), n);
+    fn(da.data(), db.data(), g.data(), n);
+    ASSERT_TRUE(Close(da, da_r, 1e-4, "da"));
+    ASSERT_TRUE(Close(db, db_r, 1e-4, "db"));
+  }
+}
+
+void check_nadam(pcnn_nadam_update_fn *fn, pcnn_nadam_update_fn *ref) {
+  uint64_t seed = 800;
+  const pcnn_nadam_hparams_t hp = pcnn_nadam_defaults();
+  for (size_t n : kLens) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    std::vector<float> p_r = pt::rand_vec(n, ++seed), m_r(n, 0.f), v_r(n, 0.f);
+    std::vector<float> p = p_r, m = m_r, v = v_r;
+    pcnn_nadam_state_t st = {0, 1.0};
+    for (int step = 0; step < 3; step++) {  // from zero moments, then from non-zero ones
+      const auto g = pt::rand_vec(n, ++seed, -2.f, 2.f);
+      const pcnn_nadam_coef_t k = pcnn_nadam_begin_step(&st, &hp);
+      ref(p_r.data(), m_r.data(), v_r.data(), g.data(), n, &k);
+      fn(p.data(), m.data(), v.data(), g.data(), n, &k);
+      ASSERT_TRUE(pt::AllClose(m.data(), m_r.data(), n, 0, 1e-6, "m"));
+      ASSERT_TRUE(pt::AllClose(v.data(), v_r.data(), n, 0, 1e-6, "v"));
+      ASSERT_TRUE(pt::AllClose(p.data(), p_r.data(), n, 0, 1e-6, "param"));
+    }
+  }
+}
+
 class PointwiseKernel : public ::testing::TestWithParam<int> {};
 
 TEST_P(PointwiseKernel, MatchesReference) {
@@ -187,6 +272,16 @@ TEST_P(PointwiseKernel, MatchesReference) {
   else if (op == "conv1x1_prelu_bwd_weights")
     check_conv1x1_bwd_weights((pcnn_conv1x1_prelu_bwd_weights_fn *)row.fn,
                               ref_of<pcnn_conv1x1_prelu_bwd_weights_fn>(row.op));
+  else if (op == "prelu_fwd")
+    check_prelu_fwd((pcnn_prelu_fwd_fn *)row.fn, ref_of<pcnn_prelu_fwd_fn>(row.op));
+  else if (op == "prelu_bwd")
+    check_prelu_bwd((pcnn_prelu_bwd_fn *)row.fn, ref_of<pcnn_prelu_bwd_fn>(row.op));
+  else if (op == "add_fwd")
+    check_add_fwd((pcnn_add_fwd_fn *)row.fn, ref_of<pcnn_add_fwd_fn>(row.op));
+  else if (op == "add_bwd")
+    check_add_bwd((pcnn_add_bwd_fn *)row.fn, ref_of<pcnn_add_bwd_fn>(row.op));
+  else if (op == "nadam_update")
+    check_nadam((pcnn_nadam_update_fn *)row.fn, ref_of<pcnn_nadam_update_fn>(row.op));
   else
     FAIL() << "no test for op " << op;
 }
