@@ -70,7 +70,7 @@ $(LIBPCNN): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(PIXELCNN): $(BUILD)/model/main.o $(LIBPCNN)
-	$(CC) $(CFLAGS) $^ -o $@ $(LIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(DNNL) $(LIBS)
 
 $(TESTS): $(TEST_OBJ) $(LIBPCNN)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(GTEST) $(DNNL) $(LIBS)

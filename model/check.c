@@ -1,0 +1,284 @@
+/* check.c: see check.h. Tolerances are the test suite's: forward 1e-5,
+ * gradients 1e-4, relative to the largest |reference| of the tensor. */
+#include "check.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "onednn.h"
+#include "pcnn_kernels.h"
+#include "rng.h"
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static float *rnd(size_t n, uint64_t seed, float lo, float hi) {
+  float *p = malloc(n * sizeof(float));
+  pcnn_rng_t r;
+  pcnn_rng_seed(&r, seed);
+  for (size_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * pcnn_rng_float(&r);
+  return p;
+}
+
+static float *dup(const float *x, size_t n) {
+  float *p = malloc(n * sizeof(float));
+  memcpy(p, x, n * sizeof(float));
+  return p;
+}
+
+/* max |a - b| / max |b| */
+static double relerr(const float *a, const float *b, size_t n) {
+  double md = 0, mb = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double d = fabs((double)a[i] - b[i]);
+    md = d > md || d != d ? d : md;
+    mb = fabs(b[i]) > mb ? fabs(b[i]) : mb;
+  }
+  return md != md ? INFINITY : md / (mb > 1e-30 ? mb : 1e-30);
+}
+
+typedef struct {
+  const char *name;
+  pcnn_conv_t c;
+} shape_t;
+
+/* one problem: runs a kernel (fn) on fresh copies of the inputs; returns seconds */
+typedef struct problem problem_t;
+struct problem {
+  int op;
+  pcnn_conv_t c;
+  size_t p;  /* pixels (N*H*W) */
+  int ch;    /* channels for the pointwise ops */
+  float *in, *w, *b, *alpha, *dout, *pre, *t, *x2; /* inputs */
+  size_t nout[3];                                   /* output sizes */
+  float *out[3];                                    /* outputs of the last run */
+  double flops;                                     /* useful FLOPs */
+};
+
+static int known_op(const char *op) {
+  static const char *const known[] = {"conv_fwd", "conv_bwd_data", "conv_bwd_weights", "conv1x1_prelu_fwd",
+                                      "conv1x1_prelu_bwd_data", "conv1x1_prelu_bwd_weights", "prelu_fwd",
+                                      "prelu_bwd", "add_fwd", "add_bwd", "bernoulli_loss",
+                                      "softmax256_loss", "nadam_update"};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (!strcmp(op, known[i])) return 1;
+  return 0;
+}
+
+static void run_op(problem_t *P, void (*fn)(void)) {
+  const pcnn_conv_t *c = &P->c;
+  for (int i = 0; i < 3; i++)
+    if (P->nout[i]) memset(P->out[i], 0, P->nout[i] * sizeof(float));
+  const char *op = pcnn_op_name(P->op);
+  if (!strcmp(op, "conv_fwd")) ((pcnn_conv_fwd_fn *)fn)(P->out[0], P->in, P->w, P->b, c);
+  else if (!strcmp(op, "conv_bwd_data")) ((pcnn_conv_bwd_data_fn *)fn)(P->out[0], P->dout, P->w, c);
+  else if (!strcmp(op, "conv_bwd_weights"))
+    ((pcnn_conv_bwd_weights_fn *)fn)(P->out[0], P->out[1], P->dout, P->in, c);
+  else if (!strcmp(op, "conv1x1_prelu_fwd"))
+    ((pcnn_conv1x1_prelu_fwd_fn *)fn)(P->out[0], P->out[1], P->in, P->w, P->b, P->alpha, c);
+  else if (!strcmp(op, "conv1x1_prelu_bwd_data"))
+    ((pcnn_conv1x1_prelu_bwd_data_fn *)fn)(P->out[0], P->dout, P->pre, P->w, P->alpha, c);
+  else if (!strcmp(op, "conv1x1_prelu_bwd_weights"))
+    ((pcnn_conv1x1_prelu_bwd_weights_fn *)fn)(P->out[0], P->out[1], P->out[2], P->dout, P->pre, P->in,
+                                              P->alpha, c);
+  else if (!strcmp(op, "prelu_fwd")) ((pcnn_prelu_fwd_fn *)fn)(P->out[0], P->in, P->alpha, P->p, P->ch);
+  else if (!strcmp(op, "prelu_bwd"))
+    ((pcnn_prelu_bwd_fn *)fn)(P->out[0], P->out[1], P->dout, P->in, P->alpha, P->p, P->ch);
+  else if (!strcmp(op, "add_fwd")) ((pcnn_add_fwd_fn *)fn)(P->out[0], P->in, P->x2, P->p * P->ch);
+  else if (!strcmp(op, "add_bwd")) ((pcnn_add_bwd_fn *)fn)(P->out[0], P->out[1], P->dout, P->p * P->ch);
+  else if (!strcmp(op, "bernoulli_loss"))
+    P->out[1][0] = (float)((pcnn_bernoulli_loss_fn *)fn)(P->out[0], P->in, P->t, P->p, P->ch, 0.5f);
+  else if (!strcmp(op, "softmax256_loss"))
+    P->out[1][0] = (float)((pcnn_softmax256_loss_fn *)fn)(P->out[0], P->in, P->t, P->p, P->ch, 0.5f);
+  else if (!strcmp(op, "nadam_update")) {
+    /* params, m, v start as copies of the inputs */
+    memcpy(P->out[0], P->in, P->nout[0] * 4);
+    memcpy(P->out[1], P->x2, P->nout[0] * 4);
+    memcpy(P->out[2], P->pre, P->nout[0] * 4);
+    for (size_t i = 0; i < P->nout[0]; i++) P->out[2][i] = fabsf(P->out[2][i]);
+    pcnn_nadam_state_t st = {4, 0.5};
+    pcnn_nadam_hparams_t hp = pcnn_nadam_defaults();
+    const pcnn_nadam_coef_t k = pcnn_nadam_begin_step(&st, &hp);
+    ((pcnn_nadam_update_fn *)fn)(P->out[0], P->out[1], P->out[2], P->dout, P->nout[0], &k);
+  }
+}
+
+static double time_op(problem_t *P, void (*fn)(void)) {
+  double best = 1e30;
+  for (int r = 0; r < 3; r++) {
+    const double t0 = now_s();
+    run_op(P, fn);
+    const double dt = now_s() - t0;
+    best = dt < best ? dt : best;
+  }
+  return best;
+}
+
+static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t seed) {
+  memset(P, 0, sizeof *P);
+  P->op = op;
+  P->c = *c;
+  P->p = (size_t)c->n * c->h * c->w;
+  const char *name = pcnn_op_name(op);
+  const size_t nin = P->p * c->cin, nout = P->p * c->cout, nw = (size_t)c->k * c->k * c->cin * c->cout;
+  P->in = rnd(nin > nout * 256 ? nin : nout * 256, seed, -1, 1);
+  P->x2 = rnd(nout * 256 > nin ? nout * 256 : nin, seed + 1, -1, 1);
+  P->w = rnd(nw, seed + 2, -0.5f, 0.5f);
+  float *mask = malloc(nw * sizeof(float));
+  pcnn_mask_fill(mask, c);
+  for (size_t i = 0; i < nw; i++) P->w[i] *= mask[i];
+  free(mask);
+  P->b = rnd(c->cout, seed + 3, -0.5f, 0.5f);
+  P->alpha = rnd(c->cout > c->cin ? c->cout : c->cin, seed + 4, 0.1f, 0.4f);
+  P->dout = rnd(nout * 256 > nin ? nout * 256 : nin, seed + 5, -1, 1);
+  P->pre = rnd(nout > nin ? nout : nin, seed + 6, -1, 1);
+  P->t = rnd(nout > nin ? nout : nin, seed + 7, 0, 1);
+  P->flops = 2 * pcnn_conv_useful_macs(c);
+  P->ch = c->cout;
+  if (!strncmp(name, "conv_fwd", 8) || !strcmp(name, "conv1x1_prelu_fwd")) {
+    P->nout[0] = nout;
+    if (!strcmp(name, "conv1x1_prelu_fwd")) P->nout[1] = nout;
+  } else if (!strcmp(name, "conv_bwd_data") || !strcmp(name, "conv1x1_prelu_bwd_data")) {
+    P->nout[0] = nin;
+  } else if (!strcmp(name, "conv_bwd_weights") || !strcmp(name, "conv1x1_prelu_bwd_weights")) {
+    P->nout[0] = nw, P->nout[1] = c->cout;
+    if (!strcmp(name, "conv1x1_prelu_bwd_weights")) P->nout[2] = c->cout;
+  } else if (!strcmp(name, "prelu_bwd") || !strcmp(name, "add_bwd")) {
+    P->nout[0] = nout, P->nout[1] = !strcmp(name, "prelu_bwd") ? (size_t)c->cout : nout;
+    P->flops = 0;
+  } else if (!strcmp(name, "softmax256_loss")) {
+    P->ch = 1, P->nout[0] = P->p * 256, P->nout[1] = 1, P->flops = 0;
+  } else if (!strcmp(name, "bernoulli_loss")) {
+    P->ch = 1, P->nout[0] = P->p, P->nout[1] = 1, P->flops = 0;
+  } else if (!strcmp(name, "nadam_update")) {
+    P->nout[0] = P->nout[1] = P->nout[2] = nw + nout, P->flops = 0;
+    free(P->in), free(P->x2), free(P->pre), free(P->dout);
+    P->in = rnd(P->nout[0], seed, -1, 1), P->x2 = rnd(P->nout[0], seed + 1, -1e-2f, 1e-2f);
+    P->pre = rnd(P->nout[0], seed + 6, 0, 1e-3f), P->dout = rnd(P->nout[0], seed + 5, -1, 1);
+  } else {
+    P->nout[0] = nout, P->flops = 0;
+  }
+  for (int i = 0; i < 3; i++)
+    if (P->nout[i]) P->out[i] = malloc(P->nout[i] * sizeof(float));
+}
+
+static void free_problem(problem_t *P) {
+  free(P->in), free(P->x2), free(P->w), free(P->b), free(P->alpha), free(P->dout), free(P->pre), free(P->t);
+  for (int i = 0; i < 3; i++) free(P->out[i]);
+}
+
+static void (*ref_of(int op))(void) {
+  for (int i = 0; i < pcnn_kernel_row_count; i++)
+    if (pcnn_kernel_rows[i].op == op && pcnn_kernel_rows[i].isa == PCNN_ISA_REF) return pcnn_kernel_rows[i].fn;
+  return NULL;
+}
+
+/* oneDNN's result for the conv ops, into dn[0..1]; 0 if done */
+static int onednn_ref(problem_t *P, float **dn, char impl[64]) {
+  const char *name = pcnn_op_name(P->op);
+  char err[PCNN_ERR_LEN];
+  if (!strcmp(name, "conv_fwd")) {
+    dn[0] = malloc(P->nout[0] * 4);
+    return pcnn_dnnl_conv(PCNN_DNNL_FWD, &P->c, dn[0], P->in, P->w, P->b, impl, err);
+  }
+  if (!strcmp(name, "conv_bwd_data")) {
+    dn[0] = malloc(P->nout[0] * 4);
+    return pcnn_dnnl_conv(PCNN_DNNL_BWD_DATA, &P->c, dn[0], P->dout, P->w, NULL, impl, err);
+  }
+  if (!strcmp(name, "conv_bwd_weights")) {
+    dn[0] = malloc(P->nout[0] * 4), dn[1] = malloc(P->nout[1] * 4);
+    const int rc = pcnn_dnnl_conv(PCNN_DNNL_BWD_WEIGHTS, &P->c, dn[0], P->dout, P->in, dn[1], impl, err);
+    /* the masked conv's weight gradient is oneDNN's times the mask */
+    float *mask = malloc(P->nout[0] * 4);
+    pcnn_mask_fill(mask, &P->c);
+    for (size_t i = 0; i < P->nout[0]; i++) dn[0][i] *= mask[i];
+    free(mask);
+    return rc;
+  }
+  return 1;
+}
+
+int pcnn_check_run(FILE *out, int batch) {
+  const shape_t conv_shapes[] = {
+      {"7x7A 1->128", {batch, 28, 28, 1, 128, 7, PCNN_MASK_A, 1}},
+      {"3x3B 64->64", {batch, 28, 28, 64, 64, 3, PCNN_MASK_B, 1}},
+      {"1x1B 64->128", {batch, 28, 28, 64, 128, 1, PCNN_MASK_B, 1}},
+      {"7x7A 3->120 RGB", {batch, 28, 28, 3, 120, 7, PCNN_MASK_A, 3}},
+      {"3x3B 60->60 RGB", {batch, 28, 28, 60, 60, 3, PCNN_MASK_B, 3}},
+  };
+  const shape_t pw_shapes[] = {
+      {"1x1B 128->64", {batch, 28, 28, 128, 64, 1, PCNN_MASK_B, 1}},
+      {"1x1B 128->128", {batch, 28, 28, 128, 128, 1, PCNN_MASK_B, 1}},
+      {"1x1B 120->60 RGB", {batch, 28, 28, 120, 60, 1, PCNN_MASK_B, 3}},
+  };
+  const shape_t el_shapes[] = {{"P x 128", {batch, 28, 28, 128, 128, 1, PCNN_MASK_B, 1}},
+                               {"P x 13", {batch, 7, 5, 13, 13, 1, PCNN_MASK_B, 1}}};
+  int fails = 0, rows = 0;
+  fprintf(out, "pixelcnn check: batch %d, 28x28, %d threads; error = max|y - ref| / max|ref|\n", batch,
+          omp_get_max_threads());
+  fprintf(out, "%-26s %-17s %-7s %10s %10s %10s %9s %8s  %s\n", "op", "shape", "variant", "err(ref)",
+          "err(dnnl)", "ref(dnnl)", "time ms", "GFLOP/s", "");
+  for (int op = 0; op < pcnn_op_count(); op++) {
+    const char *name = pcnn_op_name(op);
+    if (!known_op(name)) {
+      fprintf(out, "%-26s (no check harness for this op yet: covered by the test suite only)\n", name);
+      continue;
+    }
+    const shape_t *shapes;
+    int ns;
+    if (!strncmp(name, "conv_", 5)) shapes = conv_shapes, ns = 5;
+    else if (!strncmp(name, "conv1x1", 7)) shapes = pw_shapes, ns = 3;
+    else shapes = el_shapes, ns = 2;
+    const double tol = strstr(name, "bwd") || strstr(name, "loss") ? 1e-4 : 1e-5;
+    for (int s = 0; s < ns; s++) {
+      problem_t P;
+      make_problem(&P, op, &shapes[s].c, 1000 + 17 * op + s);
+      float *ref[3] = {0};
+      run_op(&P, ref_of(op));
+      for (int i = 0; i < 3; i++)
+        if (P.nout[i]) ref[i] = dup(P.out[i], P.nout[i]);
+      float *dn[2] = {0};
+      char impl[64] = "";
+      double ref_dn = -1;
+      if (!onednn_ref(&P, dn, impl)) {
+        ref_dn = 0;
+        for (int i = 0; i < 2; i++)
+          if (dn[i]) ref_dn = fmax(ref_dn, relerr(ref[i], dn[i], P.nout[i]));
+      }
+      for (int r = 0; r < pcnn_kernel_row_count; r++) {
+        const pcnn_kernel_row_t *row = &pcnn_kernel_rows[r];
+        if (row->op != op || !pcnn_isa_supported(row->isa)) continue;
+        const double t = time_op(&P, row->fn);
+        double e = 0, ed = -1;
+        for (int i = 0; i < 3; i++)
+          if (P.nout[i]) e = fmax(e, relerr(P.out[i], ref[i], P.nout[i]));
+        if (ref_dn >= 0) {
+          ed = 0;
+          for (int i = 0; i < 2; i++)
+            if (dn[i]) ed = fmax(ed, relerr(P.out[i], dn[i], P.nout[i]));
+        }
+        const int bad = !(e <= tol) || (ed >= 0 && !(ed <= 1e-4));
+        fails += bad;
+        rows++;
+        char eds[16] = "n/a", rds[16] = "n/a", gf[16] = "";
+        if (ed >= 0) snprintf(eds, sizeof eds, "%.2e", ed);
+        if (ref_dn >= 0) snprintf(rds, sizeof rds, "%.2e", ref_dn);
+        if (P.flops > 0) snprintf(gf, sizeof gf, "%.1f", P.flops / t / 1e9);
+        fprintf(out, "%-26s %-17s %-7s %10.2e %10s %10s %9.3f %8s  %s\n", name, shapes[s].name,
+                pcnn_isa_name(row->isa), e, eds, rds, t * 1e3, gf, bad ? "FAIL" : "ok");
+      }
+      for (int i = 0; i < 3; i++) free(ref[i]);
+      free(dn[0]), free(dn[1]);
+      free_problem(&P);
+    }
+  }
+  fprintf(out, "%d checks, %d failed (tolerance: forward 1e-5, gradients and losses 1e-4; oneDNN 1e-4)\n", rows,
+          fails);
+  return fails;
+}
