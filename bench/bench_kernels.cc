@@ -209,6 +209,21 @@ void elementwise_rows(const pcnn_kernel_row_t &r, int t) {
       benchmark::DoNotOptimize(p.get()[0]);
       items(st, n);
     });
+  } else if (op == "gemm_acc") {
+    // the caching sampler's per-position step of the seed model's 1x1 F -> F
+    // layer: batch 32 (16 per thread at 2 threads) x 128 -> 128; counted in MACs
+    const int m = smoke() ? 2 : 32, n = smoke() ? 8 : 128, k = n;
+    const std::string name = nm(r.op_name, std::to_string(m) + "x" + std::to_string(k) + "x" +
+                                std::to_string(n), r.isa, t);
+    auto fn = (pcnn_gemm_acc_fn *)r.fn;
+    reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+      Buf c((size_t)m * n), a((size_t)m * k), b((size_t)k * n);
+      a.rand(-1, 1, 1);
+      b.rand(-1, 1, 2);
+      for (auto _ : st) fn(c.get(), a.get(), b.get(), m, n, k, k, n, n);
+      benchmark::DoNotOptimize(c.get()[0]);
+      items(st, (size_t)m * n * k);
+    });
   } else {
     // a new op: register a benchmark that fails loudly so it gets noticed
     reg(nm(r.op_name, "unknown", r.isa, t), r.isa, t, slow, [](benchmark::State &st) {

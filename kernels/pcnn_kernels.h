@@ -134,6 +134,12 @@ typedef double pcnn_softmax256_loss_fn(float *dx, const float *x, const float *t
 typedef void pcnn_nadam_update_fn(float *param, float *m, float *v, const float *grad, size_t n,
                                   const pcnn_nadam_coef_t *k);
 
+/* small accumulating GEMM (the caching sampler's per-position layer step):
+ * c[i][j] += sum_p a[i][p] b[p][j], i < m, j < n, p < k; row-major with
+ * leading dimensions lda, ldb, ldc in floats; c must not overlap a or b */
+typedef void pcnn_gemm_acc_fn(float *c, const float *a, const float *b, int m, int n, int k,
+                              int lda, int ldb, int ldc);
+
 /* ---- instruction sets ---- */
 typedef enum { PCNN_ISA_REF = 0, PCNN_ISA_AVX2 = 1, PCNN_ISA_AVX512 = 2, PCNN_ISA_COUNT } pcnn_isa_t;
 const char *pcnn_isa_name(pcnn_isa_t isa);
@@ -146,7 +152,7 @@ int pcnn_isa_supported(pcnn_isa_t isa);
 #define PCNN_OPS(X)                                                                           \
   X(conv_fwd) X(conv_bwd_data) X(conv_bwd_weights) X(prelu_fwd) X(prelu_bwd)                  \
   X(conv1x1_prelu_fwd) X(conv1x1_prelu_bwd_data) X(conv1x1_prelu_bwd_weights) X(add_fwd)      \
-  X(add_bwd) X(bernoulli_loss) X(softmax256_loss) X(nadam_update)
+  X(add_bwd) X(bernoulli_loss) X(softmax256_loss) X(nadam_update) X(gemm_acc)
 
 typedef struct {
 #define PCNN_SLOT(op) pcnn_##op##_fn *op;
