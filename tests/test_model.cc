@@ -1,6 +1,8 @@
 // test_model.cc: the whole model's backward against central finite
 // differences, for both heads and both channel counts, and training on a
 // tiny batch makes the loss fall.
+#include <omp.h>
+
 #include <cstring>
 
 #include "test_util.h"
@@ -164,6 +166,36 @@ TEST(Model, InitIsDeterministicAndMasked) {
   EXPECT_EQ(a.params[s->off], 0.25f);
   pcnn_model_free(&a);
   pcnn_model_free(&b);
+}
+
+}  // namespace
+
+namespace {
+
+// Training is bitwise reproducible for a given thread count: weight-gradient
+// reductions have a fixed order (each output element has one writer, or
+// per-thread partials are summed in thread order).
+TEST(Model, TrainingIsBitwiseReproducibleAtEachThreadCount) {
+  pcnn_config_t cfg = {1, 16, 2, PCNN_HEAD_BERNOULLI, 12, 12};
+  const int n = 4;
+  std::vector<float> in = pt::rand_vec((size_t)n * 12 * 12, 21, 0.f, 1.f);
+  for (int threads : {1, 2, 3}) {
+    std::vector<float> first;
+    for (int rep = 0; rep < 2; rep++) {
+      omp_set_num_threads(threads);
+      pcnn_model_t m;
+      char err[PCNN_ERR_LEN];
+      ASSERT_EQ(pcnn_model_init(&m, &cfg, 5, n, err), 0) << err;
+      for (int s = 0; s < 4; s++) pcnn_model_train_step(&m, in.data(), n);
+      if (rep == 0) {
+        first.assign(m.params, m.params + m.nparams);
+      } else {
+        EXPECT_EQ(memcmp(first.data(), m.params, m.nparams * 4), 0) << threads << " threads";
+      }
+      pcnn_model_free(&m);
+    }
+  }
+  omp_set_num_threads(omp_get_num_procs());
 }
 
 }  // namespace
