@@ -27,4 +27,31 @@ typedef void (*pcnn_progress_fn)(void *ctx, int rows_done, int rows_total);
 void pcnn_sample_naive(pcnn_model_t *m, float *img, int n, int prime_rows, float temperature,
                        uint64_t seed, pcnn_progress_fn progress, void *ctx);
 
+/* ---- the caching sampler (model/sample_cached.c) ----
+ * Exact incremental generation (Ramachandran et al. 2017): each layer's
+ * output is computed once, at the position being drawn (only colour g's
+ * channel group for colour g), from cached activations, so a batch costs
+ * about one forward pass instead of H*W*C of them. Same arguments, draw
+ * order and images as pcnn_sample_naive (up to float rounding flipping a
+ * near-tie draw). n may exceed m->batch_cap: the model's activations are used
+ * only to prime (rows < prime_rows, in chunks of batch_cap images). */
+
+/* debug hook: colour `colour` of pixel (y, x) of image `image` is about to be
+ * drawn from these k_out logits. Called from worker threads (each image from
+ * one thread, in draw order for that image). */
+typedef void (*pcnn_logits_hook_fn)(void *ctx, int image, int y, int x, int colour,
+                                     const float *logits);
+typedef struct {
+  pcnn_logits_hook_fn hook; /* or NULL */
+  void *hook_ctx;
+  /* 1: prime by running the primed rows position by position (no draws)
+   * instead of one batched forward; also used when m->batch_cap is 0 */
+  int prime_incremental;
+} pcnn_cached_opts_t;
+
+/* Returns 0, or -1 if out of memory (img then holds no samples). opt may be NULL. */
+int pcnn_sample_cached(pcnn_model_t *m, float *img, int n, int prime_rows, float temperature,
+                       uint64_t seed, pcnn_progress_fn progress, void *ctx,
+                       const pcnn_cached_opts_t *opt);
+
 #endif
