@@ -558,7 +558,10 @@ static void sample_usage(FILE *f) {
           "usage: pixelcnn sample --ckpt FILE [options]\n"
           "Draws images from a trained model, pixel by pixel (and R, G, B within a pixel).\n"
           "  --ckpt FILE          checkpoint written by `pixelcnn train` (required)\n"
-          "  --sampler naive      the seed's sampler: a full forward pass per pixel and colour\n"
+          "  --sampler cached|naive  cached (default): exact incremental sampling, each layer\n"
+          "                       computed once per pixel from cached activations (about one\n"
+          "                       forward pass per image); naive: the seed's, a full forward\n"
+          "                       pass per pixel and colour. Same seed, same images.\n"
           "  --n N                images (default 16)\n"
           "  --seed S             sampling seed (default 1)\n"
           "  --temperature T      logits are divided by T > 0 (default 1)\n"
@@ -575,7 +578,7 @@ static void sample_usage(FILE *f) {
 
 static int cmd_sample(int argc, char **argv) {
   const char *ckpt = NULL, *out = "samples.png", *out_npy = NULL, *prime = NULL;
-  int n = 16, prime_rows = -1, scale = 2, quiet = 0;
+  int n = 16, prime_rows = -1, scale = 2, quiet = 0, cached = 1;
   double temperature = 1.0;
   uint64_t seed = 1;
   static const struct option opts[] = {
@@ -587,8 +590,9 @@ static int cmd_sample(int argc, char **argv) {
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
       case 'c': ckpt = optarg; break;
       case 'S':
-        if (strcmp(optarg, "naive") != 0)
-          FAIL(2, "--sampler: '%s' is not available (this build has: naive)", optarg);
+        if (strcmp(optarg, "cached") != 0 && strcmp(optarg, "naive") != 0)
+          FAIL(2, "--sampler: '%s' is not available (this build has: cached, naive)", optarg);
+        cached = strcmp(optarg, "cached") == 0;
         break;
       case 'n': if (parse_int("--n", optarg, 1, 4096, &n)) return 2; break;
       case 's': if (parse_seed(optarg, &seed)) return 2; break;
@@ -642,9 +646,18 @@ static int cmd_sample(int argc, char **argv) {
   if (!rc) {
     progress_ctx_t pc = {now_s(), n};
     if (!quiet)
-      fprintf(stderr, "sample: %d images %dx%dx%d, naive sampler, %d primed rows, T=%g, %d threads\n", n,
-              m.cfg.height, m.cfg.width, m.cfg.channels, prime_rows, temperature, omp_get_max_threads());
-    pcnn_sample_naive(&m, x, n, prime_rows, (float)temperature, seed, quiet ? NULL : sample_progress, &pc);
+      fprintf(stderr, "sample: %d images %dx%dx%d, %s sampler, %d primed rows, T=%g, %d threads\n", n,
+              m.cfg.height, m.cfg.width, m.cfg.channels, cached ? "cached" : "naive", prime_rows,
+              temperature, omp_get_max_threads());
+    if (!cached) {
+      pcnn_sample_naive(&m, x, n, prime_rows, (float)temperature, seed, quiet ? NULL : sample_progress, &pc);
+    } else if (pcnn_sample_cached(&m, x, n, prime_rows, (float)temperature, seed,
+                                  quiet ? NULL : sample_progress, &pc, NULL)) {
+      fprintf(stderr, "pixelcnn sample: out of memory for the cached sampler (try a smaller --n)\n");
+      free(x);
+      pcnn_model_free(&m);
+      return 1;
+    }
     if (pcnn_png_write_grid_f32(out, x, n, m.cfg.height, m.cfg.width, m.cfg.channels, 0, 1, scale, err)) {
       fprintf(stderr, "pixelcnn sample: --out: %s\n", err);
       rc = 1;
