@@ -6,7 +6,9 @@
  * feeds outputs [pcnn_mask_co_begin, cout)); masked weights are never used.
  * Output channels in vectors, register-blocked over 6 pixels of a row; cout
  * tails and centre groups by masked loads/stores, taps in the zero padding
- * read a zero row. Threads over (image, row). Kernels with more than 128 kept
+ * read a zero row. Few input channels (the first layer, cin 1 or 3): the
+ * padded-row mode merges the taps of a kernel row into one (see
+ * cv_direct_padded). Threads over (image, row). Kernels with more than 128 kept
  * taps (k > 15) go to the reference. */
 #include "conv_simd_common.h"
 
@@ -17,7 +19,11 @@ void pcnn_conv_fwd__avx2(float *out, const float *in, const float *w, const floa
     return;
   }
   cv_tap tap[CV_MAX_TAPS];
-  const int nt = cv_fwd_taps(tap, w, c);
+  const int pad = cv_padded_fits(c);
+  const int nt = pad ? cv_padded_taps(tap, w, c) : cv_fwd_taps(tap, w, c);
   const cv_direct_t d = {out, in, b, c->n, c->h, c->w, c->cin, c->cout, c->cout, nt, tap};
-  cv_direct(&d);
+  if (pad)
+    cv_direct_padded(&d, c->k / 2);
+  else
+    cv_direct(&d);
 }

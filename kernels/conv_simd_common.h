@@ -94,7 +94,9 @@ typedef struct {
 } cv_seg;
 
 typedef struct {
-  int dy, dx;     /* input pixel = output pixel + (dy, dx) */
+  int dy, dx;     /* input pixel = output pixel + (dy, dx); padded mode: dx
+                   * is the column in the padded row, ky indexes prow */
+  int ky;
   const float *w; /* [cin_e][ldw] at this tap */
   int nseg;
   cv_seg seg[3];
@@ -115,8 +117,8 @@ static inline int cv_kept_taps(const pcnn_conv_t *c) {
 }
 
 /* ---- engine 1: direct conv, one block of PX pixels x NV vectors ---- */
-CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d, int img, int y,
-                               int x0, int cb) {
+CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
+                               const float *const *prow, int img, int y, int x0, int cb) {
   const int cin = d->cin, cout = d->cout;
   float *op = d->out + (((size_t)img * d->h + y) * d->w + x0) * cout + cb;
   cv_vec acc[CV_PX][CV_NV];
@@ -139,8 +141,8 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
   for (int t = 0; t < d->ntap; t++) {
     const cv_tap *tp = &d->tap[t];
     const int iy = y + tp->dy;
-    if (iy < 0 || iy >= d->h) continue;
-    const float *row = d->in + ((size_t)img * d->h + iy) * d->w * cin;
+    const float *row = prow ? prow[tp->ky] : d->in + ((size_t)img * d->h + iy) * d->w * cin;
+    if (prow ? !row : (iy < 0 || iy >= d->h)) continue;
     for (int s = 0; s < tp->nseg; s++) {
       const cv_seg sg = tp->seg[s];
       cv_mask m[CV_NV];
@@ -159,7 +161,7 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
 #pragma GCC unroll 16
         for (int j = 0; j < PX; j++) {
           const int ix = x0 + j + tp->dx;
-          ip[j] = (ix >= 0 && ix < d->w) ? row + (size_t)ix * cin + a : cv_zero_row;
+          ip[j] = prow || (ix >= 0 && ix < d->w) ? row + (ptrdiff_t)ix * cin + a : cv_zero_row;
         }
         const float *wp = tp->w + (size_t)a * d->ldw + cb;
         for (int ci = 0; ci < len; ci++, wp += d->ldw) {
@@ -184,21 +186,21 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
 
 #define CV_NV_CASES(PXc)                                                   \
   switch (nv) {                                                            \
-    case 1: cv_direct_block(PXc, 1, d, img, y, x0, cb); break;             \
-    case 2: cv_direct_block(PXc, 2, d, img, y, x0, cb); break;             \
+    case 1: cv_direct_block(PXc, 1, d, prow, img, y, x0, cb); break;             \
+    case 2: cv_direct_block(PXc, 2, d, prow, img, y, x0, cb); break;             \
     CV_NV_MORE(PXc)                                                        \
   }
 #if CV_NV >= 4
 #define CV_NV_MORE(PXc)                                        \
-  case 3: cv_direct_block(PXc, 3, d, img, y, x0, cb); break;   \
-  default: cv_direct_block(PXc, 4, d, img, y, x0, cb); break;
+  case 3: cv_direct_block(PXc, 3, d, prow, img, y, x0, cb); break;   \
+  default: cv_direct_block(PXc, 4, d, prow, img, y, x0, cb); break;
 #else
 #define CV_NV_MORE(PXc) \
   default: break;
 #endif
 
-static inline void cv_direct_dispatch(const cv_direct_t *d, int px, int nv, int img, int y, int x0,
-                               int cb) {
+static inline void cv_direct_dispatch(const cv_direct_t *d, const float *const *prow, int px,
+                                      int nv, int img, int y, int x0, int cb) {
   switch (px) {
     case 1: CV_NV_CASES(1) break;
     case 2: CV_NV_CASES(2) break;
@@ -221,10 +223,72 @@ static inline void cv_direct(const cv_direct_t *d) {
       const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
       for (int x0 = 0; x0 < d->w; x0 += CV_PX) {
         const int px = d->w - x0 < CV_PX ? d->w - x0 : CV_PX;
-        cv_direct_dispatch(d, px, nv, img, y, x0, cb);
+        cv_direct_dispatch(d, NULL, px, nv, img, y, x0, cb);
       }
     }
   }
+}
+
+/* Padded-row mode, for few input channels (first layer, cin 1 or 3): each
+ * thread copies the r + 1 input rows a output row needs into a zero-padded
+ * stack buffer, so all the taps of one kernel row (consecutive kx, whose
+ * weights [kx][ci][cout] are contiguous) become ONE tap of k*cin channels:
+ * the inner loop runs k*cin times per tap instead of cin, and the per-tap
+ * setup (masks, pointers) is paid once per kernel row. Taps carry ky and the
+ * padded column dx; rows outside the image are NULL. */
+#define CV_PADMAX 8192 /* floats of padded rows per thread (32 KiB, stack) */
+static inline int cv_padded_fits(const pcnn_conv_t *c) {
+  const int r = c->k / 2;
+  return c->cin < 16 && r < 8 && (size_t)(r + 1) * (c->w + 2 * r) * c->cin <= CV_PADMAX;
+}
+static inline void cv_direct_padded(const cv_direct_t *d, int r) {
+  const int rows = d->n * d->h, cblk = CV_NV * CV_VL, cin = d->cin;
+  const size_t pw = (size_t)(d->w + 2 * r) * cin;
+#pragma omp parallel for schedule(static)
+  for (int ry = 0; ry < rows; ry++) {
+    const int img = ry / d->h, y = ry % d->h;
+    float pad[CV_PADMAX];
+    const float *prow[8];
+    for (int ky = 0; ky <= r; ky++) {
+      const int iy = y + ky - r;
+      prow[ky] = NULL;
+      if (iy < 0 || iy >= d->h) continue;
+      float *p = pad + ky * pw;
+      const float *src = d->in + ((size_t)img * d->h + iy) * d->w * cin;
+      for (size_t i = 0; i < (size_t)r * cin; i++) p[i] = p[pw - 1 - i] = 0.f;
+      for (size_t i = 0; i < (size_t)d->w * cin; i++) p[(size_t)r * cin + i] = src[i];
+      prow[ky] = p;
+    }
+    for (int cb = 0; cb < d->cout; cb += cblk) {
+      const int rem = d->cout - cb;
+      const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
+      for (int x0 = 0; x0 < d->w; x0 += CV_PX) {
+        const int px = d->w - x0 < CV_PX ? d->w - x0 : CV_PX;
+        cv_direct_dispatch(d, prow, px, nv, img, y, x0, cb);
+      }
+    }
+  }
+}
+
+/* taps of padded mode: one per kernel row above the centre (k*cin channels),
+ * the run left of the centre (r*cin), and the centre with its groups */
+static inline int cv_padded_taps(cv_tap *tap, const float *w, const pcnn_conv_t *c) {
+  const int r = c->k / 2, cin = c->cin, cout = c->cout;
+  int nt = 0;
+  for (int ky = 0; ky <= r; ky++) {
+    const int run = ky < r ? c->k : r;
+    if (run > 0)
+      tap[nt++] = (cv_tap){ky - r, 0, ky, w + (size_t)ky * c->k * cin * cout, 1,
+                           {{0, run * cin, 0, cout}}};
+  }
+  cv_tap *t = &tap[nt];
+  *t = (cv_tap){0, r, r, w + ((size_t)r * c->k + r) * cin * cout, 0, {{0, 0, 0, 0}}};
+  for (int g = 0; g < c->groups; g++) {
+    const int a = pcnn_group_begin(g, cin, c->groups), b = pcnn_group_begin(g + 1, cin, c->groups);
+    const int lo = pcnn_mask_co_begin(c, r, r, a);
+    if (a < b && lo < cout) t->seg[t->nseg++] = (cv_seg){a, b, lo, cout};
+  }
+  return nt + (t->nseg > 0);
 }
 
 /* ---- engine 2: weight gradient ---- */
@@ -339,6 +403,7 @@ static inline int cv_fwd_taps(cv_tap *tap, const float *w, const pcnn_conv_t *c)
     for (int kx = 0; kx <= (ky < r ? c->k - 1 : r); kx++) {
       cv_tap *t = &tap[nt];
       t->dy = ky - r;
+      t->ky = ky;
       t->dx = kx - r;
       t->w = w + ((size_t)ky * c->k + kx) * c->cin * c->cout;
       t->nseg = 0;
