@@ -109,9 +109,9 @@ static void run_op(problem_t *P, void (*fn)(void)) {
   }
 }
 
-static double time_op(problem_t *P, void (*fn)(void)) {
+static double time_op(problem_t *P, void (*fn)(void), int reps) {
   double best = 1e30;
-  for (int r = 0; r < 3; r++) {
+  for (int r = 0; r < reps; r++) {
     const double t0 = now_s();
     run_op(P, fn);
     const double dt = now_s() - t0;
@@ -204,6 +204,38 @@ static int onednn_ref(problem_t *P, float **dn, char impl[64]) {
   return 1;
 }
 
+int pcnn_op_index(const char *name) {
+  for (int op = 0; op < pcnn_op_count(); op++)
+    if (!strcmp(pcnn_op_name(op), name)) return op;
+  return -1;
+}
+
+double pcnn_op_tolerance(int op) {
+  const char *name = pcnn_op_name(op);
+  return strstr(name, "bwd") || strstr(name, "loss") ? 1e-4 : 1e-5;
+}
+
+int pcnn_kernel_measure(int op, pcnn_isa_t isa, const pcnn_conv_t *c, int reps, double *ms, double *err) {
+  void (*fn)(void) = NULL;
+  for (int i = 0; i < pcnn_kernel_row_count; i++)
+    if (pcnn_kernel_rows[i].op == op && pcnn_kernel_rows[i].isa == isa) fn = pcnn_kernel_rows[i].fn;
+  if (!fn || !pcnn_isa_supported(isa) || !known_op(pcnn_op_name(op))) return -1;
+  problem_t P;
+  make_problem(&P, op, c, 4242 + op);
+  float *ref[3] = {0};
+  run_op(&P, ref_of(op));
+  for (int i = 0; i < 3; i++)
+    if (P.nout[i]) ref[i] = dup(P.out[i], P.nout[i]);
+  *ms = 1e3 * time_op(&P, fn, reps);
+  double e = 0;
+  for (int i = 0; i < 3; i++)
+    if (P.nout[i]) e = fmax(e, relerr(P.out[i], ref[i], P.nout[i]));
+  *err = e;
+  for (int i = 0; i < 3; i++) free(ref[i]);
+  free_problem(&P);
+  return 0;
+}
+
 int pcnn_check_run(FILE *out, int batch) {
   const shape_t conv_shapes[] = {
       {"7x7A 1->128", {batch, 28, 28, 1, 128, 7, PCNN_MASK_A, 1}},
@@ -235,7 +267,7 @@ int pcnn_check_run(FILE *out, int batch) {
     if (!strncmp(name, "conv_", 5)) shapes = conv_shapes, ns = 5;
     else if (!strncmp(name, "conv1x1", 7)) shapes = pw_shapes, ns = 3;
     else shapes = el_shapes, ns = 2;
-    const double tol = strstr(name, "bwd") || strstr(name, "loss") ? 1e-4 : 1e-5;
+    const double tol = pcnn_op_tolerance(op);
     for (int s = 0; s < ns; s++) {
       problem_t P;
       make_problem(&P, op, &shapes[s].c, 1000 + 17 * op + s);
@@ -254,7 +286,7 @@ int pcnn_check_run(FILE *out, int batch) {
       for (int r = 0; r < pcnn_kernel_row_count; r++) {
         const pcnn_kernel_row_t *row = &pcnn_kernel_rows[r];
         if (row->op != op || !pcnn_isa_supported(row->isa)) continue;
-        const double t = time_op(&P, row->fn);
+        const double t = time_op(&P, row->fn, 3);
         double e = 0, ed = -1;
         for (int i = 0; i < 3; i++)
           if (P.nout[i]) e = fmax(e, relerr(P.out[i], ref[i], P.nout[i]));

@@ -17,6 +17,7 @@
 #include "data.h"
 #include "image_io.h"
 #include "model.h"
+#include "plan.h"
 #include "rng.h"
 #include "sample.h"
 
@@ -103,6 +104,50 @@ static int set_isa(const char *s) {
   return 0;
 }
 
+/* --plan FILE, else $PIXELCNN_PLAN, else the default plan; prints a line naming
+ * the plan file it could not use and returns -1 */
+static const char *g_plan_path;
+static int apply_plan(pcnn_model_t *m, int quiet) {
+  const char *path = g_plan_path ? g_plan_path : getenv("PIXELCNN_PLAN");
+  if (!path || !*path) return 0;
+  pcnn_plan_t p;
+  char err[PCNN_ERR_LEN];
+  if (pcnn_plan_load(path, &p, err)) {
+    fprintf(stderr, "pixelcnn %s: %s%s\n", g_cmd, g_plan_path ? "--plan: " : "PIXELCNN_PLAN: ", err);
+    return -1;
+  }
+  pcnn_model_set_plan(m, &p);
+  if (!quiet) {
+    char b[512];
+    pcnn_plan_str(&p, b, sizeof b);
+    fprintf(stderr, "plan %s: %s\n", path, b);
+  }
+  return 0;
+}
+
+static void print_plan(FILE *f, const pcnn_model_t *m) {
+  fprintf(f, "kernel plan (%s):\n  %-6s %-22s %-12s %-12s %-12s\n", m->plan.source, "layer", "shape (N=batch)",
+          "fwd", "bwd_data", "bwd_weights");
+  const pcnn_layer_t *ls[PCNN_ROLES] = {&m->in, m->cfg.depth ? &m->blocks[0].conv1 : NULL,
+                                        m->cfg.depth ? &m->blocks[0].conv2 : NULL,
+                                        m->cfg.depth ? &m->blocks[0].conv3 : NULL, &m->out[0], &m->head};
+  for (int r = 0; r < PCNN_ROLES; r++) {
+    if (!ls[r]) continue;
+    const pcnn_conv_t *c = &ls[r]->c;
+    char shape[64], cell[3][32];
+    snprintf(shape, sizeof shape, "%dx%d%c %d->%d%s%s", c->k, c->k, c->mask == PCNN_MASK_A ? 'A' : 'B', c->cin,
+             c->cout, pcnn_role_fused(r) ? " +PReLU" : "", c->groups == 3 ? " RGB" : "");
+    for (int d = 0; d < PCNN_DIRS; d++) {
+      if (m->plan.ms[r][d] > 0)
+        snprintf(cell[d], sizeof cell[d], "%s %.2fms", pcnn_isa_name(m->plan.isa[r][d]), m->plan.ms[r][d]);
+      else
+        snprintf(cell[d], sizeof cell[d], "%s", pcnn_isa_name(m->plan.isa[r][d]));
+    }
+    fprintf(f, "  %-6s %-22s %-12s %-12s %-12s\n", pcnn_role_name(r), shape, cell[0], cell[1], cell[2]);
+  }
+  if (m->plan.batch) fprintf(f, "  (times: best of several runs at batch %d, %d threads)\n", m->plan.batch, m->plan.threads);
+}
+
 static double bits_per_dim(double nats_per_image, const pcnn_config_t *c) {
   return nats_per_image / ((double)c->height * c->width * c->channels * log(2.0));
 }
@@ -170,7 +215,9 @@ static void eval_usage(FILE *f) {
           "  --binarize           pixels > 0.5 -> 1 (default: as the checkpoint was trained)\n"
           "  --dump-logits F.npy  write the logits, float32 (N, H, W, C*K), NHWC\n"
           "  --threads N          OpenMP threads (default: all cores)\n"
-          "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n");
+          "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
+          "  --plan FILE          kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN, else\n"
+          "                       every layer on the --isa level)\n");
 }
 
 static int cmd_eval(int argc, char **argv) {
@@ -179,9 +226,10 @@ static int cmd_eval(int argc, char **argv) {
   static const struct option opts[] = {
       {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'}, {"split", 1, 0, 's'}, {"limit", 1, 0, 'l'},
       {"batch", 1, 0, 'b'}, {"binarize", 0, 0, 'B'}, {"dump-logits", 1, 0, 'D'},
-      {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"plan", 1, 0, 'P'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
+      case 'P': g_plan_path = optarg; break;
       case 'c': ckpt = optarg; break;
       case 'd': data = optarg; break;
       case 's':
@@ -204,6 +252,10 @@ static int cmd_eval(int argc, char **argv) {
   pcnn_model_t m;
   pcnn_ckpt_extra_t extra;
   if (pcnn_ckpt_load(ckpt, &m, batch, NULL, &extra, err)) FAIL(1, "%s", err);
+  if (apply_plan(&m, 1)) {
+    pcnn_model_free(&m);
+    return 1;
+  }
   if (binarize < 0) {
     const char *b = pcnn_ckpt_extra_get(&extra, "binarize");
     binarize = b && strcmp(b, "1") == 0;
@@ -305,6 +357,8 @@ static void train_usage(FILE *f) {
           "                     and batch; model flags, if given, must agree with it\n"
           "  --threads N        OpenMP threads (default: all cores)\n"
           "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
+          "  --plan FILE        kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN, else\n"
+          "                     every layer on the --isa level); recorded in the checkpoint\n"
           "  --quiet            no progress line\n",
           d.filters, d.depth);
 }
@@ -322,10 +376,11 @@ static int cmd_train(int argc, char **argv) {
       {"channels", 1, 0, 'C'}, {"filters", 1, 0, 'F'}, {"depth", 1, 0, 'D'}, {"head", 1, 0, 'H'},
       {"batch", 1, 0, 'b'}, {"epochs", 1, 0, 'e'}, {"steps", 1, 0, 'S'}, {"lr", 1, 0, 'r'},
       {"seed", 1, 0, 's'}, {"out", 1, 0, 'o'}, {"log", 1, 0, 'g'}, {"resume", 1, 0, 'R'},
-      {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-      {0, 0, 0, 0}};
+      {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"quiet", 0, 0, 'q'}, {"plan", 1, 0, 'P'},
+      {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
+      case 'P': g_plan_path = optarg; break;
       case 'd': data = optarg; break;
       case 'B': binarize = 1, set_bin = 1; break;
       case 'l': if (parse_int("--limit", optarg, 1, 1 << 30, &limit)) return 2; break;
@@ -428,6 +483,10 @@ static int cmd_train(int argc, char **argv) {
     rc = 1;
     goto done;
   }
+  if (apply_plan(&m, quiet)) {
+    rc = 1;
+    goto done;
+  }
   const int spe = steps ? steps : (tr.n / batch > 0 ? tr.n / batch : 1);
   const long total = (long)spe * epochs;
   char v[64];
@@ -438,6 +497,9 @@ static int cmd_train(int argc, char **argv) {
   snprintf(v, sizeof v, "%d", spe), pcnn_ckpt_extra_set(&extra, "steps_per_epoch", v);
   snprintf(v, sizeof v, "%d", limit), pcnn_ckpt_extra_set(&extra, "limit", v);
   pcnn_ckpt_extra_set(&extra, "kernels", pcnn_isa_name(pcnn_kernels_isa()));
+  char planstr[256];
+  pcnn_plan_str(&m.plan, planstr, sizeof planstr);
+  pcnn_ckpt_extra_set(&extra, "plan", planstr);
 
   make_parent(out);
   make_parent(log_path);
@@ -573,6 +635,7 @@ static void sample_usage(FILE *f) {
           "  --scale K            PNG pixels per image pixel (default 2)\n"
           "  --threads N          OpenMP threads (default: all cores)\n"
           "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
+          "  --plan FILE          kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN)\n"
           "  --quiet              no progress line\n");
 }
 
@@ -585,9 +648,10 @@ static int cmd_sample(int argc, char **argv) {
       {"ckpt", 1, 0, 'c'}, {"sampler", 1, 0, 'S'}, {"n", 1, 0, 'n'}, {"seed", 1, 0, 's'},
       {"temperature", 1, 0, 'T'}, {"out", 1, 0, 'o'}, {"out-npy", 1, 0, 'N'}, {"prime", 1, 0, 'p'},
       {"prime-rows", 1, 0, 'r'}, {"scale", 1, 0, 'k'}, {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'},
-      {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      {"quiet", 0, 0, 'q'}, {"plan", 1, 0, 'P'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
+      case 'P': g_plan_path = optarg; break;
       case 'c': ckpt = optarg; break;
       case 'S':
         if (strcmp(optarg, "cached") != 0 && strcmp(optarg, "naive") != 0)
@@ -615,6 +679,10 @@ static int cmd_sample(int argc, char **argv) {
   pcnn_model_t m;
   pcnn_ckpt_extra_t extra;
   if (pcnn_ckpt_load(ckpt, &m, n, NULL, &extra, err)) FAIL(1, "%s", err);
+  if (apply_plan(&m, quiet)) {
+    pcnn_model_free(&m);
+    return 1;
+  }
   if (prime_rows > m.cfg.height) {
     pcnn_model_free(&m);
     FAIL(2, "--prime-rows: %d is more than the image height %d", prime_rows, m.cfg.height);
@@ -683,19 +751,21 @@ static int cmd_sample(int argc, char **argv) {
 
 static void info_usage(FILE *f) {
   fprintf(f,
-          "usage: pixelcnn info [--ckpt FILE] [--isa ref|avx2|avx512]\n"
-          "Prints the CPU's kernel levels, the kernel each operation runs on, and with --ckpt\n"
-          "the checkpoint's model config, parameter count and metadata.\n");
+          "usage: pixelcnn info [--ckpt FILE] [--plan FILE] [--isa ref|avx2|avx512]\n"
+          "Prints the CPU's kernel levels, the kernel each operation runs on, the kernel plan\n"
+          "(layer, shape, level, and the measured time that chose it when tuned) for the seed\n"
+          "model or the checkpoint's, and with --ckpt its config, parameter count and metadata.\n");
 }
 
 static int cmd_info(int argc, char **argv) {
   const char *ckpt = NULL;
   static const struct option opts[] = {
-      {"ckpt", 1, 0, 'c'}, {"isa", 1, 0, 'i'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      {"ckpt", 1, 0, 'c'}, {"isa", 1, 0, 'i'}, {"plan", 1, 0, 'P'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
       case 'c': ckpt = optarg; break;
       case 'i': if (set_isa(optarg)) return 2; break;
+      case 'P': g_plan_path = optarg; break;
       case 'h': info_usage(stdout); return 0;
       default: info_usage(stderr); return 2;
     }
@@ -719,8 +789,84 @@ static int cmd_info(int argc, char **argv) {
            ckpt, m.cfg.channels, m.cfg.filters, m.cfg.depth, pcnn_head_name(m.cfg.head), m.cfg.height,
            m.cfg.width, m.nparams, m.ntensors, has_opt ? "yes" : "no", m.opt.step);
     for (int i = 0; i < extra.n; i++) printf("  %s = %s\n", extra.key[i], extra.value[i]);
+    const int rc = apply_plan(&m, 1);
+    if (!rc) print_plan(stdout, &m);
     pcnn_model_free(&m);
+    return rc ? 1 : 0;
   }
+  char err[PCNN_ERR_LEN];
+  pcnn_model_t m;
+  const pcnn_config_t seed = pcnn_config_default();
+  if (pcnn_model_init(&m, &seed, 1, 0, err)) FAIL(1, "%s", err);
+  const int rc = apply_plan(&m, 1);
+  if (!rc) {
+    printf("seed model (F=%d, D=%d, 28x28): ", seed.filters, seed.depth);
+    print_plan(stdout, &m);
+  }
+  pcnn_model_free(&m);
+  return rc ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- tune --- */
+
+static void tune_usage(FILE *f) {
+  fprintf(f,
+          "usage: pixelcnn tune [options]\n"
+          "Measures every kernel level that passes verification against the reference on this\n"
+          "machine, for a model's layer shapes, batch and thread count, and writes the fastest\n"
+          "per layer and direction as a plan file for --plan / PIXELCNN_PLAN. Runs without a plan\n"
+          "use every layer on the --isa level (default: the best supported), so timing noise never\n"
+          "changes a run by itself.\n"
+          "  --channels C --filters F --depth D --head H --size S   the model (default: the seed's,\n"
+          "                 1 x 128 x 6, bernoulli, 28x28)\n"
+          "  --batch N      images per step (default 32)\n"
+          "  --reps N       timed runs per kernel, best taken (default 5)\n"
+          "  --out FILE     plan file (default pixelcnn.plan)\n"
+          "  --threads N    OpenMP threads (default: all cores); a plan is for one thread count\n");
+}
+
+static int cmd_tune(int argc, char **argv) {
+  pcnn_config_t cfg = pcnn_config_default();
+  int batch = 32, reps = 5, size = 28;
+  const char *out = "pixelcnn.plan";
+  static const struct option opts[] = {
+      {"channels", 1, 0, 'C'}, {"filters", 1, 0, 'F'}, {"depth", 1, 0, 'D'}, {"head", 1, 0, 'H'},
+      {"size", 1, 0, 's'}, {"batch", 1, 0, 'b'}, {"reps", 1, 0, 'r'}, {"out", 1, 0, 'o'},
+      {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
+      case 'C': if (parse_int("--channels", optarg, 1, 3, &cfg.channels)) return 2; break;
+      case 'F': if (parse_int("--filters", optarg, 1, 4096, &cfg.filters)) return 2; break;
+      case 'D': if (parse_int("--depth", optarg, 0, 256, &cfg.depth)) return 2; break;
+      case 'H':
+        cfg.head = pcnn_head_parse(optarg);
+        if (cfg.head < 0) FAIL(2, "--head: '%s' is not bernoulli or softmax256", optarg);
+        break;
+      case 's': if (parse_int("--size", optarg, 1, 1024, &size)) return 2; break;
+      case 'b': if (parse_int("--batch", optarg, 1, 4096, &batch)) return 2; break;
+      case 'r': if (parse_int("--reps", optarg, 1, 100, &reps)) return 2; break;
+      case 'o': out = optarg; break;
+      case 't': if (set_threads(optarg)) return 2; break;
+      case 'h': tune_usage(stdout); return 0;
+      default: tune_usage(stderr); return 2;
+    }
+  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  cfg.height = cfg.width = size;
+  char err[PCNN_ERR_LEN];
+  pcnn_model_t m;
+  if (pcnn_model_init(&m, &cfg, 1, 0, err)) FAIL(2, "%s", err);
+  fprintf(stderr, "tune: F=%d D=%d C=%d %dx%d batch %d, %d threads, best of %d runs per kernel\n", cfg.filters,
+          cfg.depth, cfg.channels, size, size, batch, omp_get_max_threads(), reps);
+  pcnn_plan_t plan;
+  pcnn_model_tune(&m, batch, reps, stderr, &plan);
+  plan.threads = omp_get_max_threads();
+  pcnn_model_set_plan(&m, &plan);
+  snprintf(m.plan.source, sizeof m.plan.source, "%s", out);
+  print_plan(stdout, &m);
+  const int rc = pcnn_plan_save(out, &plan, err);
+  pcnn_model_free(&m);
+  if (rc) FAIL(1, "--out: %s", err);
+  printf("plan written to %s (use it with --plan %s or PIXELCNN_PLAN=%s)\n", out, out, out);
   return 0;
 }
 
@@ -762,7 +908,9 @@ static void main_usage(FILE *f) {
           "  sample   draw images (or complete them) and write a PNG grid\n"
           "  info     kernel levels and the kernel table; a checkpoint's config\n"
           "  check    verify every SIMD kernel against the reference and oneDNN here\n"
+          "  tune     measure the verified kernels for a model's shapes; write a plan file\n"
           "Environment: PIXELCNN_ISA=ref|avx2|avx512 caps the kernel level (as --isa);\n"
+          "PIXELCNN_PLAN=FILE is the default --plan;\n"
           "OMP_NUM_THREADS sets the default thread count.\n");
 }
 
@@ -790,6 +938,7 @@ int main(int argc, char **argv) {
   if (strcmp(g_cmd, "sample") == 0) return cmd_sample(argc - 1, argv + 1);
   if (strcmp(g_cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
   if (strcmp(g_cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
+  if (strcmp(g_cmd, "tune") == 0) return cmd_tune(argc - 1, argv + 1);
   if (strcmp(g_cmd, "--help") == 0 || strcmp(g_cmd, "-h") == 0 || strcmp(g_cmd, "help") == 0) {
     main_usage(stdout);
     return 0;

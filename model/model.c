@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "rng.h"
 
 #define NONE ((size_t)-1)
@@ -69,9 +70,10 @@ static size_t add_tensor(pcnn_model_t *m, int cap, const char *name, int ndim, i
   return t->off;
 }
 
-static void add_conv(pcnn_model_t *m, int cap, pcnn_layer_t *l, const char *prefix, int cin,
+static void add_conv(pcnn_model_t *m, int cap, pcnn_layer_t *l, int role, const char *prefix, int cin,
                      int cout, int k, int mask, int with_prelu) {
   char nm[48];
+  l->role = role;
   l->c = (pcnn_conv_t){0, m->cfg.height, m->cfg.width, cin, cout, k, mask, m->groups};
   snprintf(nm, sizeof nm, "%s.weight", prefix);
   l->w = add_tensor(m, cap, nm, 4, k, k, cin, cout);
@@ -89,22 +91,22 @@ static void layout(pcnn_model_t *m, int cap) {
   char nm[48];
   m->nparams = 0;
   m->ntensors = 0;
-  add_conv(m, cap, &m->in, "in", C, F, 7, PCNN_MASK_A, 0);
+  add_conv(m, cap, &m->in, PCNN_ROLE_IN, "in", C, F, 7, PCNN_MASK_A, 0);
   for (int d = 0; d < m->cfg.depth; d++) {
     pcnn_block_t *b = &m->blocks[d];
     snprintf(nm, sizeof nm, "blocks.%d.prelu1", d);
     b->prelu1 = add_tensor(m, cap, nm, 1, F, 0, 0, 0);
     snprintf(nm, sizeof nm, "blocks.%d.conv1", d);
-    add_conv(m, cap, &b->conv1, nm, F, H, 1, PCNN_MASK_B, 1);
+    add_conv(m, cap, &b->conv1, PCNN_ROLE_CONV1, nm, F, H, 1, PCNN_MASK_B, 1);
     snprintf(nm, sizeof nm, "blocks.%d.conv2", d);
-    add_conv(m, cap, &b->conv2, nm, H, H, 3, PCNN_MASK_B, 1);
+    add_conv(m, cap, &b->conv2, PCNN_ROLE_CONV2, nm, H, H, 3, PCNN_MASK_B, 1);
     snprintf(nm, sizeof nm, "blocks.%d.conv3", d);
-    add_conv(m, cap, &b->conv3, nm, H, F, 1, PCNN_MASK_B, 0);
+    add_conv(m, cap, &b->conv3, PCNN_ROLE_CONV3, nm, H, F, 1, PCNN_MASK_B, 0);
   }
   m->out_prelu = add_tensor(m, cap, "out_prelu", 1, F, 0, 0, 0);
-  add_conv(m, cap, &m->out[0], "out.0", F, F, 1, PCNN_MASK_B, 1);
-  add_conv(m, cap, &m->out[1], "out.1", F, F, 1, PCNN_MASK_B, 1);
-  add_conv(m, cap, &m->head, "head", F, C * m->k_out, 1, PCNN_MASK_B, 0);
+  add_conv(m, cap, &m->out[0], PCNN_ROLE_OUT, "out.0", F, F, 1, PCNN_MASK_B, 1);
+  add_conv(m, cap, &m->out[1], PCNN_ROLE_OUT, "out.1", F, F, 1, PCNN_MASK_B, 1);
+  add_conv(m, cap, &m->head, PCNN_ROLE_HEAD, "head", F, C * m->k_out, 1, PCNN_MASK_B, 0);
 }
 
 static void init_conv(pcnn_model_t *m, const pcnn_layer_t *l, pcnn_rng_t *r, float *mask) {
@@ -166,6 +168,9 @@ int pcnn_model_init(pcnn_model_t *m, const pcnn_config_t *cfg, uint64_t seed, in
   init_conv(m, &m->out[1], &r, mask);
   init_conv(m, &m->head, &r, mask);
   free(mask);
+  pcnn_plan_t plan;
+  pcnn_plan_default(&plan);
+  pcnn_model_set_plan(m, &plan);
   if (batch_cap > 0 && pcnn_model_reserve(m, batch_cap, err)) {
     pcnn_model_free(m);
     return -1;
@@ -235,7 +240,62 @@ const pcnn_tensor_t *pcnn_model_find(const pcnn_model_t *m, const char *name) {
   return NULL;
 }
 
+/* ---- the plan ---- */
+
+void pcnn_model_set_plan(pcnn_model_t *m, const pcnn_plan_t *plan) {
+  m->plan = *plan;
+  for (int r = 0; r < PCNN_ROLES; r++)
+    for (int d = 0; d < PCNN_DIRS; d++) pcnn_kernels_fill(&m->tab[r][d], plan->isa[r][d]);
+}
+
+static const pcnn_layer_t *layer_of_role(const pcnn_model_t *m, int role) {
+  switch (role) {
+    case PCNN_ROLE_IN: return &m->in;
+    case PCNN_ROLE_CONV1: return m->cfg.depth ? &m->blocks[0].conv1 : NULL;
+    case PCNN_ROLE_CONV2: return m->cfg.depth ? &m->blocks[0].conv2 : NULL;
+    case PCNN_ROLE_CONV3: return m->cfg.depth ? &m->blocks[0].conv3 : NULL;
+    case PCNN_ROLE_OUT: return &m->out[0];
+    default: return &m->head;
+  }
+}
+
+void pcnn_model_tune(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan_t *plan) {
+  static const char *const conv_ops[PCNN_DIRS] = {"conv_fwd", "conv_bwd_data", "conv_bwd_weights"};
+  static const char *const fused_ops[PCNN_DIRS] = {"conv1x1_prelu_fwd", "conv1x1_prelu_bwd_data",
+                                                   "conv1x1_prelu_bwd_weights"};
+  pcnn_plan_default(plan);
+  for (int r = 0; r < PCNN_ROLES; r++) {
+    const pcnn_layer_t *l = layer_of_role(m, r);
+    if (!l) continue;
+    pcnn_conv_t c = l->c;
+    c.n = n;
+    for (int d = 0; d < PCNN_DIRS; d++) {
+      const int op = pcnn_op_index(pcnn_role_fused(r) ? fused_ops[d] : conv_ops[d]);
+      double best = -1;
+      for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
+        double ms, err;
+        if (pcnn_kernel_measure(op, (pcnn_isa_t)isa, &c, reps, &ms, &err)) continue;
+        const int ok = err <= pcnn_op_tolerance(op);
+        if (log)
+          fprintf(log, "  %-6s %-12s %-7s %9.3f ms  err %.1e %s\n", pcnn_role_name(r), pcnn_dir_name(d),
+                  pcnn_isa_name((pcnn_isa_t)isa), ms, err, ok ? "" : "(failed verification: not used)");
+        if (ok && (best < 0 || ms < best)) {
+          best = ms;
+          plan->isa[r][d] = (pcnn_isa_t)isa;
+          plan->ms[r][d] = ms;
+        }
+      }
+    }
+  }
+  plan->batch = n;
+  plan->threads = 0;
+  snprintf(plan->source, sizeof plan->source, "tuned");
+}
+
 /* ---- forward / backward ---- */
+
+/* the kernel table the plan picked for layer l and direction d */
+#define KT(l, d) (&m->tab[(l).role][PCNN_DIR_##d])
 
 static pcnn_conv_t at_n(const pcnn_layer_t *l, int n) {
   pcnn_conv_t c = l->c;
@@ -249,7 +309,7 @@ void pcnn_model_forward(pcnn_model_t *m, const float *in, int n) {
   const size_t P = (size_t)n * m->cfg.height * m->cfg.width;
   const size_t F = (size_t)m->cfg.filters, H = F / 2, Pc = (size_t)m->batch_cap * m->cfg.height * m->cfg.width;
   pcnn_conv_t c = at_n(&m->in, n);
-  K->conv_fwd(m->x, in, W + m->in.w, W + m->in.b, &c);
+  KT(m->in, FWD)->conv_fwd(m->x, in, W + m->in.w, W + m->in.b, &c);
   for (int d = 0; d < m->cfg.depth; d++) {
     const pcnn_block_t *b = &m->blocks[d];
     float *x = m->x + d * Pc * F, *xn = m->x + (d + 1) * Pc * F;
@@ -258,24 +318,24 @@ void pcnn_model_forward(pcnn_model_t *m, const float *in, int n) {
     float *pre3 = m->pre3 + d * Pc * H, *a3 = m->a3 + d * Pc * H;
     K->prelu_fwd(a1, x, W + b->prelu1, P, (int)F);
     c = at_n(&b->conv1, n);
-    K->conv1x1_prelu_fwd(pre2, a2, a1, W + b->conv1.w, W + b->conv1.b, W + b->conv1.alpha, &c);
+    KT(b->conv1, FWD)->conv1x1_prelu_fwd(pre2, a2, a1, W + b->conv1.w, W + b->conv1.b, W + b->conv1.alpha, &c);
     c = at_n(&b->conv2, n);
-    K->conv_fwd(pre3, a2, W + b->conv2.w, W + b->conv2.b, &c);
+    KT(b->conv2, FWD)->conv_fwd(pre3, a2, W + b->conv2.w, W + b->conv2.b, &c);
     K->prelu_fwd(a3, pre3, W + b->conv2.alpha, P, (int)H);
     c = at_n(&b->conv3, n);
-    K->conv_fwd(m->tF, a3, W + b->conv3.w, W + b->conv3.b, &c);
+    KT(b->conv3, FWD)->conv_fwd(m->tF, a3, W + b->conv3.w, W + b->conv3.b, &c);
     K->add_fwd(xn, x, m->tF, P * F);
   }
   K->prelu_fwd(m->af, m->x + (size_t)m->cfg.depth * Pc * F, W + m->out_prelu, P, (int)F);
   const float *h = m->af;
   for (int i = 0; i < 2; i++) {
     c = at_n(&m->out[i], n);
-    K->conv1x1_prelu_fwd(m->pre_o[i], m->a_o[i], h, W + m->out[i].w, W + m->out[i].b,
+    KT(m->out[i], FWD)->conv1x1_prelu_fwd(m->pre_o[i], m->a_o[i], h, W + m->out[i].w, W + m->out[i].b,
                          W + m->out[i].alpha, &c);
     h = m->a_o[i];
   }
   c = at_n(&m->head, n);
-  K->conv_fwd(m->logits, h, W + m->head.w, W + m->head.b, &c);
+  KT(m->head, FWD)->conv_fwd(m->logits, h, W + m->head.w, W + m->head.b, &c);
 }
 
 double pcnn_model_loss(pcnn_model_t *m, const float *t, int n, float scale) {
@@ -299,16 +359,16 @@ void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
   /* head: logits = conv(a_o[1]) */
   c = at_n(&m->head, n);
   memset(m->gF, 0, P * F * sizeof(float));
-  K->conv_bwd_data(m->gF, m->dlogits, W + m->head.w, &c);
-  K->conv_bwd_weights(G + m->head.w, G + m->head.b, m->dlogits, m->a_o[1], &c);
+  KT(m->head, BWD_DATA)->conv_bwd_data(m->gF, m->dlogits, W + m->head.w, &c);
+  KT(m->head, BWD_WEIGHTS)->conv_bwd_weights(G + m->head.w, G + m->head.b, m->dlogits, m->a_o[1], &c);
   /* out.1 then out.0: a_o[i] = prelu(conv(h_i)); gF holds d a_o[i] */
   for (int i = 1; i >= 0; i--) {
     const float *hin = i ? m->a_o[0] : m->af;
     float *dh = i ? m->tF : m->g; /* d h_i; g is free until the blocks */
     c = at_n(&m->out[i], n);
     memset(dh, 0, P * F * sizeof(float));
-    K->conv1x1_prelu_bwd_data(dh, m->gF, m->pre_o[i], W + m->out[i].w, W + m->out[i].alpha, &c);
-    K->conv1x1_prelu_bwd_weights(G + m->out[i].w, G + m->out[i].b, G + m->out[i].alpha, m->gF,
+    KT(m->out[i], BWD_DATA)->conv1x1_prelu_bwd_data(dh, m->gF, m->pre_o[i], W + m->out[i].w, W + m->out[i].alpha, &c);
+    KT(m->out[i], BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + m->out[i].w, G + m->out[i].b, G + m->out[i].alpha, m->gF,
                                  m->pre_o[i], hin, W + m->out[i].alpha, &c);
     if (i) memcpy(m->gF, m->tF, P * F * sizeof(float));
   }
@@ -325,27 +385,27 @@ void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
     /* x_{d+1} = x_d + conv3(a3): d(conv3 out) = g */
     c = at_n(&b->conv3, n);
     memset(m->gh1, 0, P * H * sizeof(float));
-    K->conv_bwd_data(m->gh1, g, W + b->conv3.w, &c); /* gh1 = d a3 */
-    K->conv_bwd_weights(G + b->conv3.w, G + b->conv3.b, g, a3, &c);
+    KT(b->conv3, BWD_DATA)->conv_bwd_data(m->gh1, g, W + b->conv3.w, &c); /* gh1 = d a3 */
+    KT(b->conv3, BWD_WEIGHTS)->conv_bwd_weights(G + b->conv3.w, G + b->conv3.b, g, a3, &c);
     /* a3 = prelu(pre3) */
     memset(m->gh2, 0, P * H * sizeof(float));
     K->prelu_bwd(m->gh2, G + b->conv2.alpha, m->gh1, pre3, W + b->conv2.alpha, P, (int)H);
     /* pre3 = conv2(a2) */
     c = at_n(&b->conv2, n);
     memset(m->gh1, 0, P * H * sizeof(float));
-    K->conv_bwd_data(m->gh1, m->gh2, W + b->conv2.w, &c); /* gh1 = d a2 */
-    K->conv_bwd_weights(G + b->conv2.w, G + b->conv2.b, m->gh2, a2, &c);
+    KT(b->conv2, BWD_DATA)->conv_bwd_data(m->gh1, m->gh2, W + b->conv2.w, &c); /* gh1 = d a2 */
+    KT(b->conv2, BWD_WEIGHTS)->conv_bwd_weights(G + b->conv2.w, G + b->conv2.b, m->gh2, a2, &c);
     /* a2 = prelu(conv1(a1)) */
     c = at_n(&b->conv1, n);
     memset(da1, 0, P * F * sizeof(float));
-    K->conv1x1_prelu_bwd_data(da1, m->gh1, pre2, W + b->conv1.w, W + b->conv1.alpha, &c);
-    K->conv1x1_prelu_bwd_weights(G + b->conv1.w, G + b->conv1.b, G + b->conv1.alpha, m->gh1, pre2,
+    KT(b->conv1, BWD_DATA)->conv1x1_prelu_bwd_data(da1, m->gh1, pre2, W + b->conv1.w, W + b->conv1.alpha, &c);
+    KT(b->conv1, BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + b->conv1.w, G + b->conv1.b, G + b->conv1.alpha, m->gh1, pre2,
                                  a1, W + b->conv1.alpha, &c);
     /* a1 = prelu(x_d): the stream gradient g becomes d x_d = g + prelu'(x_d) da1 */
     K->prelu_bwd(g, G + b->prelu1, da1, x, W + b->prelu1, P, (int)F);
   }
   c = at_n(&m->in, n);
-  K->conv_bwd_weights(G + m->in.w, G + m->in.b, g, in, &c);
+  KT(m->in, BWD_WEIGHTS)->conv_bwd_weights(G + m->in.w, G + m->in.b, g, in, &c);
 }
 
 void pcnn_model_step(pcnn_model_t *m) {

@@ -25,9 +25,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "pcnn_err.h"
 #include "pcnn_kernels.h"
+#include "plan.h"
 
 enum { PCNN_HEAD_BERNOULLI = 0, PCNN_HEAD_SOFTMAX256 = 1 };
 
@@ -59,6 +61,7 @@ typedef struct {
   pcnn_conv_t c;
   size_t w, b;  /* offsets of weights and bias */
   size_t alpha; /* offset of the PReLU slope after it, or (size_t)-1 */
+  int role;     /* PCNN_ROLE_*: which plan entry runs it */
 } pcnn_layer_t;
 
 typedef struct {
@@ -77,6 +80,10 @@ typedef struct {
   int ntensors;
   pcnn_nadam_hparams_t hp;
   pcnn_nadam_state_t opt;
+
+  /* the kernel plan and, per role and direction, the table it selects */
+  pcnn_plan_t plan;
+  pcnn_kernels_t tab[PCNN_ROLES][PCNN_DIRS];
 
   pcnn_layer_t in;
   pcnn_block_t *blocks; /* depth */
@@ -107,6 +114,13 @@ int pcnn_model_init(pcnn_model_t *m, const pcnn_config_t *cfg, uint64_t seed, in
                     char *err);
 int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err);
 void pcnn_model_free(pcnn_model_t *m);
+/* Runs conv layers as the plan says (pcnn_model_init sets the default plan). */
+void pcnn_model_set_plan(pcnn_model_t *m, const pcnn_plan_t *plan);
+/* Measures, for this model's layer shapes at batch n and the current thread
+ * count, every kernel level that passes verification against the reference,
+ * and fills plan with the fastest per role and direction (best of reps runs).
+ * Progress lines go to log (may be NULL). */
+void pcnn_model_tune(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan_t *plan);
 /* tensor by name or NULL */
 const pcnn_tensor_t *pcnn_model_find(const pcnn_model_t *m, const char *name);
 
