@@ -9,9 +9,9 @@ static inline void step(float *param, float *m, float *v, const float *grad, int
                         const pcnn_nadam_coef_t *k) {
   const pw_vf g = pw_load_n(grad, left);
   const pw_vf mm = pw_add(pw_mul(pw_set1(k->beta1), pw_load_n(m, left)),
-                          pw_mul(pw_set1(1.f - k->beta1), g));
+                          pw_mul(pw_set1(k->omb1), g));
   const pw_vf vv = pw_add(pw_mul(pw_set1(k->beta2), pw_load_n(v, left)),
-                          pw_mul(pw_mul(pw_set1(1.f - k->beta2), g), g));
+                          pw_mul(pw_mul(pw_set1(k->omb2), g), g));
   const pw_vf d = pw_add(pw_sqrt(pw_div(vv, pw_set1(k->bc2))), pw_set1(k->eps));
   const pw_vf up = pw_add(pw_div(pw_mul(pw_set1(k->c_grad), g), d),
                           pw_div(pw_mul(pw_set1(k->c_mom), mm), d));

@@ -3,7 +3,9 @@
  * Conventions (every kernel, reference or SIMD):
  *   - float32 everywhere; activations are NHWC: (N, H, W, C), channel fastest.
  *   - conv weights are [kh][kw][cin][cout] (HWIO), cout fastest; bias is (cout).
- *   - buffers are owned by the caller; kernels never allocate.
+ *   - buffers are owned by the caller; kernels do not allocate per call (a
+ *     kernel may keep a per-thread scratch buffer that grows once and is
+ *     reused, e.g. conv bwd_data's transposed weights; it says so in its file).
  *   - outputs first, then inputs, then the descriptor.
  *   - forward overwrites its outputs; backward ACCUMULATES (+=) into every
  *     gradient it produces (data, weights, bias, slope): the caller zeroes
@@ -68,6 +70,7 @@ typedef struct {
 /* per-step scalars, computed in double by pcnn_nadam_begin_step */
 typedef struct {
   float beta1, beta2, eps;
+  float omb1, omb2; /* 1 - beta1, 1 - beta2, rounded from double (1 - 0.999f is 1.3e-5 off) */
   float bc2;     /* 1 - beta2^t */
   float c_grad;  /* -lr (1 - mu_t) / (1 - mu_product_t) */
   float c_mom;   /* -lr mu_{t+1} / (1 - mu_product_t mu_{t+1}) */

@@ -61,8 +61,8 @@ void pcnn_nadam_update__ref(float *param, float *m, float *v, const float *grad,
   /* param, m, v, grad (n): the torch.optim.NAdam step with weight_decay 0 */
   for (size_t i = 0; i < n; i++) {
     const float g = grad[i];
-    m[i] = k->beta1 * m[i] + (1.f - k->beta1) * g;
-    v[i] = k->beta2 * v[i] + (1.f - k->beta2) * g * g;
+    m[i] = k->beta1 * m[i] + k->omb1 * g;
+    v[i] = k->beta2 * v[i] + k->omb2 * g * g;
     const float d = sqrtf(v[i] / k->bc2) + k->eps;
     param[i] += k->c_grad * g / d + k->c_mom * m[i] / d;
   }
@@ -85,6 +85,8 @@ pcnn_nadam_coef_t pcnn_nadam_begin_step(pcnn_nadam_state_t *st, const pcnn_nadam
   pcnn_nadam_coef_t k;
   k.beta1 = (float)hp->beta1;
   k.beta2 = (float)hp->beta2;
+  k.omb1 = (float)(1.0 - hp->beta1);
+  k.omb2 = (float)(1.0 - hp->beta2);
   k.eps = (float)hp->eps;
   k.bc2 = (float)(1.0 - pow(hp->beta2, (double)t));
   k.c_grad = (float)(-hp->lr * (1.0 - mu) / (1.0 - st->mu_product));

@@ -76,7 +76,9 @@ TEST_P(ModelGrad, BackwardMatchesFiniteDifferences) {
         m.params[i] = keep;
         fd[e] = (lp - lm) / ((double)(keep + eps) - (double)(keep - eps));
       }
-      const double tol = 3e-4 + 1e-2 * std::fabs(fd[1]);
+      // 1e-3 absolute: the loss is summed over every logit in float, and its
+      // rounding noise over 2 eps is a few 1e-4 for the softmax head
+      const double tol = 1e-3 + 1e-2 * std::fabs(fd[1]);
       if (std::fabs(fd[0] - fd[1]) > tol) {
         kinks++;
         continue;

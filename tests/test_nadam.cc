@@ -14,11 +14,9 @@
 // (torch 1.13's default single-tensor path multiplies mu_t into the second
 // denominator once more, a bug fixed upstream in pytorch#92699.)
 //
-// Tolerances: m and the coefficients to 1e-6 relative. v to 2e-5: the kernel
-// gets beta2 as a float and forms 1 - 0.999f = 0.00099998713 (0.999 is not a
-// float), 1.3e-5 relative below 0.001, so v is too. That moves sqrt(v) by
-// 6.5e-6 relative, hence every step by 6.5e-6 of its size (<= lr = 0.002):
-// params to 1e-6 relative plus kStepAtol = 1e-5 lr absolute.
+// Tolerances: everything to 1e-6 relative (params plus kStepAtol = 1e-6 lr
+// absolute). The kernel gets 1 - beta1 and 1 - beta2 rounded from double
+// (omb1, omb2): 1 - 0.999f would be 0.00099998713, 1.3e-5 relative off.
 #include <cmath>
 
 #include "test_util.h"
@@ -26,8 +24,8 @@
 namespace {
 
 constexpr double kLr = 0.002, kB1 = 0.9, kB2 = 0.999, kEps = 1e-7, kPsi = 0.004;
-constexpr double kStepAtol = 1e-5 * kLr;
-constexpr double kVRtol = 2e-5;
+constexpr double kStepAtol = 1e-6 * kLr;
+constexpr double kVRtol = 1e-6;
 constexpr int kN = 4;
 const float kP0[kN] = {0.5f, -1.25f, 2.0f, 0.0f};
 const float kGrads[3][kN] = {{1.0f, -0.5f, 3.0f, 1e-3f},
