@@ -1,0 +1,79 @@
+// bench_sampler.cc: the caching sampler (model/sample_cached.c) on the seed
+// model (F = 128, D = 6, bernoulli head, 28x28; smoke mode: F = 8, D = 1, 6x6,
+// batch 2), random-init weights, at each SIMD level and 1 and 2 threads:
+//   model/sample_cached/<isa>/t<n>        one iteration draws a whole batch of
+//                                         32 images (compare: 784 x the naive
+//                                         sampler's model/sample_pixel)
+//   model/sample_cached_n<B>/avx512/t2    the same at batch B = 1, 8, 64
+// Counter images_per_s: images drawn per second.
+// Registered by a static initialiser, so bench_main.cc needs no change.
+#include <string>
+
+#include "bench_util.h"
+extern "C" {  // model.h and sample.h have no extern "C" guard of their own
+#include "model.h"
+#include "sample.h"
+}
+
+namespace pcnn_bench {
+namespace {
+
+void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads) {
+  if (!pcnn_isa_supported(isa)) {
+    st.SkipWithError("ISA not supported on this CPU");
+    for (auto _ : st) {
+    }
+    return;
+  }
+  omp_set_num_threads(threads);
+  const pcnn_isa_t saved = pcnn_kernels_isa();
+  pcnn_kernels_set_isa(isa);
+  pcnn_config_t cfg = pcnn_config_default();
+  if (smoke()) {
+    cfg.filters = 8;
+    cfg.depth = 1;
+    cfg.height = cfg.width = 6;
+  }
+  pcnn_model_t m;
+  char err[256];
+  if (pcnn_model_init(&m, &cfg, 1234, 0, err) != 0) {
+    st.SkipWithError(err);
+    for (auto _ : st) {
+    }
+    pcnn_kernels_set_isa(saved);
+    return;
+  }
+  Buf img((size_t)n * cfg.height * cfg.width * cfg.channels);
+  uint64_t seed = 1;
+  for (auto _ : st)
+    if (pcnn_sample_cached(&m, img.get(), n, 0, 1.0f, seed++, nullptr, nullptr, nullptr) != 0) {
+      st.SkipWithError("out of memory");
+      break;
+    }
+  benchmark::DoNotOptimize(img.get()[0]);
+  st.SetItemsProcessed((int64_t)st.iterations() * n);
+  st.counters["images_per_s"] =
+      benchmark::Counter((double)n * (double)st.iterations(), benchmark::Counter::kIsRate);
+  pcnn_model_free(&m);
+  pcnn_kernels_set_isa(saved);
+}
+
+int register_sampler() {
+  for (int i = 1; i < PCNN_ISA_COUNT; i++)  // the scalar GEMM is not worth timing here
+    for (int t : thread_counts()) {
+      const pcnn_isa_t isa = (pcnn_isa_t)i;
+      const std::string name =
+          std::string("model/sample_cached/") + pcnn_isa_name(isa) + "/t" + std::to_string(t);
+      policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), isa, t), false);
+    }
+  for (int n : {1, 8, 64}) {
+    const std::string name = "model/sample_cached_n" + std::to_string(n) + "/avx512/t2";
+    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, n, PCNN_ISA_AVX512, 2), false);
+  }
+  return 0;
+}
+
+const int registered = register_sampler();
+
+}  // namespace
+}  // namespace pcnn_bench
