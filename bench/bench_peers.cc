@@ -144,7 +144,11 @@ void onednn_conv(benchmark::State &st, const pcnn_conv_t &c, bool nhwc, int dir,
 
   std::vector<std::pair<primitive, Args>> prims;
   // prelu forward / backward on the conv's output layout
-  const memory::desc act = p.fwd.dst_desc(), alpha_md({1, c.cout, 1, 1}, dt::f32, tag::nchw);
+  // the layout each direction wants dout in (the prelu runs in it too)
+  const memory::desc act = dir == 0   ? p.fwd.dst_desc()
+                           : dir == 1 ? p.bwd_data.diff_dst_desc()
+                                      : p.bwd_weights.diff_dst_desc();
+  const memory::desc alpha_md({1, c.cout, 1, 1}, dt::f32, tag::nchw);
   prelu_forward::primitive_desc pf;
   memory alpha(alpha_md, d.eng, a.get());
   if (fused == 1) {
@@ -172,6 +176,11 @@ void onednn_conv(benchmark::State &st, const pcnn_conv_t &c, bool nhwc, int dir,
       // pre-activation = dst of one forward run; dout in the same layout
       convolution_forward(p.fwd).execute(d.s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts},
                                                {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
+      if (dst.get_desc() != act) {  // the pre-activation in the backward layout
+        memory m(act, d.eng);
+        reorder(dst, m).execute(d.s, dst, m);
+        dst = m;
+      }
       d.s.wait();
       prelu_backward::primitive_desc pb(prelu_backward::desc(act, alpha_md, act, alpha_md), d.eng, pf);
       dpre = memory(act, d.eng);
@@ -183,8 +192,11 @@ void onednn_conv(benchmark::State &st, const pcnn_conv_t &c, bool nhwc, int dir,
     }
     if (dir == 1) {
       memory dsrc(p.bwd_data.diff_src_desc(), d.eng);
+      memory wb = wts;  // backward data may want its own weight layout
+      if (p.bwd_data.weights_desc() != wts.get_desc())
+        wb = import(w.get(), wd, tag::hwio, p.bwd_data.weights_desc());
       prims.push_back({convolution_backward_data(p.bwd_data),
-                       Args{{DNNL_ARG_DIFF_DST, dpre}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DIFF_SRC, dsrc}}});
+                       Args{{DNNL_ARG_DIFF_DST, dpre}, {DNNL_ARG_WEIGHTS, wb}, {DNNL_ARG_DIFF_SRC, dsrc}}});
       label = std::string("conv_bwd_data=") + p.bwd_data.impl_info_str() +
               label.substr(label.find(' ') == std::string::npos ? label.size() : label.find(' '));
     } else {
