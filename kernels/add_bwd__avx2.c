@@ -1,24 +1,5 @@
-/* add_bwd__avx2.c: the AVX2 twin of add_bwd__avx512.c (same code on pw_simd__avx2.h).
- * da += dout, db += dout, PW_VL floats at a time, masked tail. */
-#include "pcnn_kernels.h"
+/* add_bwd__avx2.c: pcnn_add_bwd__avx2; the code is kernels/add_bwd_body.h,
+ * shared with the AVX-512 twin, on pw_simd__avx2.h. */
 #include "pw_simd__avx2.h"
-#include "pw_gemm.h"
-
-void pcnn_add_bwd__avx2(float *da, float *db, const float *dout, size_t n) {
-  /* da, db, dout (n) */
-  const long nv = (long)(n / PW_VL);
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (long i = 0; i < nv; i++) {
-    const size_t o = (size_t)i * PW_VL;
-    const pw_vf g = pw_load(dout + o);
-    pw_store(da + o, pw_add(pw_load(da + o), g));
-    pw_store(db + o, pw_add(pw_load(db + o), g));
-  }
-  const size_t o = (size_t)nv * PW_VL;
-  if (o < n) {
-    const int left = (int)(n - o);
-    const pw_vf g = pw_load_n(dout + o, left);
-    pw_store_n(da + o, left, pw_add(pw_load_n(da + o, left), g));
-    pw_store_n(db + o, left, pw_add(pw_load_n(db + o, left), g));
-  }
-}
+#define PW_KERNEL(op) pcnn_##op##__avx2
+#include "add_bwd_body.h"

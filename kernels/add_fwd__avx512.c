@@ -1,20 +1,5 @@
-/* add_fwd__avx512.c: residual add out = a + b, PW_VL floats at a time, masked
- * tail; out may alias a or b (each vector is read before it is written). */
-#include "pcnn_kernels.h"
+/* add_fwd__avx512.c: pcnn_add_fwd__avx512; the code is kernels/add_fwd_body.h,
+ * shared with the AVX2 twin, on pw_simd__avx512.h. */
 #include "pw_simd__avx512.h"
-#include "pw_gemm.h"
-
-void pcnn_add_fwd__avx512(float *out, const float *a, const float *b, size_t n) {
-  /* out, a, b (n) */
-  const long nv = (long)(n / PW_VL);
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (long i = 0; i < nv; i++) {
-    const size_t o = (size_t)i * PW_VL;
-    pw_store(out + o, pw_add(pw_load(a + o), pw_load(b + o)));
-  }
-  const size_t o = (size_t)nv * PW_VL;
-  if (o < n) {
-    const int left = (int)(n - o);
-    pw_store_n(out + o, left, pw_add(pw_load_n(a + o, left), pw_load_n(b + o, left)));
-  }
-}
+#define PW_KERNEL(op) pcnn_##op##__avx512
+#include "add_fwd_body.h"

@@ -1,18 +1,5 @@
-/* prelu_fwd__avx512.c: out = x > 0 ? x : alpha[c] x over (P, C), each pixel's
- * channels PW_VL at a time with a masked tail; threads split the pixels. */
-#include "pcnn_kernels.h"
+/* prelu_fwd__avx512.c: pcnn_prelu_fwd__avx512; the code is kernels/prelu_fwd_body.h,
+ * shared with the AVX2 twin, on pw_simd__avx512.h. */
 #include "pw_simd__avx512.h"
-#include "pw_gemm.h"
-
-void pcnn_prelu_fwd__avx512(float *out, const float *x, const float *alpha, size_t p, int ch) {
-  /* out, x (P, C); alpha (C) */
-#pragma omp parallel for schedule(static) if (p * (size_t)ch > 65536)
-  for (long i = 0; i < (long)p; i++) {
-    const float *xi = x + (size_t)i * ch;
-    float *oi = out + (size_t)i * ch;
-    for (int c = 0; c < ch; c += PW_VL) {
-      const pw_vf v = pw_load_n(xi + c, ch - c);
-      pw_store_n(oi + c, ch - c, pw_prelu_sel(v, v, pw_load_n(alpha + c, ch - c)));
-    }
-  }
-}
+#define PW_KERNEL(op) pcnn_##op##__avx512
+#include "prelu_fwd_body.h"

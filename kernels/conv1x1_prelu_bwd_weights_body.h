@@ -1,0 +1,153 @@
+/* conv1x1_prelu_bwd_weights_body.h: the body of pcnn_conv1x1_prelu_bwd_weights__avx512 and __avx2, included by
+ * kernels/conv1x1_prelu_bwd_weights__avx512.c and __avx2.c after their pw_simd__<isa>.h, which
+ * sets the vector width; PW_KERNEL(op) names the function for the ISA.
+ * fused masked 1x1 conv + PReLU,
+ * weight, bias and slope gradients.
+ *   dpre[p][co] = pre > 0 ? dout : alpha[co] dout
+ *   dw[ci][co] += sum_p in[p][ci] dpre[p][co]   (kept taps co >= co_begin(ci) only)
+ *   db[co] += sum_p dpre[p][co];  dalpha[co] += sum_p dout pre (pre <= 0)
+ * A GEMM in^T x dpre reducing over pixels: register tiles of PW_MR input
+ * channels x PW_NV vectors of output channels, the input broadcast, a dpre
+ * row loaded per pixel. Pixels go in blocks; each block's dpre is first
+ * written (zero-padded to whole vectors) to a stack buffer, and each tile's
+ * block sum is added into dw with stores masked to the kept taps (masked dw
+ * entries are never written). Threads own disjoint row ranges of dw, split by
+ * kept multiply-adds; the first thread also sums db and dalpha. Every sum runs
+ * over the same pixel blocks in the same order whatever the thread count, so
+ * results are bitwise reproducible (and independent of the thread count).
+ * Layers with more than PW_DBUF / 4 output channels use the reference. */
+#include <omp.h>
+
+#include "pcnn_kernels.h"
+#include "pw_gemm.h"
+
+typedef struct {
+  int cin, cout, ldd, nseg;
+  pw_seg_t seg[3];
+} bww_ctx;
+
+/* one register tile: input channels [ci0, ci0 + mr), output channels
+ * [j, j + nv PW_VL); pn pixels of in (row stride cin) and dp (row stride ldd) */
+static PW_INLINE void tile(const int mr, const int nv, float *dw, const float *in, const float *dp,
+                           int pn, int ci0, int j, const bww_ctx *x) {
+  const int cb = pw_co_begin(x->seg, x->nseg, ci0, x->cout); /* smallest of the tile's rows */
+  const int v0 = cb <= j ? 0 : (cb - j) / PW_VL;
+  if (v0 >= nv) return;
+  pw_vf acc[PW_MR][PW_NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < mr; r++)
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) acc[r][v] = pw_zero();
+  pw_mac_from(acc, mr, nv, v0, in + ci0, 1, x->cin, dp + j, x->ldd, pn);
+#pragma GCC unroll 8
+  for (int r = 0; r < mr; r++) {
+    const int cbr = pw_co_begin(x->seg, x->nseg, ci0 + r, x->cout);
+    float *row = dw + (size_t)(ci0 + r) * x->cout;
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) {
+      const int co = j + v * PW_VL, lo = cbr - co, hi = x->cout - co;
+      if (v < v0 || lo >= PW_VL) continue;
+      if (lo <= 0 && hi >= PW_VL) {
+        pw_store(row + co, pw_add(pw_load(row + co), acc[r][v]));
+      } else {
+        const pw_vm m = pw_mask_range(lo, hi);
+        pw_storem(row + co, m, pw_add(pw_loadm(m, row + co), acc[r][v]));
+      }
+    }
+  }
+}
+
+static PW_INLINE void tile_nv(int mr, const int nv, float *dw, const float *in, const float *dp,
+                              int pn, int ci0, int j, const bww_ctx *x) {
+  switch (mr) {
+    case 6: tile(6, nv, dw, in, dp, pn, ci0, j, x); break;
+    case 5: tile(5, nv, dw, in, dp, pn, ci0, j, x); break;
+    case 4: tile(4, nv, dw, in, dp, pn, ci0, j, x); break;
+    case 3: tile(3, nv, dw, in, dp, pn, ci0, j, x); break;
+    case 2: tile(2, nv, dw, in, dp, pn, ci0, j, x); break;
+    case 1: tile(1, nv, dw, in, dp, pn, ci0, j, x); break;
+    default: break;
+  }
+}
+
+static void tile_any(int mr, int nv, float *dw, const float *in, const float *dp, int pn, int ci0,
+                     int j, const bww_ctx *x) {
+  switch (nv) {
+#if PW_NV > 2
+    case 4: tile_nv(mr, 4, dw, in, dp, pn, ci0, j, x); break;
+    case 3: tile_nv(mr, 3, dw, in, dp, pn, ci0, j, x); break;
+#endif
+    case 2: tile_nv(mr, 2, dw, in, dp, pn, ci0, j, x); break;
+    case 1: tile_nv(mr, 1, dw, in, dp, pn, ci0, j, x); break;
+    default: break;
+  }
+}
+
+void PW_KERNEL(conv1x1_prelu_bwd_weights)(float *dw, float *db, float *dalpha,
+                                            const float *dout, const float *pre, const float *in,
+                                            const float *alpha, const pcnn_conv_t *c) {
+  /* dw [cin][cout], db, dalpha (cout) +=; dout, pre (P, cout); in (P, cin); alpha (cout) */
+  const int cin = c->cin, cout = c->cout, ldd = pw_round_up(cout, PW_VL);
+  if (4 * ldd > PW_DBUF) {
+    pcnn_conv1x1_prelu_bwd_weights__ref(dw, db, dalpha, dout, pre, in, alpha, c);
+    return;
+  }
+  bww_ctx x = {cin, cout, ldd, 0, {{0, 0, 0}}};
+  x.nseg = pw_segments(x.seg, c);
+  const int ntile = (cin + PW_MR - 1) / PW_MR;
+  double work = 0; /* kept taps, to split the row tiles evenly between threads */
+  for (int ci = 0; ci < cin; ci++) work += cout - pw_co_begin(x.seg, x.nseg, ci, cout);
+  /* pixels per block: the block's dpre stays in L1 (at most 64 rows) */
+  const int pb = PW_DBUF / ldd / 2 < 64 ? PW_DBUF / ldd / 2 : 64;
+  const long p = (long)c->n * c->h * c->w;
+#pragma omp parallel
+  {
+    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+    /* row tiles [t0, t1): the first tile where the kept taps before it reach tid / nt of all */
+    int t0 = -1, t1 = ntile;
+    double before = 0;
+    for (int t = 0; t < ntile; t++) {
+      if (t0 < 0 && before * nt >= work * tid) t0 = t;
+      if (before * nt >= work * (tid + 1)) { t1 = t; break; }
+      for (int ci = t * PW_MR; ci < cin && ci < (t + 1) * PW_MR; ci++)
+        before += cout - pw_co_begin(x.seg, x.nseg, ci, cout);
+    }
+    if (t0 < 0) t0 = ntile;
+    if (tid == nt - 1) t1 = ntile;
+    float buf[PW_DBUF] __attribute__((aligned(64)));
+    float *dp = buf;                       /* dpre (pb, ldd), zero beyond cout */
+    float *sdb = buf + (size_t)pb * ldd;   /* block sums of db and dalpha (ldd each) */
+    float *sda = sdb + ldd;
+    const int sums = tid == 0;
+    if (sums)
+      for (int co = 0; co < ldd; co++) sdb[co] = sda[co] = 0.f;
+    for (long p0 = 0; p0 < p; p0 += pb) {
+      const int pn = (int)(p - p0 < pb ? p - p0 : pb);
+      if (t0 >= t1 && !sums) break;
+      for (int i = 0; i < pn; i++) {
+        const float *g = dout + (size_t)(p0 + i) * cout, *v = pre + (size_t)(p0 + i) * cout;
+        for (int co = 0; co < ldd; co += PW_VL) {
+          const pw_vf gv = pw_load_n(g + co, cout - co), xv = pw_load_n(v + co, cout - co);
+          const pw_vf d = pw_prelu_sel(xv, gv, pw_load_n(alpha + co, cout - co));
+          pw_store(dp + (size_t)i * ldd + co, d);
+          if (sums) {
+            pw_store(sdb + co, pw_add(pw_load(sdb + co), d));
+            pw_store(sda + co, pw_add(pw_load(sda + co), pw_neg_part(xv, gv)));
+          }
+        }
+      }
+      for (int t = t0; t < t1; t++) {
+        const int ci0 = t * PW_MR, mr = cin - ci0 < PW_MR ? cin - ci0 : PW_MR;
+        for (int j = 0; j < cout; j += PW_NV * PW_VL) {
+          const int nv = (ldd - j) / PW_VL < PW_NV ? (ldd - j) / PW_VL : PW_NV;
+          tile_any(mr, nv, dw, in + (size_t)p0 * cin, dp, pn, ci0, j, &x);
+        }
+      }
+    }
+    if (sums)
+      for (int co = 0; co < cout; co++) {
+        db[co] += sdb[co];
+        dalpha[co] += sda[co];
+      }
+  }
+}
