@@ -5,6 +5,7 @@
 //                                         32 images (compare: 784 x the naive
 //                                         sampler's model/sample_pixel)
 //   model/sample_cached_n<B>/avx512/t2    the same at batch B = 1, 8, 64
+//   model/sample_cached_s<S>/avx512/t2    batch 32 at image size S x S = 32, 64
 // Counter images_per_s: images drawn per second.
 // Registered by a static initialiser, so bench_main.cc needs no change.
 #include <string>
@@ -18,7 +19,7 @@ extern "C" {  // model.h and sample.h have no extern "C" guard of their own
 namespace pcnn_bench {
 namespace {
 
-void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads) {
+void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads, int size) {
   if (!pcnn_isa_supported(isa)) {
     st.SkipWithError("ISA not supported on this CPU");
     for (auto _ : st) {
@@ -29,6 +30,7 @@ void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads) {
   const pcnn_isa_t saved = pcnn_kernels_isa();
   pcnn_kernels_set_isa(isa);
   pcnn_config_t cfg = pcnn_config_default();
+  cfg.height = cfg.width = size;
   if (smoke()) {
     cfg.filters = 8;
     cfg.depth = 1;
@@ -64,11 +66,15 @@ int register_sampler() {
       const pcnn_isa_t isa = (pcnn_isa_t)i;
       const std::string name =
           std::string("model/sample_cached/") + pcnn_isa_name(isa) + "/t" + std::to_string(t);
-      policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), isa, t), false);
+      policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), isa, t, 28), false);
     }
   for (int n : {1, 8, 64}) {
     const std::string name = "model/sample_cached_n" + std::to_string(n) + "/avx512/t2";
-    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, n, PCNN_ISA_AVX512, 2), false);
+    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, n, PCNN_ISA_AVX512, 2, 28), false);
+  }
+  for (int size : {32, 64}) {  // cost against image size, batch 32
+    const std::string name = "model/sample_cached_s" + std::to_string(size) + "/avx512/t2";
+    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), PCNN_ISA_AVX512, 2, size), false);
   }
   return 0;
 }

@@ -6,11 +6,11 @@
 set -euo pipefail
 BIN=${PIXELCNN_BIN:-build/pixelcnn}
 OUT=${OUT:-runs/run}
-FILTERS=${FILTERS:-32}
-DEPTH=${DEPTH:-3}
+FILTERS=${FILTERS:-64}
+DEPTH=${DEPTH:-5}
 BATCH=${BATCH:-32}
-EPOCHS=${EPOCHS:-6}
-STEPS=${STEPS:-150}
+EPOCHS=${EPOCHS:-10}
+STEPS=${STEPS:-300}
 TEST_LIMIT=${TEST_LIMIT:-1000}
 SAMPLES=${SAMPLES:-16}
 THREADS=${THREADS:-$(nproc)}
@@ -23,9 +23,9 @@ echo "== evaluate on the full test set"
 "$BIN" eval --ckpt "$OUT/model.safetensors" --data fashion-mnist --threads "$THREADS"
 echo "== sample $SAMPLES images"
 "$BIN" sample --ckpt "$OUT/model.safetensors" --n "$SAMPLES" --seed 1 --threads "$THREADS" \
-  --out "$OUT/samples.png" --out-npy "$OUT/samples.npy"
+  --scale 4 --out "$OUT/samples.png" --out-npy "$OUT/samples.npy"
 "$BIN" sample --ckpt "$OUT/model.safetensors" --n 8 --seed 2 --threads "$THREADS" \
-  --prime fashion-mnist --prime-rows 14 --out "$OUT/completions.png"
+  --prime fashion-mnist --prime-rows 14 --scale 4 --out "$OUT/completions.png"
 scripts/plot-curve.sh "$OUT/train.csv" "$OUT/curve.png"
 echo "== files"
 echo "  checkpoint   $OUT/model.safetensors"
