@@ -48,15 +48,7 @@ Proc run(const std::string &args) {
   return r;
 }
 
-struct TmpDir {
-  std::string path;
-  TmpDir() {
-    char t[] = "/tmp/pcnn_cli_XXXXXX";
-    path = mkdtemp(t) ? t : "/tmp";
-  }
-  ~TmpDir() { (void)!system(("rm -rf '" + path + "'").c_str()); }
-  std::string operator/(const std::string &f) const { return path + "/" + f; }
-};
+using pt::TmpDir;
 
 bool have_bin() { return access(bin().c_str(), X_OK) == 0; }
 #define NEED_BIN() \

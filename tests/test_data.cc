@@ -1,6 +1,8 @@
 // test_data.cc: IDX / CIFAR-10 readers, data set names and splits, batches,
 // and the rng (model/data.h, model/rng.h).
 #include <gtest/gtest.h>
+
+#include "test_util.h"
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -18,15 +20,7 @@ extern "C" {
 
 namespace {
 
-struct TmpDir {
-  std::string path;
-  TmpDir() {
-    char t[] = "/tmp/pcnn_data_XXXXXX";
-    path = mkdtemp(t) ? t : "";
-  }
-  ~TmpDir() { (void)!system(("rm -rf '" + path + "'").c_str()); }
-  std::string operator/(const std::string &f) const { return path + "/" + f; }
-};
+using pt::TmpDir;
 
 void write_bytes(const std::string &p, const std::vector<uint8_t> &b) {
   FILE *f = fopen(p.c_str(), "wb");

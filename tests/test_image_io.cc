@@ -2,6 +2,8 @@
 // (model/image_io.h); numpy interop when /usr/bin/python3 has numpy.
 #include <dirent.h>
 #include <gtest/gtest.h>
+
+#include "test_util.h"
 #include <png.h>
 #include <unistd.h>
 
@@ -18,23 +20,7 @@ extern "C" {
 
 namespace {
 
-struct TmpDir {
-  std::string path;
-  TmpDir() {
-    char t[] = "/tmp/pcnn_img_XXXXXX";
-    path = mkdtemp(t) ? t : "";
-  }
-  ~TmpDir() { (void)!system(("rm -rf '" + path + "'").c_str()); }
-  std::string operator/(const std::string &f) const { return path + "/" + f; }
-  std::vector<std::string> list() const {
-    std::vector<std::string> v;
-    DIR *d = opendir(path.c_str());
-    while (struct dirent *e = d ? readdir(d) : nullptr)
-      if (e->d_name[0] != '.') v.push_back(e->d_name);
-    if (d) closedir(d);
-    return v;
-  }
-};
+using pt::TmpDir;
 
 struct Png {
   int w = 0, h = 0, c = 0;

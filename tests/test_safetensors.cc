@@ -2,6 +2,8 @@
 // round trip, header layout, a Python-stdlib reader on our file, and every
 // kind of corruption giving an error (not a crash; run under SANITIZE=1 too).
 #include <gtest/gtest.h>
+
+#include "test_util.h"
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,15 +19,7 @@ extern "C" {
 
 namespace {
 
-struct TmpDir {
-  std::string path;
-  TmpDir() {
-    char t[] = "/tmp/pcnn_st_XXXXXX";
-    path = mkdtemp(t) ? t : "";
-  }
-  ~TmpDir() { (void)!system(("rm -rf '" + path + "'").c_str()); }
-  std::string operator/(const std::string &f) const { return path + "/" + f; }
-};
+using pt::TmpDir;
 
 std::vector<uint8_t> slurp(const std::string &p) {
   std::vector<uint8_t> b;

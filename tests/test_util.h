@@ -3,6 +3,9 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+#include <stdlib.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -85,5 +88,27 @@ inline double rel_err(const float *y, const float *ref, size_t n) {
   if (std::isnan(md)) return INFINITY;
   return md / std::fmax(mr, 1e-30);
 }
+
+// A fresh directory under /tmp, removed with its contents at scope exit.
+struct TmpDir {
+  std::string path;
+  TmpDir() {
+    char t[] = "/tmp/pcnn_test_XXXXXX";
+    path = mkdtemp(t) ? t : "";
+  }
+  ~TmpDir() {
+    if (!path.empty()) (void)!system(("rm -rf '" + path + "'").c_str());
+  }
+  std::string operator/(const std::string &f) const { return path + "/" + f; }
+  // the names in it, without . entries
+  std::vector<std::string> list() const {
+    std::vector<std::string> v;
+    DIR *d = opendir(path.c_str());
+    while (struct dirent *e = d ? readdir(d) : nullptr)
+      if (e->d_name[0] != '.') v.push_back(e->d_name);
+    if (d) closedir(d);
+    return v;
+  }
+};
 
 }  // namespace pt
