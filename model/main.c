@@ -128,12 +128,10 @@ static int apply_plan(pcnn_model_t *m, int quiet) {
 static void print_plan(FILE *f, const pcnn_model_t *m) {
   fprintf(f, "kernel plan (%s):\n  %-6s %-22s %-12s %-12s %-12s\n", m->plan.source, "layer", "shape (N=batch)",
           "fwd", "bwd_data", "bwd_weights");
-  const pcnn_layer_t *ls[PCNN_ROLES] = {&m->in, m->cfg.depth ? &m->blocks[0].conv1 : NULL,
-                                        m->cfg.depth ? &m->blocks[0].conv2 : NULL,
-                                        m->cfg.depth ? &m->blocks[0].conv3 : NULL, &m->out[0], &m->head};
   for (int r = 0; r < PCNN_ROLES; r++) {
-    if (!ls[r]) continue;
-    const pcnn_conv_t *c = &ls[r]->c;
+    const pcnn_layer_t *l = pcnn_model_role_layer(m, r);
+    if (!l) continue;
+    const pcnn_conv_t *c = &l->c;
     char shape[64], cell[3][32];
     snprintf(shape, sizeof shape, "%dx%d%c %d->%d%s%s", c->k, c->k, c->mask == PCNN_MASK_A ? 'A' : 'B', c->cin,
              c->cout, pcnn_role_fused(r) ? " +PReLU" : "", c->groups == 3 ? " RGB" : "");

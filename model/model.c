@@ -248,7 +248,7 @@ void pcnn_model_set_plan(pcnn_model_t *m, const pcnn_plan_t *plan) {
     for (int d = 0; d < PCNN_DIRS; d++) pcnn_kernels_fill(&m->tab[r][d], plan->isa[r][d]);
 }
 
-static const pcnn_layer_t *layer_of_role(const pcnn_model_t *m, int role) {
+const pcnn_layer_t *pcnn_model_role_layer(const pcnn_model_t *m, int role) {
   switch (role) {
     case PCNN_ROLE_IN: return &m->in;
     case PCNN_ROLE_CONV1: return m->cfg.depth ? &m->blocks[0].conv1 : NULL;
@@ -265,7 +265,7 @@ void pcnn_model_tune(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_pla
                                                    "conv1x1_prelu_bwd_weights"};
   pcnn_plan_default(plan);
   for (int r = 0; r < PCNN_ROLES; r++) {
-    const pcnn_layer_t *l = layer_of_role(m, r);
+    const pcnn_layer_t *l = pcnn_model_role_layer(m, r);
     if (!l) continue;
     pcnn_conv_t c = l->c;
     c.n = n;

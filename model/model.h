@@ -116,6 +116,9 @@ int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err);
 void pcnn_model_free(pcnn_model_t *m);
 /* Runs conv layers as the plan says (pcnn_model_init sets the default plan). */
 void pcnn_model_set_plan(pcnn_model_t *m, const pcnn_plan_t *plan);
+/* The first layer of a role (PCNN_ROLE_*), whose shape the plan is for; NULL
+ * for the block roles when depth is 0. */
+const pcnn_layer_t *pcnn_model_role_layer(const pcnn_model_t *m, int role);
 /* Measures, for this model's layer shapes at batch n and the current thread
  * count, every kernel level that passes verification against the reference,
  * and fills plan with the fastest per role and direction (best of reps runs).

@@ -52,15 +52,7 @@ std::vector<uint8_t> rand_bytes(size_t n, uint64_t seed) {
   return v;
 }
 
-// The error names the file and contains the reason.
-::testing::AssertionResult Names(const char *err, const std::string &file,
-                                 const std::string &reason) {
-  std::string e(err);
-  if (e.find(file) != std::string::npos && e.find(reason) != std::string::npos)
-    return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "error \"" << e << "\" should name \"" << file
-                                       << "\" and say \"" << reason << "\"";
-}
+using pt::Names;
 
 std::vector<uint8_t> pixels(const pcnn_dataset_t &ds) {
   return std::vector<uint8_t>(ds.pixels, ds.pixels + (size_t)ds.n * ds.h * ds.w * ds.c);

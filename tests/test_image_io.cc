@@ -41,14 +41,7 @@ bool read_png(const std::string &p, Png *out) {
   return png_image_finish_read(&img, nullptr, out->px.data(), 0, nullptr) != 0;
 }
 
-::testing::AssertionResult Names(const char *err, const std::string &file,
-                                 const std::string &reason) {
-  std::string e(err);
-  if (e.find(file) != std::string::npos && e.find(reason) != std::string::npos)
-    return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "error \"" << e << "\" should name \"" << file
-                                       << "\" and say \"" << reason << "\"";
-}
+using pt::Names;
 
 bool have_numpy() {
   return access("/usr/bin/python3", X_OK) == 0 &&

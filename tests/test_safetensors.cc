@@ -49,14 +49,7 @@ std::vector<uint8_t> st_bytes(const std::string &json, size_t data_len, uint64_t
   return b;
 }
 
-::testing::AssertionResult Names(const char *err, const std::string &file,
-                                 const std::string &reason) {
-  std::string e(err);
-  if (e.find(file) != std::string::npos && e.find(reason) != std::string::npos)
-    return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "error \"" << e << "\" should name \"" << file
-                                       << "\" and say \"" << reason << "\"";
-}
+using pt::Names;
 
 // Opening must fail with a message naming the file (and the reason, if given).
 ::testing::AssertionResult OpenFails(const std::string &p, const std::string &reason = "") {

@@ -89,6 +89,16 @@ inline double rel_err(const float *y, const float *ref, size_t n) {
   return md / std::fmax(mr, 1e-30);
 }
 
+// An error message names the file and contains the reason.
+inline ::testing::AssertionResult Names(const char *err, const std::string &file,
+                                        const std::string &reason) {
+  const std::string e(err);
+  if (e.find(file) != std::string::npos && e.find(reason) != std::string::npos)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "error \"" << e << "\" should name \"" << file
+                                       << "\" and say \"" << reason << "\"";
+}
+
 // A fresh directory under /tmp, removed with its contents at scope exit.
 struct TmpDir {
   std::string path;
