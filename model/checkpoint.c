@@ -33,6 +33,9 @@ static const char *const own_keys[] = {
     "nadam.momentum_decay"};
 enum { NOWN = sizeof own_keys / sizeof own_keys[0] };
 
+/* tensor name prefixes of the three buffers: parameters, Nadam m, Nadam v */
+static const char *const prefix[3] = {"", "nadam.m.", "nadam.v."};
+
 int pcnn_ckpt_save(const char *path, const pcnn_model_t *m, int with_optimizer,
                    const pcnn_ckpt_extra_t *extra, char err[PCNN_ERR_LEN]) {
   const int nt = m->ntensors * (with_optimizer ? 3 : 1);
@@ -46,7 +49,6 @@ int pcnn_ckpt_save(const char *path, const pcnn_model_t *m, int with_optimizer,
     return pcnn_errf(err, "%s: out of memory", path);
   }
   const float *bufs[3] = {m->params, m->m, m->v};
-  const char *prefix[3] = {"", "nadam.m.", "nadam.v."};
   int k = 0;
   for (int b = 0; b < (with_optimizer ? 3 : 1); b++)
     for (int i = 0; i < m->ntensors; i++, k++) {
@@ -149,7 +151,6 @@ int pcnn_ckpt_load(const char *path, pcnn_model_t *m, int batch_cap, int *has_op
   snprintf(nm, sizeof nm, "nadam.m.%s", m->tensors[0].name);
   const int opt = pcnn_st_find(st, nm) != NULL;
   float *bufs[3] = {m->params, m->m, m->v};
-  const char *prefix[3] = {"", "nadam.m.", "nadam.v."};
   for (int b = 0; b < (opt ? 3 : 1); b++)
     for (int i = 0; i < m->ntensors; i++) {
       const pcnn_tensor_t *T = &m->tensors[i];
