@@ -94,12 +94,11 @@ typedef struct {
 } cv_seg;
 
 typedef struct {
-  int dy, dx;     /* input pixel = output pixel + (dy, dx); padded mode: dx
-                   * is the column in the padded row, ky indexes prow */
+  int dy, dx;     /* input pixel = output pixel + (dy, dx) */
   int ky;
   const float *w; /* [cin_e][ldw] at this tap */
   int nseg;
-  cv_seg seg[3];
+  cv_seg seg[4]; /* off-centre: 1; centre: one per colour group (+1 in im2col mode) */
 } cv_tap;
 
 typedef struct {
@@ -117,8 +116,8 @@ static inline int cv_kept_taps(const pcnn_conv_t *c) {
 }
 
 /* ---- engine 1: direct conv, one block of PX pixels x NV vectors ---- */
-CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
-                               const float *const *prow, int img, int y, int x0, int cb) {
+CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d, int img, int y,
+                               int x0, int cb) {
   const int cin = d->cin, cout = d->cout;
   float *op = d->out + (((size_t)img * d->h + y) * d->w + x0) * cout + cb;
   cv_vec acc[CV_PX][CV_NV];
@@ -141,8 +140,8 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
   for (int t = 0; t < d->ntap; t++) {
     const cv_tap *tp = &d->tap[t];
     const int iy = y + tp->dy;
-    const float *row = prow ? prow[tp->ky] : d->in + ((size_t)img * d->h + iy) * d->w * cin;
-    if (prow ? !row : (iy < 0 || iy >= d->h)) continue;
+    if (iy < 0 || iy >= d->h) continue;
+    const float *row = d->in + ((size_t)img * d->h + iy) * d->w * cin;
     for (int s = 0; s < tp->nseg; s++) {
       const cv_seg sg = tp->seg[s];
       cv_mask m[CV_NV];
@@ -161,7 +160,7 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
 #pragma GCC unroll 16
         for (int j = 0; j < PX; j++) {
           const int ix = x0 + j + tp->dx;
-          ip[j] = prow || (ix >= 0 && ix < d->w) ? row + (ptrdiff_t)ix * cin + a : cv_zero_row;
+          ip[j] = ix >= 0 && ix < d->w ? row + (ptrdiff_t)ix * cin + a : cv_zero_row;
         }
         const float *wp = tp->w + (size_t)a * d->ldw + cb;
         for (int ci = 0; ci < len; ci++, wp += d->ldw) {
@@ -186,21 +185,21 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
 
 #define CV_NV_CASES(PXc)                                                   \
   switch (nv) {                                                            \
-    case 1: cv_direct_block(PXc, 1, d, prow, img, y, x0, cb); break;             \
-    case 2: cv_direct_block(PXc, 2, d, prow, img, y, x0, cb); break;             \
+    case 1: cv_direct_block(PXc, 1, d, img, y, x0, cb); break;             \
+    case 2: cv_direct_block(PXc, 2, d, img, y, x0, cb); break;             \
     CV_NV_MORE(PXc)                                                        \
   }
 #if CV_NV >= 4
 #define CV_NV_MORE(PXc)                                        \
-  case 3: cv_direct_block(PXc, 3, d, prow, img, y, x0, cb); break;   \
-  default: cv_direct_block(PXc, 4, d, prow, img, y, x0, cb); break;
+  case 3: cv_direct_block(PXc, 3, d, img, y, x0, cb); break;   \
+  default: cv_direct_block(PXc, 4, d, img, y, x0, cb); break;
 #else
 #define CV_NV_MORE(PXc) \
   default: break;
 #endif
 
-static inline void cv_direct_dispatch(const cv_direct_t *d, const float *const *prow, int px,
-                                      int nv, int img, int y, int x0, int cb) {
+static inline void cv_direct_dispatch(const cv_direct_t *d, int px, int nv, int img, int y, int x0,
+                                      int cb) {
   switch (px) {
     case 1: CV_NV_CASES(1) break;
     case 2: CV_NV_CASES(2) break;
@@ -223,72 +222,81 @@ static inline void cv_direct(const cv_direct_t *d) {
       const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
       for (int x0 = 0; x0 < d->w; x0 += CV_PX) {
         const int px = d->w - x0 < CV_PX ? d->w - x0 : CV_PX;
-        cv_direct_dispatch(d, NULL, px, nv, img, y, x0, cb);
+        cv_direct_dispatch(d, px, nv, img, y, x0, cb);
       }
     }
   }
 }
 
-/* Padded-row mode, for few input channels (first layer, cin 1 or 3): each
- * thread copies the r + 1 input rows a output row needs into a zero-padded
- * stack buffer, so all the taps of one kernel row (consecutive kx, whose
- * weights [kx][ci][cout] are contiguous) become ONE tap of k*cin channels:
- * the inner loop runs k*cin times per tap instead of cin, and the per-tap
- * setup (masks, pointers) is paid once per kernel row. Taps carry ky and the
- * padded column dx; rows outside the image are NULL. */
-#define CV_PADMAX 8192 /* floats of padded rows per thread (32 KiB, stack) */
+/* Row-im2col mode, for few input channels (first layer, cin 1 or 3): the
+ * kept taps of a masked k x k filter are its first r*k + r + 1 taps in
+ * (ky, kx) order, so w itself is a [kc][cout] matrix, kc = (r*k + r + 1) cin,
+ * whose rows are (tap, ci). Each thread gathers, for its output row, the kc
+ * inputs every output pixel sees into a [W][kc] buffer (zeros in the
+ * padding), and the engine runs ONE tap over it: segment 0 is the off-centre
+ * taps (all outputs), then the centre's colour groups. The inner loop runs kc
+ * times per block (24 for 7x7 A, cin 1) instead of cin times per tap, and the
+ * per-tap setup is paid once per block. (The cv_padded_* names are kept.) */
+#define CV_PADMAX 8192 /* floats of the im2col row per thread (32 KiB, stack) */
 static inline int cv_padded_fits(const pcnn_conv_t *c) {
-  const int r = c->k / 2;
-  return c->cin < 16 && r < 8 && (size_t)(r + 1) * (c->w + 2 * r) * c->cin <= CV_PADMAX;
+  return c->cin < 16 && (size_t)c->w * cv_kept_taps(c) * c->cin <= CV_PADMAX &&
+         (size_t)(c->w + c->k) * c->cin <= CV_PADMAX;
 }
 static inline void cv_direct_padded(const cv_direct_t *d, int r) {
-  const int rows = d->n * d->h, cblk = CV_NV * CV_VL, cin = d->cin;
-  const size_t pw = (size_t)(d->w + 2 * r) * cin;
+  const int rows = d->n * d->h, cblk = CV_NV * CV_VL, cin = d->cin, k = 2 * r + 1;
+  const int kc = (r * k + r + 1) * cin, W = d->w;
 #pragma omp parallel for schedule(static)
   for (int ry = 0; ry < rows; ry++) {
     const int img = ry / d->h, y = ry % d->h;
-    float pad[CV_PADMAX];
-    const float *prow[8];
+    float col[CV_PADMAX]; /* [W][kc] */
+    float pad[CV_PADMAX]; /* one input row with r zero pixels each side */
     for (int ky = 0; ky <= r; ky++) {
-      const int iy = y + ky - r;
-      prow[ky] = NULL;
-      if (iy < 0 || iy >= d->h) continue;
-      float *p = pad + ky * pw;
-      const float *src = d->in + ((size_t)img * d->h + iy) * d->w * cin;
-      for (size_t i = 0; i < (size_t)r * cin; i++) p[i] = p[pw - 1 - i] = 0.f;
-      for (size_t i = 0; i < (size_t)d->w * cin; i++) p[(size_t)r * cin + i] = src[i];
-      prow[ky] = p;
+      const int iy = y + ky - r, run = (ky < r ? k : r + 1) * cin; /* floats per pixel */
+      if (iy < 0) {
+        for (int x = 0; x < W; x++)
+          for (int i = 0; i < run; i++) col[(size_t)x * kc + ky * k * cin + i] = 0.f;
+        continue;
+      }
+      const float *src = d->in + ((size_t)img * d->h + iy) * W * cin;
+      for (int i = 0; i < r * cin; i++) pad[i] = pad[(size_t)(W + r) * cin + i] = 0.f;
+      for (int i = 0; i < W * cin; i++) pad[r * cin + i] = src[i];
+      /* pixel x sees the run pad[x cin, x cin + run) */
+      for (int x = 0; x < W; x++) {
+        const float *s0 = pad + (size_t)x * cin;
+        float *d0 = col + (size_t)x * kc + ky * k * cin;
+        for (int i = 0; i < run; i += CV_VL) {
+          const cv_mask m = cv_lanes(0, run - i);
+          cv_storem(d0 + i, m, cv_loadm(s0 + i, m));
+        }
+      }
     }
+    /* the row as a 1-row image of kc channels, one tap at (0, 0) */
+    const cv_direct_t rd = {d->out + (size_t)ry * W * d->cout, col, d->bias, 1, 1, W, kc,
+                            d->cout, d->ldw, d->ntap, d->tap};
     for (int cb = 0; cb < d->cout; cb += cblk) {
       const int rem = d->cout - cb;
       const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
-      for (int x0 = 0; x0 < d->w; x0 += CV_PX) {
-        const int px = d->w - x0 < CV_PX ? d->w - x0 : CV_PX;
-        cv_direct_dispatch(d, prow, px, nv, img, y, x0, cb);
+      for (int x0 = 0; x0 < W; x0 += CV_PX) {
+        const int px = W - x0 < CV_PX ? W - x0 : CV_PX;
+        cv_direct_dispatch(&rd, px, nv, 0, 0, x0, cb);
       }
     }
   }
 }
 
-/* taps of padded mode: one per kernel row above the centre (k*cin channels),
- * the run left of the centre (r*cin), and the centre with its groups */
+/* the one tap of im2col mode: off-centre rows [0, base) reach every output,
+ * then the centre's input groups [base + a, base + b) reach [lo, cout) */
 static inline int cv_padded_taps(cv_tap *tap, const float *w, const pcnn_conv_t *c) {
-  const int r = c->k / 2, cin = c->cin, cout = c->cout;
-  int nt = 0;
-  for (int ky = 0; ky <= r; ky++) {
-    const int run = ky < r ? c->k : r;
-    if (run > 0)
-      tap[nt++] = (cv_tap){ky - r, 0, ky, w + (size_t)ky * c->k * cin * cout, 1,
-                           {{0, run * cin, 0, cout}}};
-  }
-  cv_tap *t = &tap[nt];
-  *t = (cv_tap){0, r, r, w + ((size_t)r * c->k + r) * cin * cout, 0, {{0, 0, 0, 0}}};
+  const int r = c->k / 2, cin = c->cin, cout = c->cout, base = (r * c->k + r) * cin;
+  cv_tap *t = &tap[0];
+  *t = (cv_tap){0, 0, 0, w, 0, {{0, 0, 0, 0}}};
+  if (base > 0) t->seg[t->nseg++] = (cv_seg){0, base, 0, cout};
   for (int g = 0; g < c->groups; g++) {
     const int a = pcnn_group_begin(g, cin, c->groups), b = pcnn_group_begin(g + 1, cin, c->groups);
     const int lo = pcnn_mask_co_begin(c, r, r, a);
-    if (a < b && lo < cout) t->seg[t->nseg++] = (cv_seg){a, b, lo, cout};
+    if (a < b && lo < cout) t->seg[t->nseg++] = (cv_seg){base + a, base + b, lo, cout};
   }
-  return nt + (t->nseg > 0);
+  return t->nseg > 0;
 }
 
 /* ---- engine 2: weight gradient ---- */
