@@ -300,6 +300,10 @@ static inline int cv_padded_taps(cv_tap *tap, const float *w, const pcnn_conv_t 
 }
 
 /* ---- engine 2: weight gradient ---- */
+/* output rows per weight-gradient block: its accumulators stay in registers
+ * over the band, whose dout and input rows stay in L1/L2 across the items */
+#define CV_WBAND 4
+
 typedef struct {
   int dy, dx, ci, co_begin; /* tap offset, input channel, first kept output */
   float *dw;                /* dw row [cout] of this (tap, ci) */
@@ -311,13 +315,11 @@ typedef struct {
   int n, h, w, cin, cout;
 } cv_wgrad_t;
 
-/* rows r[0..nc) (same dy) x NV vectors at cb, for output row (img, y) */
+/* rows r[0..nc) (same dy) x NV vectors at cb, for output rows [y0, y1) of
+ * image img: the accumulators stay in registers across the rows */
 CV_INLINE void cv_wgrad_block(const int NC, const int NV, const cv_wgrad_t *g, const cv_wrow *r,
-                              int img, int y, int cb) {
-  const int iy = y + r[0].dy, W = g->w, cin = g->cin, cout = g->cout;
-  if (iy < 0 || iy >= g->h) return;
-  const float *drow = g->dout + ((size_t)img * g->h + y) * W * cout + cb;
-  const float *irow = g->in + ((size_t)img * g->h + iy) * W * cin;
+                              int img, int y0, int y1, int cb) {
+  const int W = g->w, cin = g->cin, cout = g->cout;
   cv_mask mt[CV_NV], ms[CV_NC][CV_NV];
   cv_vec acc[CV_NC][CV_NV];
   int lo[CV_NC], hi[CV_NC], xlo = 0, xhi = W;
@@ -336,35 +338,41 @@ CV_INLINE void cv_wgrad_block(const int NC, const int NV, const cv_wgrad_t *g, c
     }
   }
   if (xhi < xlo) xhi = xlo;
-  /* main: every row valid for x in [xlo, xhi) */
-  {
-    const float *ip[CV_NC];
+  for (int y = y0; y < y1; y++) {
+    const int iy = y + r[0].dy;
+    if (iy < 0 || iy >= g->h) continue;
+    const float *drow = g->dout + ((size_t)img * g->h + y) * W * cout + cb;
+    const float *irow = g->in + ((size_t)img * g->h + iy) * W * cin;
+    /* main: every row valid for x in [xlo, xhi) */
+    {
+      const float *ip[CV_NC];
 #pragma GCC unroll 16
-    for (int c = 0; c < NC; c++) ip[c] = irow + (ptrdiff_t)(xlo + r[c].dx) * cin + r[c].ci;
-    const float *dp = drow + (size_t)xlo * cout;
-    for (int x = xlo; x < xhi; x++, dp += cout) {
-      cv_vec dv[CV_NV];
+      for (int c = 0; c < NC; c++) ip[c] = irow + (ptrdiff_t)(xlo + r[c].dx) * cin + r[c].ci;
+      const float *dp = drow + (size_t)xlo * cout;
+      for (int x = xlo; x < xhi; x++, dp += cout) {
+        cv_vec dv[CV_NV];
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; v++) dv[v] = cv_loadm(dp + v * CV_VL, mt[v]);
+        for (int v = 0; v < NV; v++) dv[v] = cv_loadm(dp + v * CV_VL, mt[v]);
 #pragma GCC unroll 16
-      for (int c = 0; c < NC; c++) {
-        const cv_vec bc = cv_bcast(ip[c]);
-        ip[c] += cin;
+        for (int c = 0; c < NC; c++) {
+          const cv_vec bc = cv_bcast(ip[c]);
+          ip[c] += cin;
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; v++) acc[c][v] = cv_fmadd(bc, dv[v], acc[c][v]);
+          for (int v = 0; v < NV; v++) acc[c][v] = cv_fmadd(bc, dv[v], acc[c][v]);
+        }
       }
     }
-  }
-  /* leftovers: a row's own valid columns outside [xlo, xhi) */
+    /* leftovers: a row's own valid columns outside [xlo, xhi) */
 #pragma GCC unroll 16
-  for (int c = 0; c < NC; c++) {
-    for (int x = lo[c]; x < hi[c]; x++) {
-      if (x == xlo) x = xhi;
-      if (x >= hi[c]) break;
-      const cv_vec bc = cv_bcast(irow + (ptrdiff_t)(x + r[c].dx) * cin + r[c].ci);
+    for (int c = 0; c < NC; c++) {
+      for (int x = lo[c]; x < hi[c]; x++) {
+        if (x == xlo) x = xhi;
+        if (x >= hi[c]) break;
+        const cv_vec bc = cv_bcast(irow + (ptrdiff_t)(x + r[c].dx) * cin + r[c].ci);
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; v++)
-        acc[c][v] = cv_fmadd(bc, cv_loadm(drow + (size_t)x * cout + v * CV_VL, mt[v]), acc[c][v]);
+        for (int v = 0; v < NV; v++)
+          acc[c][v] = cv_fmadd(bc, cv_loadm(drow + (size_t)x * cout + v * CV_VL, mt[v]), acc[c][v]);
+      }
     }
   }
 #pragma GCC unroll 16
@@ -375,21 +383,21 @@ CV_INLINE void cv_wgrad_block(const int NC, const int NV, const cv_wgrad_t *g, c
 
 #define CV_WNV_CASES(NCc)                                              \
   switch (nv) {                                                        \
-    case 1: cv_wgrad_block(NCc, 1, g, r, img, y, cb); break;           \
-    case 2: cv_wgrad_block(NCc, 2, g, r, img, y, cb); break;           \
+    case 1: cv_wgrad_block(NCc, 1, g, r, img, y0, y1, cb); break;           \
+    case 2: cv_wgrad_block(NCc, 2, g, r, img, y0, y1, cb); break;           \
     CV_WNV_MORE(NCc)                                                   \
   }
 #if CV_NV >= 4
 #define CV_WNV_MORE(NCc)                                     \
-  case 3: cv_wgrad_block(NCc, 3, g, r, img, y, cb); break;   \
-  default: cv_wgrad_block(NCc, 4, g, r, img, y, cb); break;
+  case 3: cv_wgrad_block(NCc, 3, g, r, img, y0, y1, cb); break;   \
+  default: cv_wgrad_block(NCc, 4, g, r, img, y0, y1, cb); break;
 #else
 #define CV_WNV_MORE(NCc) \
   default: break;
 #endif
 
 static inline void cv_wgrad_dispatch(const cv_wgrad_t *g, const cv_wrow *r, int nc, int nv, int img,
-                              int y, int cb) {
+                                     int y0, int y1, int cb) {
   switch (nc) {
     case 1: CV_WNV_CASES(1) break;
     case 2: CV_WNV_CASES(2) break;
@@ -478,7 +486,8 @@ static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, 
       acc += rows;
     }
     for (int img = 0; img < c->n && u0 >= 0; img++)
-      for (int y = 0; y < c->h; y++)
+      for (int y0 = 0; y0 < c->h; y0 += CV_WBAND) {
+        const int y1 = y0 + CV_WBAND < c->h ? y0 + CV_WBAND : c->h;
         for (int u = u0; u < u1; u++) {
           const int item = u / ncb, cb = (u % ncb) * cblk;
           const int nv = cout - cb >= cblk ? CV_NV : (cout - cb + CV_VL - 1) / CV_VL;
@@ -504,8 +513,9 @@ static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, 
               }
             }
           }
-          cv_wgrad_dispatch(&g, rw, nc, nv, img, y, cb);
+          cv_wgrad_dispatch(&g, rw, nc, nv, img, y0, y1, cb);
         }
+      }
   }
   /* db: one owner per output block, pixels in order */
   const size_t p = (size_t)c->n * c->h * c->w;
