@@ -45,4 +45,65 @@ static inline pw_vf pw_neg_part(pw_vf x, pw_vf g) {
   const __m256 le = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LE_OQ);
   return _mm256_and_ps(le, _mm256_mul_ps(g, x));
 }
+
+/* ---- for the loss heads (kernels/pw_math.h builds exp and log on these) ---- */
+/* max / min; if either is NaN, b (so pw_max(lo, x) keeps a NaN x) */
+static inline pw_vf pw_max(pw_vf a, pw_vf b) { return _mm256_max_ps(a, b); }
+static inline pw_vf pw_min(pw_vf a, pw_vf b) { return _mm256_min_ps(a, b); }
+static inline pw_vf pw_abs(pw_vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), a); }
+/* nearest integer (ties to even), as a float */
+static inline pw_vf pw_round(pw_vf a) {
+  return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/* y 2^n for integral n in [-126, 127]: 2^n built in the exponent field */
+static inline pw_vf pw_ldexp(pw_vf y, pw_vf n) {
+  const __m256i b = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(b, 23)));
+}
+/* positive normal x = m 2^e, m in [1, 2): pw_exponent gives e, pw_mantissa m */
+static inline pw_vf pw_exponent(pw_vf x) {
+  const __m256i b = _mm256_srli_epi32(_mm256_castps_si256(x), 23);
+  return _mm256_cvtepi32_ps(_mm256_sub_epi32(b, _mm256_set1_epi32(127)));
+}
+static inline pw_vf pw_mantissa(pw_vf x) {
+  const __m256i b = _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x007fffff));
+  return _mm256_castsi256_ps(_mm256_or_si256(b, _mm256_set1_epi32(0x3f800000)));
+}
+/* a < b (false if either is NaN); m ? a : b */
+static inline pw_vm pw_lt(pw_vf a, pw_vf b) {
+  return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ));
+}
+static inline pw_vf pw_select(pw_vm m, pw_vf a, pw_vf b) {
+  return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(m));
+}
+/* horizontal max; horizontal sum in double, lanes added in a fixed order */
+static inline float pw_hmax(pw_vf a) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+static inline double pw_hsum4_d(__m256d s) {
+  __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+static inline double pw_hsum_d(pw_vf a) {
+  const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(a));
+  const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
+  return pw_hsum4_d(_mm256_add_pd(lo, hi));
+}
+/* a vector of double accumulators for float lanes (loss sums) */
+typedef struct {
+  __m256d lo, hi;
+} pw_vd;
+static inline pw_vd pw_dzero(void) {
+  pw_vd r = {_mm256_setzero_pd(), _mm256_setzero_pd()};
+  return r;
+}
+static inline pw_vd pw_dadd(pw_vd acc, pw_vf a) {
+  acc.lo = _mm256_add_pd(acc.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(a)));
+  acc.hi = _mm256_add_pd(acc.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
+  return acc;
+}
+static inline double pw_dsum(pw_vd acc) { return pw_hsum4_d(_mm256_add_pd(acc.lo, acc.hi)); }
 #endif

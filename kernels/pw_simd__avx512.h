@@ -45,4 +45,46 @@ static inline pw_vf pw_neg_part(pw_vf x, pw_vf g) {
   const __mmask16 le = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LE_OQ);
   return _mm512_maskz_mul_ps(le, g, x);
 }
+
+/* ---- for the loss heads (kernels/pw_math.h builds exp and log on these) ---- */
+/* max / min; if either is NaN, b (so pw_max(lo, x) keeps a NaN x) */
+static inline pw_vf pw_max(pw_vf a, pw_vf b) { return _mm512_max_ps(a, b); }
+static inline pw_vf pw_min(pw_vf a, pw_vf b) { return _mm512_min_ps(a, b); }
+static inline pw_vf pw_abs(pw_vf a) { return _mm512_abs_ps(a); }
+/* nearest integer (ties to even), as a float */
+static inline pw_vf pw_round(pw_vf a) {
+  return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/* y 2^n for integral n in [-126, 127] */
+static inline pw_vf pw_ldexp(pw_vf y, pw_vf n) { return _mm512_scalef_ps(y, n); }
+/* positive normal x = m 2^e, m in [1, 2): pw_exponent gives e, pw_mantissa m */
+static inline pw_vf pw_exponent(pw_vf x) { return _mm512_getexp_ps(x); }
+static inline pw_vf pw_mantissa(pw_vf x) {
+  return _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+}
+/* a < b (false if either is NaN); m ? a : b */
+static inline pw_vm pw_lt(pw_vf a, pw_vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+static inline pw_vf pw_select(pw_vm m, pw_vf a, pw_vf b) { return _mm512_mask_blend_ps(m, b, a); }
+/* horizontal max; horizontal sum in double, lanes added in a fixed order */
+static inline float pw_hmax(pw_vf a) { return _mm512_reduce_max_ps(a); }
+static inline double pw_hsum_d(pw_vf a) {
+  const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(a));
+  const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+  return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+}
+/* a vector of double accumulators for float lanes (loss sums) */
+typedef struct {
+  __m512d lo, hi;
+} pw_vd;
+static inline pw_vd pw_dzero(void) {
+  pw_vd r = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  return r;
+}
+static inline pw_vd pw_dadd(pw_vd acc, pw_vf a) {
+  acc.lo = _mm512_add_pd(acc.lo, _mm512_cvtps_pd(_mm512_castps512_ps256(a)));
+  acc.hi = _mm512_add_pd(
+      acc.hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))));
+  return acc;
+}
+static inline double pw_dsum(pw_vd acc) { return _mm512_reduce_add_pd(_mm512_add_pd(acc.lo, acc.hi)); }
 #endif

@@ -1,11 +1,13 @@
 // test_kernels_pointwise.cc: every SIMD row of the kernel list for the
-// pointwise ops (fused 1x1 conv + PReLU, PReLU, add, heads, Nadam) against
+// pointwise ops (fused 1x1 conv + PReLU, PReLU, add, loss heads, Nadam) against
 // its reference twin on seeded random data: forward within 1e-5, gradients
 // within 1e-4 (atol scaled to the tensor's magnitude), gradients accumulate
 // into pre-filled buffers, masked weight taps are neither read nor written,
 // and two runs give bitwise identical results.
 #include <algorithm>
 #include <cstring>
+
+#include <omp.h>
 
 #include "test_util.h"
 
@@ -256,6 +258,121 @@ void check_nadam(pcnn_nadam_update_fn *fn, pcnn_nadam_update_fn *ref) {
   }
 }
 
+// ---- loss heads: both share one signature; loss within 1e-5 relative, dx within
+// 1e-5 (computed per element, no long sums); the loss and dx are bitwise the
+// same at 1 and 2 threads (fixed partial-sum ranges, added in order) ----
+
+// targets: a third 0, a third 1, a third fractional; `out` adds a few outside [0, 1]
+std::vector<float> loss_targets(size_t n, uint64_t seed, bool out = false) {
+  pt::Rng r(seed);
+  std::vector<float> t(n);
+  for (float &v : t) {
+    const uint64_t k = r.next() % 3;
+    v = k == 0 ? 0.f : k == 1 ? 1.f : r.uniform(0.f, 1.f);
+    if (out && r.next() % 16 == 0) v = r.uniform(-0.2f, 1.2f);
+  }
+  return t;
+}
+
+// loss and dx from fn at 1 thread and at 2: bitwise the same (the result is fn's at 1 thread)
+double loss_threads(pcnn_bernoulli_loss_fn *fn, std::vector<float> &dx, const std::vector<float> &x,
+                    const std::vector<float> &t, size_t p, int ch, float scale) {
+  const int saved = omp_get_max_threads();
+  std::vector<float> dx2(dx.size(), 7.f);
+  omp_set_num_threads(1);
+  const double l1 = fn(dx.data(), x.data(), t.data(), p, ch, scale);
+  omp_set_num_threads(2);
+  const double l2 = fn(dx2.data(), x.data(), t.data(), p, ch, scale);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(memcmp(&l1, &l2, sizeof l1), 0) << "loss differs at 1 and 2 threads: " << l1 << " "
+                                            << l2;
+  EXPECT_TRUE(same_bits(dx, dx2)) << "dx differs at 1 and 2 threads";
+  return l1;
+}
+
+::testing::AssertionResult LossClose(double l, double ref) {
+  const float lf = (float)l, rf = (float)ref;
+  return pt::AllClose(&lf, &rf, 1, 0, 1e-5, "loss");
+}
+
+void check_bernoulli(pcnn_bernoulli_loss_fn *fn, pcnn_bernoulli_loss_fn *ref) {
+  uint64_t seed = 900;
+  struct Case { size_t p; int ch; float mag; };
+  std::vector<Case> cases;
+  for (float mag : {1.f, 10.f, 100.f, 1e4f})
+    for (int ch : {1, 3})
+      for (size_t p : {1, 2, 7, 15, 17, 100, 1001}) cases.push_back({p, ch, mag});
+  cases.push_back({30001, 3, 3.f});  // > 65536 logits: the threaded path
+  cases.push_back({333, 1, 1e30f});
+  for (const Case &c : cases) {
+    SCOPED_TRACE("P " + std::to_string(c.p) + " C " + std::to_string(c.ch) + " |x| <= " +
+                 std::to_string(c.mag));
+    const size_t n = c.p * c.ch;
+    const auto x = pt::rand_vec(n, ++seed, -c.mag, c.mag), t = loss_targets(n, ++seed);
+    std::vector<float> dx_r(n), dx(n, 7.f);
+    const double l_r = ref(dx_r.data(), x.data(), t.data(), c.p, c.ch, 0.37f);
+    const double l = loss_threads(fn, dx, x, t, c.p, c.ch, 0.37f);
+    ASSERT_TRUE(LossClose(l, l_r));
+    ASSERT_TRUE(Close(dx, dx_r, 1e-5, "dx"));
+  }
+}
+
+void check_softmax256(pcnn_softmax256_loss_fn *fn, pcnn_softmax256_loss_fn *ref) {
+  uint64_t seed = 1000;
+  struct Case { size_t p; int ch; float mag, offset; };
+  std::vector<Case> cases;
+  for (float mag : {1.f, 10.f, 1e4f})
+    for (int ch : {1, 3})
+      for (size_t p : {1, 2, 7, 17, 100}) cases.push_back({p, ch, mag, 0.f});
+  cases.push_back({17, 3, 3.f, 1e4f});    // all logits near 1e4: e^x overflows unless shifted
+  cases.push_back({17, 1, 3.f, -1e4f});
+  cases.push_back({5, 3, 1e30f, 0.f});
+  cases.push_back({400, 3, 3.f, 0.f});    // > 256 rows: the threaded path
+  for (const Case &c : cases) {
+    SCOPED_TRACE("P " + std::to_string(c.p) + " C " + std::to_string(c.ch) + " |x| <= " +
+                 std::to_string(c.mag) + " + " + std::to_string(c.offset));
+    const size_t n = c.p * c.ch * 256;
+    auto x = pt::rand_vec(n, ++seed, -c.mag, c.mag);
+    for (float &v : x) v += c.offset;
+    const auto t = loss_targets(c.p * c.ch, ++seed, true);
+    std::vector<float> dx_r(n), dx(n, 7.f);
+    const double l_r = ref(dx_r.data(), x.data(), t.data(), c.p, c.ch, 0.37f);
+    const double l = loss_threads(fn, dx, x, t, c.p, c.ch, 0.37f);
+    ASSERT_TRUE(LossClose(l, l_r));
+    ASSERT_TRUE(Close(dx, dx_r, 1e-5, "dx"));
+  }
+}
+
+// The heads' e^x and ln x within a few ulp: element by element over the range
+// where e^-|x| is a normal float, relative 5e-7 (8 ulp; the kernels measure <= 3).
+void check_bernoulli_ulp(pcnn_bernoulli_loss_fn *fn, pcnn_bernoulli_loss_fn *ref) {
+  std::vector<float> l, l_r, s, s_r;  // per-element loss; dx = sigmoid(x) at t = 0
+  for (int i = 0; i <= 400; i++)
+    for (float sign : {-1.f, 1.f})
+      for (float t : {0.f, 0.3f, 1.f}) {
+        const float x = sign * 1e-6f * std::pow(87e6f, i / 400.f);  // |x| from 1e-6 to 87
+        float dx, dx_r;
+        l.push_back((float)fn(&dx, &x, &t, 1, 1, 1.f));
+        l_r.push_back((float)ref(&dx_r, &x, &t, 1, 1, 1.f));
+        if (t == 0.f) s.push_back(dx), s_r.push_back(dx_r);
+      }
+  ASSERT_TRUE(pt::AllClose(l.data(), l_r.data(), l.size(), 0, 5e-7, "per-element loss"));
+  ASSERT_TRUE(pt::AllClose(s.data(), s_r.data(), s.size(), 0, 5e-7, "sigmoid"));
+}
+
+void check_softmax256_ulp(pcnn_softmax256_loss_fn *fn, pcnn_softmax256_loss_fn *ref) {
+  // row r: x_j = -j step_r, e^(x_j - max) from 1 down to e^-80 (normal floats)
+  const int rows = 16;
+  std::vector<float> x(rows * 256), t(rows), dx(x.size()), dx_r(x.size());
+  for (int r = 0; r < rows; r++) {
+    for (int j = 0; j < 256; j++) x[r * 256 + j] = -(float)j * 80.f / 255.f * (r + 1) / rows;
+    t[r] = (float)r / (rows - 1);
+  }
+  fn(dx.data(), x.data(), t.data(), rows, 1, 1.f);
+  ref(dx_r.data(), x.data(), t.data(), rows, 1, 1.f);
+  ASSERT_TRUE(pt::AllClose(dx.data(), dx_r.data(), dx.size(), 0, 5e-7, "softmax - onehot"));
+}
+
 class PointwiseKernel : public ::testing::TestWithParam<int> {};
 
 TEST_P(PointwiseKernel, MatchesReference) {
@@ -282,7 +399,14 @@ TEST_P(PointwiseKernel, MatchesReference) {
     check_add_bwd((pcnn_add_bwd_fn *)row.fn, ref_of<pcnn_add_bwd_fn>(row.op));
   else if (op == "nadam_update")
     check_nadam((pcnn_nadam_update_fn *)row.fn, ref_of<pcnn_nadam_update_fn>(row.op));
-  else
+  else if (op == "bernoulli_loss") {
+    check_bernoulli((pcnn_bernoulli_loss_fn *)row.fn, ref_of<pcnn_bernoulli_loss_fn>(row.op));
+    check_bernoulli_ulp((pcnn_bernoulli_loss_fn *)row.fn, ref_of<pcnn_bernoulli_loss_fn>(row.op));
+  } else if (op == "softmax256_loss") {
+    check_softmax256((pcnn_softmax256_loss_fn *)row.fn, ref_of<pcnn_softmax256_loss_fn>(row.op));
+    check_softmax256_ulp((pcnn_softmax256_loss_fn *)row.fn,
+                         ref_of<pcnn_softmax256_loss_fn>(row.op));
+  } else
     FAIL() << "no test for op " << op;
 }
 

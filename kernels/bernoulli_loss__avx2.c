@@ -1,0 +1,5 @@
+/* bernoulli_loss__avx2.c: pcnn_bernoulli_loss__avx2; the code is kernels/bernoulli_loss_body.h,
+ * shared with the AVX-512 twin, on pw_simd__avx2.h. */
+#include "pw_simd__avx2.h"
+#define PW_KERNEL(op) pcnn_##op##__avx2
+#include "bernoulli_loss_body.h"

@@ -1,0 +1,5 @@
+/* bernoulli_loss__avx512.c: pcnn_bernoulli_loss__avx512; the code is kernels/bernoulli_loss_body.h,
+ * shared with the AVX2 twin, on pw_simd__avx512.h. */
+#include "pw_simd__avx512.h"
+#define PW_KERNEL(op) pcnn_##op##__avx512
+#include "bernoulli_loss_body.h"

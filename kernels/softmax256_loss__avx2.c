@@ -1,0 +1,5 @@
+/* softmax256_loss__avx2.c: pcnn_softmax256_loss__avx2; the code is kernels/softmax256_loss_body.h,
+ * shared with the AVX-512 twin, on pw_simd__avx2.h. */
+#include "pw_simd__avx2.h"
+#define PW_KERNEL(op) pcnn_##op##__avx2
+#include "softmax256_loss_body.h"

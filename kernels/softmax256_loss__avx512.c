@@ -1,0 +1,5 @@
+/* softmax256_loss__avx512.c: pcnn_softmax256_loss__avx512; the code is kernels/softmax256_loss_body.h,
+ * shared with the AVX2 twin, on pw_simd__avx512.h. */
+#include "pw_simd__avx512.h"
+#define PW_KERNEL(op) pcnn_##op##__avx512
+#include "softmax256_loss_body.h"
