@@ -242,6 +242,34 @@ static inline int cv_padded_fits(const pcnn_conv_t *c) {
   return c->cin < 16 && (size_t)c->w * cv_kept_taps(c) * c->cin <= CV_PADMAX &&
          (size_t)(c->w + c->k) * c->cin <= CV_PADMAX;
 }
+/* col[x][0, kc) (rows of ld floats) = the kc inputs output pixel (img, y, x)
+ * sees through the kept taps, in (ky, kx, ci) order, zeros in the padding;
+ * pad: (W + 2r) cin floats of scratch */
+static inline void cv_im2col_row(float *col, int ld, float *pad, const float *in, int img, int y,
+                                 int H, int W, int cin, int r) {
+  const int k = 2 * r + 1, kc = ld;
+  for (int ky = 0; ky <= r; ky++) {
+    const int iy = y + ky - r, run = (ky < r ? k : r + 1) * cin; /* floats per pixel */
+    if (iy < 0) {
+      for (int x = 0; x < W; x++)
+        for (int i = 0; i < run; i++) col[(size_t)x * kc + ky * k * cin + i] = 0.f;
+      continue;
+    }
+    const float *src = in + ((size_t)img * H + iy) * W * cin;
+    for (int i = 0; i < r * cin; i++) pad[i] = pad[(size_t)(W + r) * cin + i] = 0.f;
+    for (int i = 0; i < W * cin; i++) pad[r * cin + i] = src[i];
+    /* pixel x sees the run pad[x cin, x cin + run) */
+    for (int x = 0; x < W; x++) {
+      const float *s0 = pad + (size_t)x * cin;
+      float *d0 = col + (size_t)x * kc + ky * k * cin;
+      for (int i = 0; i < run; i += CV_VL) {
+        const cv_mask m = cv_lanes(0, run - i);
+        cv_storem(d0 + i, m, cv_loadm(s0 + i, m));
+      }
+    }
+  }
+}
+
 static inline void cv_direct_padded(const cv_direct_t *d, int r) {
   const int rows = d->n * d->h, cblk = CV_NV * CV_VL, cin = d->cin, k = 2 * r + 1;
   const int kc = (r * k + r + 1) * cin, W = d->w;
@@ -250,26 +278,7 @@ static inline void cv_direct_padded(const cv_direct_t *d, int r) {
     const int img = ry / d->h, y = ry % d->h;
     float col[CV_PADMAX]; /* [W][kc] */
     float pad[CV_PADMAX]; /* one input row with r zero pixels each side */
-    for (int ky = 0; ky <= r; ky++) {
-      const int iy = y + ky - r, run = (ky < r ? k : r + 1) * cin; /* floats per pixel */
-      if (iy < 0) {
-        for (int x = 0; x < W; x++)
-          for (int i = 0; i < run; i++) col[(size_t)x * kc + ky * k * cin + i] = 0.f;
-        continue;
-      }
-      const float *src = d->in + ((size_t)img * d->h + iy) * W * cin;
-      for (int i = 0; i < r * cin; i++) pad[i] = pad[(size_t)(W + r) * cin + i] = 0.f;
-      for (int i = 0; i < W * cin; i++) pad[r * cin + i] = src[i];
-      /* pixel x sees the run pad[x cin, x cin + run) */
-      for (int x = 0; x < W; x++) {
-        const float *s0 = pad + (size_t)x * cin;
-        float *d0 = col + (size_t)x * kc + ky * k * cin;
-        for (int i = 0; i < run; i += CV_VL) {
-          const cv_mask m = cv_lanes(0, run - i);
-          cv_storem(d0 + i, m, cv_loadm(s0 + i, m));
-        }
-      }
-    }
+    cv_im2col_row(col, kc, pad, d->in, img, y, d->h, W, cin, r);
     /* the row as a 1-row image of kc channels, one tap at (0, 0) */
     const cv_direct_t rd = {d->out + (size_t)ry * W * d->cout, col, d->bias, 1, 1, W, kc,
                             d->cout, d->ldw, d->ntap, d->tap};
@@ -439,9 +448,103 @@ static inline int cv_fwd_taps(cv_tap *tap, const float *w, const pcnn_conv_t *c)
   return nt;
 }
 
+/* db += sum over pixels of dout: one owner per output block, pixels in order */
+static inline void cv_bias_grad(float *db, const float *dout, const pcnn_conv_t *c) {
+  const int cout = c->cout, cblk = CV_NV * CV_VL, ncb = (cout + cblk - 1) / cblk;
+  const size_t p = (size_t)c->n * c->h * c->w;
+#pragma omp parallel for schedule(static)
+  for (int cbi = 0; cbi < ncb; cbi++) {
+    const int cb = cbi * cblk;
+    cv_mask mt[CV_NV];
+    cv_vec s[CV_NV];
+    for (int v = 0; v < CV_NV; v++) {
+      mt[v] = cv_lanes(0, cout - cb - v * CV_VL);
+      s[v] = cv_zero();
+    }
+    for (size_t i = 0; i < p; i++)
+      for (int v = 0; v < CV_NV; v++)
+        s[v] = cv_addv(s[v], cv_loadm(dout + i * cout + cb + v * CV_VL, mt[v]));
+    for (int v = 0; v < CV_NV; v++)
+      cv_storem(db + cb + v * CV_VL, mt[v], cv_addv(s[v], cv_loadm(db + cb + v * CV_VL, mt[v])));
+  }
+}
+
+/* Weight gradient in row-im2col mode (few input channels, cv_padded_fits):
+ * dw viewed as [kc][cout] (the kept taps are its first kc rows) is
+ * col^T x dout, col the im2col rows of cv_im2col_row plus a column of ones
+ * whose "weight row" is db, so the bias gradient rides along (a separate
+ * pass over dout cost a quarter of the time). Items are up to CV_NC
+ * consecutive kept rows, balanced (unlike runs of taps within one kernel
+ * row), split evenly over threads; each thread gathers the col rows of its
+ * band. Every dw / db element has one owner summing pixels in order: bitwise
+ * equal for any thread count. The col scratch belongs to the calling thread
+ * (a slice per OpenMP thread) and grows once; without it, the reference. */
+static inline void cv_wgrad_im2col(float *dw, float *db, const float *dout, const float *in,
+                                   const pcnn_conv_t *c) {
+  const int r = c->k / 2, k = c->k, cin = c->cin, cout = c->cout, W = c->w, H = c->h;
+  const int kc = (r * k + r + 1) * cin, base = (r * k + r) * cin, cblk = CV_NV * CV_VL;
+  const int ld = kc + 1, ncb = (cout + cblk - 1) / cblk;
+  int row[CV_MAX_TAPS * 16 + 1], cob[CV_MAX_TAPS * 16 + 1], nrow = 0; /* kept rows, first output */
+  for (int i = 0; i <= kc; i++) {
+    const int lo = i < base || i == kc ? 0 : pcnn_mask_co_begin(c, r, r, i - base);
+    if (lo < cout) {
+      row[nrow] = i;
+      cob[nrow++] = lo;
+    }
+  }
+  const int nitem = (nrow + CV_NC - 1) / CV_NC, units = nitem * ncb;
+  /* scratch of the calling thread: one slice per OpenMP thread */
+  static _Thread_local float *buf;
+  static _Thread_local size_t cap;
+  const int nth = omp_get_max_threads();
+  const size_t slice = (size_t)CV_WBAND * W * ld + (size_t)(W + 2 * r) * cin;
+  if ((size_t)nth * slice > cap) {
+    free(buf);
+    buf = malloc((size_t)nth * slice * sizeof(float));
+    cap = buf ? (size_t)nth * slice : 0;
+  }
+  if (!buf) {
+    pcnn_conv_bwd_weights__ref(dw, db, dout, in, c);
+    return;
+  }
+  float *const scratch = buf; /* buf is thread-local: the team sees this copy */
+#pragma omp parallel num_threads(nth)
+  {
+    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+    const int u0 = (int)((long)units * tid / nt), u1 = (int)((long)units * (tid + 1) / nt);
+    float *col = scratch + (size_t)tid * slice, *pad = col + (size_t)CV_WBAND * W * ld;
+    for (int i = 0; i < CV_WBAND * W; i++) col[(size_t)i * ld + kc] = 1.f;
+    for (int img = 0; img < c->n && u0 < u1; img++)
+      for (int y0 = 0; y0 < H; y0 += CV_WBAND) {
+        const int nb = H - y0 < CV_WBAND ? H - y0 : CV_WBAND;
+        for (int j = 0; j < nb; j++)
+          cv_im2col_row(col + (size_t)j * W * ld, ld, pad, in, img, y0 + j, H, W, cin, r);
+        /* the band as an image of nb rows and ld channels, every tap at (0, 0) */
+        const cv_wgrad_t g = {dout + ((size_t)img * H + y0) * W * cout, col, 1, nb, W, ld, cout};
+        for (int u = u0; u < u1; u++) {
+          const int it = u / ncb, cb = (u % ncb) * cblk;
+          const int i0 = it * (nrow / nitem) + (it < nrow % nitem ? it : nrow % nitem);
+          const int nc = nrow / nitem + (it < nrow % nitem);
+          const int nv = cout - cb >= cblk ? CV_NV : (cout - cb + CV_VL - 1) / CV_VL;
+          cv_wrow rw[CV_NC];
+          for (int j = 0; j < nc; j++) {
+            const int i = row[i0 + j];
+            rw[j] = (cv_wrow){0, 0, i, cob[i0 + j], i == kc ? db : dw + (size_t)i * cout};
+          }
+          cv_wgrad_dispatch(&g, rw, nc, nv, 0, 0, nb, cb);
+        }
+      }
+  }
+}
+
 /* dw += in (x) dout at kept taps, db += sum dout. See engine 2 above. */
 static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, const float *in,
                                        const pcnn_conv_t *c) {
+  if (cv_padded_fits(c)) {
+    cv_wgrad_im2col(dw, db, dout, in, c);
+    return;
+  }
+  cv_bias_grad(db, dout, c);
   cv_tap tap[CV_MAX_TAPS];
   const int nt = cv_fwd_taps(tap, dw, c); /* tap[t].w: dw at that tap */
   const int cin = c->cin, cout = c->cout, cblk = CV_NV * CV_VL;
@@ -516,23 +619,6 @@ static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, 
           cv_wgrad_dispatch(&g, rw, nc, nv, img, y0, y1, cb);
         }
       }
-  }
-  /* db: one owner per output block, pixels in order */
-  const size_t p = (size_t)c->n * c->h * c->w;
-#pragma omp parallel for schedule(static)
-  for (int cbi = 0; cbi < ncb; cbi++) {
-    const int cb = cbi * cblk;
-    cv_mask mt[CV_NV];
-    cv_vec s[CV_NV];
-    for (int v = 0; v < CV_NV; v++) {
-      mt[v] = cv_lanes(0, cout - cb - v * CV_VL);
-      s[v] = cv_zero();
-    }
-    for (size_t i = 0; i < p; i++)
-      for (int v = 0; v < CV_NV; v++)
-        s[v] = cv_addv(s[v], cv_loadm(dout + i * cout + cb + v * CV_VL, mt[v]));
-    for (int v = 0; v < CV_NV; v++)
-      cv_storem(db + cb + v * CV_VL, mt[v], cv_addv(s[v], cv_loadm(db + cb + v * CV_VL, mt[v])));
   }
 }
 
