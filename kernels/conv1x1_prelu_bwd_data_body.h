@@ -1,24 +1,31 @@
-/* conv1x1_prelu_bwd_data_body.h: the body of pcnn_conv1x1_prelu_bwd_data__avx512 and __avx2, included by
- * kernels/conv1x1_prelu_bwd_data__avx512.c and __avx2.c after their pw_simd__<isa>.h, which
- * sets the vector width; PW_KERNEL(op) names the function for the ISA.
- * fused masked 1x1 conv + PReLU, data gradient.
- *   dpre[p][co] = pre > 0 ? dout : alpha[co] dout
+/* conv1x1_prelu_bwd_data_body.h: the body of pcnn_conv1x1_prelu_bwd_data__avx512
+ * and __avx2 (fused masked 1x1 conv + PReLU) and of pcnn_conv1x1_bwd_data__avx512
+ * and __avx2 (the plain masked 1x1 conv, pw_conv1x1.h, used by
+ * pcnn_conv_bwd_data__<isa> for k == 1), included by
+ * kernels/conv1x1_prelu_bwd_data__avx512.c and __avx2.c after their
+ * pw_simd__<isa>.h, which sets the vector width; PW_KERNEL(op) names the
+ * function for the ISA. One core, bwd_data_core, with a compile-time act flag:
+ *   act:  dpre[p][co] = pre > 0 ? dout : alpha[co] dout;  !act: dpre = dout
  *   din[p][ci] += sum_{co >= co_begin(ci)} dpre[p][co] w[ci][co]
  * The weights are packed once per call, transposed and masked, into a
  * zero-padded wt [cout][cin rounded up]. Each thread takes blocks of pixels:
- * it first writes the block's dpre (the PReLU gradient folded into the load
- * of dout, vectorised) to a stack buffer, then runs the GEMM dpre x wt with
- * register tiles of PW_MR pixels x PW_NV vectors of input channels whose
- * accumulators start from din (so din accumulates in one pass). Output
- * colour groups that reach only the first input channels stop at their last
- * vector. Sums run over co in the reference's order; every din element is
- * written by one thread, so results do not depend on the thread count.
- * Layers whose packed weights exceed PW_PACK_MAX floats use the reference. */
+ * with act it first writes the block's dpre (the PReLU gradient folded into
+ * the load of dout, vectorised) to a stack buffer; without, dout is read in
+ * place (dpre is only broadcast, never loaded as a vector). Then the GEMM
+ * dpre x wt runs with register tiles of PW_MR pixels x PW_NV vectors of input
+ * channels whose accumulators start from din (so din accumulates in one
+ * pass). Output colour groups that reach only the first input channels stop
+ * at their last vector. Sums run over co in the reference's order; every din
+ * element is written by one thread, so results do not depend on the thread
+ * count. Layers whose packed weights exceed PW_PACK_MAX floats: the fused
+ * kernel runs the reference, the plain one returns 0 (its caller runs the
+ * direct conv engine). */
 #include "pcnn_kernels.h"
+#include "pw_conv1x1.h"
 #include "pw_gemm.h"
 
 typedef struct {
-  int cin, cout, ldt, ldd, nseg;
+  int cin, cout, ldt, ldd, nseg; /* ldd: row stride of dpre */
   const float *wt;   /* [cout][ldt] */
   pw_seg_t seg[3];   /* reduction segments: outputs [c0, c1) reach inputs [0, co0) */
 } bwd_ctx;
@@ -70,16 +77,15 @@ static void tile_any(int mr, int nv, float *din, const float *dp, int j, const b
   }
 }
 
-void PW_KERNEL(conv1x1_prelu_bwd_data)(float *din, const float *dout, const float *pre,
-                                         const float *w, const float *alpha,
-                                         const pcnn_conv_t *c) {
-  /* din (P, cin) += (dout * prelu'(pre)) (P, cout) x w^T; w [cin][cout]; alpha (cout) */
+/* din (P, cin) += dpre (P, cout) x w^T; dout, pre (act only) (P, cout);
+ * w [cin][cout]; alpha (cout, act only). Returns 0, writing nothing, if the
+ * pack does not fit. */
+static PW_INLINE int bwd_data_core(const int act, float *din, const float *dout,
+                                   const float *pre, const float *w, const float *alpha,
+                                   const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, ldt = pw_round_up(cin, PW_VL);
   const int ldd = pw_round_up(cout, PW_VL);
-  if ((size_t)cout * ldt + ldd > PW_PACK_MAX || ldd > PW_DBUF) {
-    pcnn_conv1x1_prelu_bwd_data__ref(din, dout, pre, w, alpha, c);
-    return;
-  }
+  if ((size_t)cout * ldt + ldd > PW_PACK_MAX || ldd > PW_DBUF) return 0;
   float pack[PW_PACK_MAX] __attribute__((aligned(64)));
   pw_seg_t fs[3];
   const int nfs = pw_segments(fs, c);
@@ -89,33 +95,51 @@ void PW_KERNEL(conv1x1_prelu_bwd_data)(float *din, const float *dout, const floa
       pack[(size_t)co * ldt + ci] = co >= co0 ? w[(size_t)ci * cout + co] : 0.f;
   }
   float *ap = pack + (size_t)cout * ldt; /* alpha, zero-padded to ldd */
-  for (int co = 0; co < ldd; co++) ap[co] = co < cout ? alpha[co] : 0.f;
+  for (int co = 0; co < ldd; co++) ap[co] = act && co < cout ? alpha[co] : 0.f;
   /* reduction segments: output group [c0, c1) reaches input channels [0, co0) */
-  bwd_ctx x = {cin, cout, ldt, ldd, 0, pack, {{0, 0, 0}}};
+  bwd_ctx x = {cin, cout, ldt, act ? ldd : cout, 0, pack, {{0, 0, 0}}};
   for (int g = 0; g < c->groups; g++) {
     const int c0 = pcnn_group_begin(g, cout, c->groups), c1 = pcnn_group_begin(g + 1, cout, c->groups);
     const int e = pw_ci_end(fs, nfs, c0);
     if (c1 > c0 && e > 0) x.seg[x.nseg++] = (pw_seg_t){c0, c1, e};
   }
+  if (x.nseg == 0) return 1; /* every tap masked (mask A, one group): din unchanged */
   const int pb = PW_DBUF / ldd < 96 ? PW_DBUF / ldd : 96; /* pixels per block */
   const long p = (long)c->n * c->h * c->w, nblk = (p + pb - 1) / pb;
 #pragma omp parallel for schedule(static)
   for (long blk = 0; blk < nblk; blk++) {
-    float dp[PW_DBUF] __attribute__((aligned(64))); /* dpre (pb, ldd) */
+    float buf[PW_DBUF] __attribute__((aligned(64))); /* dpre (pb, ldd), act only */
     const long p0 = blk * pb;
     const int pn = (int)(p - p0 < pb ? p - p0 : pb);
-    for (int i = 0; i < pn; i++) {
-      const float *g = dout + (size_t)(p0 + i) * cout, *v = pre + (size_t)(p0 + i) * cout;
-      for (int co = 0; co < ldd; co += PW_VL)
-        pw_store(dp + (size_t)i * ldd + co,
-                 pw_prelu_sel(pw_load_n(v + co, cout - co), pw_load_n(g + co, cout - co),
-                              pw_load(ap + co)));
+    const float *dp = dout + (size_t)p0 * cout;
+    if (act) {
+      for (int i = 0; i < pn; i++) {
+        const float *g = dout + (size_t)(p0 + i) * cout, *v = pre + (size_t)(p0 + i) * cout;
+        for (int co = 0; co < ldd; co += PW_VL)
+          pw_store(buf + (size_t)i * ldd + co,
+                   pw_prelu_sel(pw_load_n(v + co, cout - co), pw_load_n(g + co, cout - co),
+                                pw_load(ap + co)));
+      }
+      dp = buf;
     }
     for (int j = 0; j < cin; j += PW_NV * PW_VL) {
       const int nv = (ldt - j) / PW_VL < PW_NV ? (ldt - j) / PW_VL : PW_NV;
       for (int i = 0; i < pn; i += PW_MR)
         tile_any(pn - i < PW_MR ? pn - i : PW_MR, nv, din + (size_t)(p0 + i) * cin,
-                 dp + (size_t)i * ldd, j, &x);
+                 dp + (size_t)i * x.ldd, j, &x);
     }
   }
+  return 1;
+}
+
+void PW_KERNEL(conv1x1_prelu_bwd_data)(float *din, const float *dout, const float *pre,
+                                         const float *w, const float *alpha,
+                                         const pcnn_conv_t *c) {
+  if (!bwd_data_core(1, din, dout, pre, w, alpha, c))
+    pcnn_conv1x1_prelu_bwd_data__ref(din, dout, pre, w, alpha, c);
+}
+
+int PW_KERNEL(conv1x1_bwd_data)(float *din, const float *dout, const float *w,
+                                const pcnn_conv_t *c) {
+  return bwd_data_core(0, din, dout, NULL, w, NULL, c);
 }

@@ -1,28 +1,35 @@
-/* conv1x1_prelu_bwd_weights_body.h: the body of pcnn_conv1x1_prelu_bwd_weights__avx512 and __avx2, included by
- * kernels/conv1x1_prelu_bwd_weights__avx512.c and __avx2.c after their pw_simd__<isa>.h, which
- * sets the vector width; PW_KERNEL(op) names the function for the ISA.
- * fused masked 1x1 conv + PReLU,
- * weight, bias and slope gradients.
- *   dpre[p][co] = pre > 0 ? dout : alpha[co] dout
+/* conv1x1_prelu_bwd_weights_body.h: the body of
+ * pcnn_conv1x1_prelu_bwd_weights__avx512 and __avx2 (fused masked 1x1 conv +
+ * PReLU: weight, bias and slope gradients) and of
+ * pcnn_conv1x1_bwd_weights__avx512 and __avx2 (the plain masked 1x1 conv,
+ * pw_conv1x1.h, used by pcnn_conv_bwd_weights__<isa> for k == 1), included by
+ * kernels/conv1x1_prelu_bwd_weights__avx512.c and __avx2.c after their
+ * pw_simd__<isa>.h, which sets the vector width; PW_KERNEL(op) names the
+ * function for the ISA. One core, bww_core, with a compile-time act flag:
+ *   act:  dpre[p][co] = pre > 0 ? dout : alpha[co] dout;  !act: dpre = dout
  *   dw[ci][co] += sum_p in[p][ci] dpre[p][co]   (kept taps co >= co_begin(ci) only)
- *   db[co] += sum_p dpre[p][co];  dalpha[co] += sum_p dout pre (pre <= 0)
+ *   db[co] += sum_p dpre[p][co];  act: dalpha[co] += sum_p dout pre (pre <= 0)
  * A GEMM in^T x dpre reducing over pixels: register tiles of PW_MR input
  * channels x PW_NV vectors of output channels, the input broadcast, a dpre
  * row loaded per pixel. Pixels go in blocks; each block's dpre is first
- * written (zero-padded to whole vectors) to a stack buffer, and each tile's
- * block sum is added into dw with stores masked to the kept taps (masked dw
- * entries are never written). Threads own disjoint row ranges of dw, split by
- * kept multiply-adds; the first thread also sums db and dalpha. Every sum runs
- * over the same pixel blocks in the same order whatever the thread count, so
- * results are bitwise reproducible (and independent of the thread count).
- * Layers with more than PW_DBUF / 4 output channels use the reference. */
+ * written (zero-padded to whole vectors) to a stack buffer (without act and
+ * with cout a multiple of the vector, dout is read in place instead), and
+ * each tile's block sum is added into dw with stores masked to the kept taps
+ * (masked dw entries are never written). Threads own disjoint row ranges of
+ * dw, split by kept multiply-adds; the first thread also sums db and dalpha.
+ * Every sum runs over the same pixel blocks in the same order whatever the
+ * thread count, so results are bitwise reproducible (and independent of the
+ * thread count). Layers with more than PW_DBUF / 4 output channels: the fused
+ * kernel runs the reference, the plain one returns 0 (its caller runs the
+ * direct conv engine). */
 #include <omp.h>
 
 #include "pcnn_kernels.h"
+#include "pw_conv1x1.h"
 #include "pw_gemm.h"
 
 typedef struct {
-  int cin, cout, ldd, nseg;
+  int cin, cout, ldd, nseg; /* ldd: row stride of dpre */
   pw_seg_t seg[3];
 } bww_ctx;
 
@@ -83,15 +90,15 @@ static void tile_any(int mr, int nv, float *dw, const float *in, const float *dp
   }
 }
 
-void PW_KERNEL(conv1x1_prelu_bwd_weights)(float *dw, float *db, float *dalpha,
-                                            const float *dout, const float *pre, const float *in,
-                                            const float *alpha, const pcnn_conv_t *c) {
-  /* dw [cin][cout], db, dalpha (cout) +=; dout, pre (P, cout); in (P, cin); alpha (cout) */
+/* dw [cin][cout], db, dalpha (cout, act only) +=; dout, pre (act only) (P, cout);
+ * in (P, cin); alpha (cout, act only). Returns 0, writing nothing, if the
+ * dpre block does not fit. */
+static PW_INLINE int bww_core(const int act, float *dw, float *db, float *dalpha,
+                              const float *dout, const float *pre, const float *in,
+                              const float *alpha, const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, ldd = pw_round_up(cout, PW_VL);
-  if (4 * ldd > PW_DBUF) {
-    pcnn_conv1x1_prelu_bwd_weights__ref(dw, db, dalpha, dout, pre, in, alpha, c);
-    return;
-  }
+  if (4 * ldd > PW_DBUF) return 0;
+  const int direct = !act && ldd == cout; /* dpre is dout, read in place */
   bww_ctx x = {cin, cout, ldd, 0, {{0, 0, 0}}};
   x.nseg = pw_segments(x.seg, c);
   const int ntile = (cin + PW_MR - 1) / PW_MR;
@@ -115,7 +122,6 @@ void PW_KERNEL(conv1x1_prelu_bwd_weights)(float *dw, float *db, float *dalpha,
     if (t0 < 0) t0 = ntile;
     if (tid == nt - 1) t1 = ntile;
     float buf[PW_DBUF] __attribute__((aligned(64)));
-    float *dp = buf;                       /* dpre (pb, ldd), zero beyond cout */
     float *sdb = buf + (size_t)pb * ldd;   /* block sums of db and dalpha (ldd each) */
     float *sda = sdb + ldd;
     const int sums = tid == 0;
@@ -124,15 +130,18 @@ void PW_KERNEL(conv1x1_prelu_bwd_weights)(float *dw, float *db, float *dalpha,
     for (long p0 = 0; p0 < p; p0 += pb) {
       const int pn = (int)(p - p0 < pb ? p - p0 : pb);
       if (t0 >= t1 && !sums) break;
-      for (int i = 0; i < pn; i++) {
-        const float *g = dout + (size_t)(p0 + i) * cout, *v = pre + (size_t)(p0 + i) * cout;
+      /* dpre (pn, ldd), zero beyond cout: in buf, or dout itself */
+      const float *dp = direct ? dout + (size_t)p0 * cout : buf;
+      for (int i = 0; i < pn && (!direct || sums); i++) {
+        const float *g = dout + (size_t)(p0 + i) * cout;
         for (int co = 0; co < ldd; co += PW_VL) {
-          const pw_vf gv = pw_load_n(g + co, cout - co), xv = pw_load_n(v + co, cout - co);
-          const pw_vf d = pw_prelu_sel(xv, gv, pw_load_n(alpha + co, cout - co));
-          pw_store(dp + (size_t)i * ldd + co, d);
+          const pw_vf gv = pw_load_n(g + co, cout - co);
+          const pw_vf xv = act ? pw_load_n(pre + (size_t)(p0 + i) * cout + co, cout - co) : gv;
+          const pw_vf d = act ? pw_prelu_sel(xv, gv, pw_load_n(alpha + co, cout - co)) : gv;
+          if (!direct) pw_store(buf + (size_t)i * ldd + co, d);
           if (sums) {
             pw_store(sdb + co, pw_add(pw_load(sdb + co), d));
-            pw_store(sda + co, pw_add(pw_load(sda + co), pw_neg_part(xv, gv)));
+            if (act) pw_store(sda + co, pw_add(pw_load(sda + co), pw_neg_part(xv, gv)));
           }
         }
       }
@@ -147,7 +156,20 @@ void PW_KERNEL(conv1x1_prelu_bwd_weights)(float *dw, float *db, float *dalpha,
     if (sums)
       for (int co = 0; co < cout; co++) {
         db[co] += sdb[co];
-        dalpha[co] += sda[co];
+        if (act) dalpha[co] += sda[co];
       }
   }
+  return 1;
+}
+
+void PW_KERNEL(conv1x1_prelu_bwd_weights)(float *dw, float *db, float *dalpha,
+                                            const float *dout, const float *pre, const float *in,
+                                            const float *alpha, const pcnn_conv_t *c) {
+  if (!bww_core(1, dw, db, dalpha, dout, pre, in, alpha, c))
+    pcnn_conv1x1_prelu_bwd_weights__ref(dw, db, dalpha, dout, pre, in, alpha, c);
+}
+
+int PW_KERNEL(conv1x1_bwd_weights)(float *dw, float *db, const float *dout, const float *in,
+                                   const pcnn_conv_t *c) {
+  return bww_core(0, dw, db, NULL, dout, NULL, in, NULL, c);
 }

@@ -1,9 +1,12 @@
-/* conv1x1_prelu_fwd_body.h: the body of pcnn_conv1x1_prelu_fwd__avx512 and __avx2, included by
- * kernels/conv1x1_prelu_fwd__avx512.c and __avx2.c after their pw_simd__<isa>.h, which
- * sets the vector width; PW_KERNEL(op) names the function for the ISA.
- * fused masked 1x1 conv + PReLU, forward.
+/* conv1x1_prelu_fwd_body.h: the body of pcnn_conv1x1_prelu_fwd__avx512 and __avx2
+ * (fused masked 1x1 conv + PReLU) and of pcnn_conv1x1_fwd__avx512 and __avx2
+ * (the plain masked 1x1 conv, pw_conv1x1.h, used by pcnn_conv_fwd__<isa> for
+ * k == 1), included by kernels/conv1x1_prelu_fwd__avx512.c and __avx2.c after
+ * their pw_simd__<isa>.h, which sets the vector width; PW_KERNEL(op) names the
+ * function for the ISA. One core, fwd_core, with a compile-time act flag:
  *   pre[p][co] = b[co] + sum_{ci : co >= co_begin(ci)} in[p][ci] w[ci][co]
- *   out[p][co] = pre > 0 ? pre : alpha[co] pre
+ *   act:  out[p][co] = pre > 0 ? pre : alpha[co] pre  (and pre is stored)
+ *   !act: out[p][co] = pre                             (no pre, no alpha)
  * A GEMM (P x cin) x (cin x cout): register tiles of PW_MR pixels x PW_NV
  * vectors of output channels, accumulators start at the bias, the input is
  * broadcast, one weight row is loaded per input channel; the epilogue writes
@@ -15,8 +18,11 @@
  * reference's order of input channels, so results do not depend on threads.
  * Outputs larger than PW_NT_BYTES are written with non-temporal stores
  * (measured: 128->64 at N=32 went from 69 to 78 GFLOP/s on one core).
- * Layers whose packed weights exceed PW_PACK_MAX floats use the reference. */
+ * Layers whose packed weights exceed PW_PACK_MAX floats: the fused kernel
+ * runs the reference, the plain one returns 0 (its caller runs the direct
+ * conv engine). */
 #include "pcnn_kernels.h"
+#include "pw_conv1x1.h"
 #include "pw_gemm.h"
 
 #define PB 96 /* pixels per block: the unit of work of a thread */
@@ -28,9 +34,10 @@ typedef struct {
   pw_seg_t seg[3];
 } fwd_ctx;
 
-/* one register tile: pixels [0, mr) of pre/out/in, channels [j, j + nv PW_VL) */
-static PW_INLINE void tile(const int mr, const int nv, float *pre, float *out, const float *in,
-                           int j, const fwd_ctx *x) {
+/* one register tile: pixels [0, mr) of pre/out/in, channels [j, j + nv PW_VL);
+ * act: PReLU epilogue, also storing pre; !act: out = the accumulators */
+static PW_INLINE void tile(const int act, const int mr, const int nv, float *pre, float *out,
+                           const float *in, int j, const fwd_ctx *x) {
   pw_vf acc[PW_MR][PW_NV];
 #pragma GCC unroll 8
   for (int v = 0; v < nv; v++) {
@@ -48,61 +55,61 @@ static PW_INLINE void tile(const int mr, const int nv, float *pre, float *out, c
 #pragma GCC unroll 8
   for (int v = 0; v < nv; v++) {
     const int co = j + v * PW_VL, left = x->cout - co;
-    const pw_vf av = pw_load(x->ap + co);
+    const pw_vf av = act ? pw_load(x->ap + co) : pw_zero();
 #pragma GCC unroll 8
     for (int r = 0; r < mr; r++) {
-      float *po = pre + (size_t)r * x->cout + co, *oo = out + (size_t)r * x->cout + co;
+      float *oo = out + (size_t)r * x->cout + co;
+      const pw_vf y = act ? pw_prelu_sel(acc[r][v], acc[r][v], av) : acc[r][v];
       if (x->nt) { /* nt implies cout % PW_VL == 0: no tail */
-        pw_stream(po, acc[r][v]);
-        pw_stream(oo, pw_prelu_sel(acc[r][v], acc[r][v], av));
+        if (act) pw_stream(pre + (size_t)r * x->cout + co, acc[r][v]);
+        pw_stream(oo, y);
       } else {
-        pw_store_n(po, left, acc[r][v]);
-        pw_store_n(oo, left, pw_prelu_sel(acc[r][v], acc[r][v], av));
+        if (act) pw_store_n(pre + (size_t)r * x->cout + co, left, acc[r][v]);
+        pw_store_n(oo, left, y);
       }
     }
   }
 }
 
-static PW_INLINE void tile_nv(int mr, const int nv, float *pre, float *out, const float *in, int j,
-                              const fwd_ctx *x) {
+static PW_INLINE void tile_nv(const int act, int mr, const int nv, float *pre, float *out,
+                              const float *in, int j, const fwd_ctx *x) {
   switch (mr) {
-    case 6: tile(6, nv, pre, out, in, j, x); break;
-    case 5: tile(5, nv, pre, out, in, j, x); break;
-    case 4: tile(4, nv, pre, out, in, j, x); break;
-    case 3: tile(3, nv, pre, out, in, j, x); break;
-    case 2: tile(2, nv, pre, out, in, j, x); break;
-    case 1: tile(1, nv, pre, out, in, j, x); break;
+    case 6: tile(act, 6, nv, pre, out, in, j, x); break;
+    case 5: tile(act, 5, nv, pre, out, in, j, x); break;
+    case 4: tile(act, 4, nv, pre, out, in, j, x); break;
+    case 3: tile(act, 3, nv, pre, out, in, j, x); break;
+    case 2: tile(act, 2, nv, pre, out, in, j, x); break;
+    case 1: tile(act, 1, nv, pre, out, in, j, x); break;
     default: break;
   }
 }
 
-static void tile_any(int mr, int nv, float *pre, float *out, const float *in, int j,
-                     const fwd_ctx *x) {
+static PW_INLINE void tile_any(const int act, int mr, int nv, float *pre, float *out,
+                               const float *in, int j, const fwd_ctx *x) {
   switch (nv) {
 #if PW_NV > 2
-    case 4: tile_nv(mr, 4, pre, out, in, j, x); break;
-    case 3: tile_nv(mr, 3, pre, out, in, j, x); break;
+    case 4: tile_nv(act, mr, 4, pre, out, in, j, x); break;
+    case 3: tile_nv(act, mr, 3, pre, out, in, j, x); break;
 #endif
-    case 2: tile_nv(mr, 2, pre, out, in, j, x); break;
-    case 1: tile_nv(mr, 1, pre, out, in, j, x); break;
+    case 2: tile_nv(act, mr, 2, pre, out, in, j, x); break;
+    case 1: tile_nv(act, mr, 1, pre, out, in, j, x); break;
     default: break;
   }
 }
 
-void PW_KERNEL(conv1x1_prelu_fwd)(float *pre, float *out, const float *in, const float *w,
-                                    const float *b, const float *alpha, const pcnn_conv_t *c) {
-  /* pre, out (P, cout); in (P, cin); w [cin][cout]; b, alpha (cout) */
+/* pre (P, cout, act only), out (P, cout); in (P, cin); w [cin][cout]; b, alpha
+ * (cout, alpha act only). Returns 0, writing nothing, if the pack does not fit. */
+static PW_INLINE int fwd_core(const int act, float *pre, float *out, const float *in,
+                              const float *w, const float *b, const float *alpha,
+                              const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, ldw = pw_round_up(cout, PW_VL);
-  if ((size_t)(cin + 2) * ldw > PW_PACK_MAX) {
-    pcnn_conv1x1_prelu_fwd__ref(pre, out, in, w, b, alpha, c);
-    return;
-  }
+  if ((size_t)(cin + 2) * ldw > PW_PACK_MAX) return 0;
   float pack[PW_PACK_MAX] __attribute__((aligned(64)));
   const long p = (long)c->n * c->h * c->w, nblk = (p + PB - 1) / PB;
   /* outputs larger than a core's L2 go past the caches: pre is next read by
    * the backward pass, out by the next layer after it streamed from memory */
   const int nt = (double)p * cout * sizeof(float) > PW_NT_BYTES && cout % PW_VL == 0 &&
-                 ((size_t)pre | (size_t)out) % (PW_VL * sizeof(float)) == 0;
+                 ((size_t)(act ? pre : out) | (size_t)out) % (PW_VL * sizeof(float)) == 0;
   fwd_ctx x = {cin, cout, ldw, 0, nt, pack, pack + (size_t)cin * ldw, pack + (size_t)(cin + 1) * ldw,
                {{0, 0, 0}}};
   x.nseg = pw_segments(x.seg, c);
@@ -113,7 +120,7 @@ void PW_KERNEL(conv1x1_prelu_fwd)(float *pre, float *out, const float *in, const
   }
   for (int co = 0; co < ldw; co++) {
     pack[(size_t)cin * ldw + co] = co < cout ? b[co] : 0.f;
-    pack[(size_t)(cin + 1) * ldw + co] = co < cout ? alpha[co] : 0.f;
+    pack[(size_t)(cin + 1) * ldw + co] = act && co < cout ? alpha[co] : 0.f;
   }
 #pragma omp parallel for schedule(static)
   for (long blk = 0; blk < nblk; blk++) {
@@ -123,10 +130,22 @@ void PW_KERNEL(conv1x1_prelu_fwd)(float *pre, float *out, const float *in, const
       const int nv = (ldw - j) / PW_VL < PW_NV ? (ldw - j) / PW_VL : PW_NV;
       for (int i = 0; i < pn; i += PW_MR) {
         const size_t q = (size_t)(p0 + i);
-        tile_any(pn - i < PW_MR ? pn - i : PW_MR, nv, pre + q * cout, out + q * cout, in + q * cin,
-                 j, &x);
+        tile_any(act, pn - i < PW_MR ? pn - i : PW_MR, nv, act ? pre + q * cout : NULL,
+                 out + q * cout, in + q * cin, j, &x);
       }
     }
     if (nt) pw_fence();
   }
+  return 1;
+}
+
+void PW_KERNEL(conv1x1_prelu_fwd)(float *pre, float *out, const float *in, const float *w,
+                                    const float *b, const float *alpha, const pcnn_conv_t *c) {
+  if (!fwd_core(1, pre, out, in, w, b, alpha, c))
+    pcnn_conv1x1_prelu_fwd__ref(pre, out, in, w, b, alpha, c);
+}
+
+int PW_KERNEL(conv1x1_fwd)(float *out, const float *in, const float *w, const float *b,
+                           const pcnn_conv_t *c) {
+  return fwd_core(0, NULL, out, in, w, b, NULL, c);
 }

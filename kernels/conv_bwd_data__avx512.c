@@ -12,10 +12,15 @@
  * next to O(N H W taps cin cout).
  * Scratch: grows (malloc) on the calling thread when a larger weight is first
  * seen, then is reused; steady-state calls do not allocate. If malloc fails,
- * or k > 15, the reference runs instead. */
+ * or k > 15, the reference runs instead.
+ * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_bwd_data__avx512,
+ * pw_conv1x1.h; no transpose scratch); the path above only when its packed
+ * weights do not fit. */
 #include "conv_simd_common.h"
+#include "pw_conv1x1.h"
 
 void pcnn_conv_bwd_data__avx512(float *din, const float *dout, const float *w,
                               const pcnn_conv_t *c) {
+  if (c->k == 1 && pcnn_conv1x1_bwd_data__avx512(din, dout, w, c)) return;
   cv_bwd_data(din, dout, w, c); /* conv_simd_common.h */
 }

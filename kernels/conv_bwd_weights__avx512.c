@@ -10,11 +10,15 @@
  * the dout loads are still shared. Items are split over threads by row count;
  * every dw element has one owner summing pixels in a fixed order, so the
  * result is bitwise identical for any thread count. k > 15 uses the
- * reference. */
+ * reference.
+ * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_bwd_weights__avx512,
+ * pw_conv1x1.h); engine 2 only when its dpre block does not fit. */
 #include "conv_simd_common.h"
+#include "pw_conv1x1.h"
 
 void pcnn_conv_bwd_weights__avx512(float *dw, float *db, const float *dout, const float *in,
                                    const pcnn_conv_t *c) {
+  if (c->k == 1 && pcnn_conv1x1_bwd_weights__avx512(dw, db, dout, in, c)) return;
   if (cv_kept_taps(c) > CV_MAX_TAPS) {
     pcnn_conv_bwd_weights__ref(dw, db, dout, in, c);
     return;

@@ -9,11 +9,15 @@
  * read a zero row. Few input channels (the first layer, cin 1 or 3): the
  * padded-row mode merges the taps of a kernel row into one (see
  * cv_direct_padded). Threads over (image, row). Kernels with more than 128 kept
- * taps (k > 15) go to the reference. */
+ * taps (k > 15) go to the reference.
+ * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_fwd__avx512,
+ * pw_conv1x1.h); the direct engine only when its packed weights do not fit. */
 #include "conv_simd_common.h"
+#include "pw_conv1x1.h"
 
 void pcnn_conv_fwd__avx512(float *out, const float *in, const float *w, const float *b,
                            const pcnn_conv_t *c) {
+  if (c->k == 1 && pcnn_conv1x1_fwd__avx512(out, in, w, b, c)) return;
   if (cv_kept_taps(c) > CV_MAX_TAPS) {
     pcnn_conv_fwd__ref(out, in, w, b, c);
     return;

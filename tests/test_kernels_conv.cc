@@ -46,6 +46,12 @@ std::vector<pcnn_conv_t> shapes(int nb) {
       C(1, 5, 4, 33, 17, 5, A, 3),      C(3, 1, 7, 3, 3, 3, A, 3),
       // more input channels than the zero row (CV_ZMAX) holds
       C(1, 3, 5, 1100, 20, 3, B, 1),
+      // 1x1 (the pointwise GEMM path): mask A with 1 group (every tap masked)
+      // and 3 groups, cin / cout tails, a cout of 9 vectors, batch 1, and a
+      // cout too wide for the backward pack buffers (the fallback path)
+      C(1, 5, 7, 13, 33, 1, A, 3),      C(2, 3, 9, 31, 17, 1, A, 1),
+      C(1, 4, 6, 33, 70, 1, A, 3),      C(1, 7, 5, 17, 9, 1, B, 3),
+      C(2, 5, 5, 70, 130, 1, B, 3),     C(1, 2, 3, 5, 4100, 1, B, 3),
   };
   const int odd[] = {1, 3, 5, 7, 13, 17, 31, 33};
   int i = 0;
@@ -173,7 +179,8 @@ class ConvKernel : public ::testing::TestWithParam<const pcnn_kernel_row_t *> {
   }
   // bitwise equal across two runs with 2 threads, and with 1 vs 2 threads
   void check_deterministic(Dir dir) {
-    const pcnn_conv_t shp[] = {C(3, 9, 13, 24, 40, 3, B, 3), C(2, 8, 10, 1, 36, 7, A, 1)};
+    const pcnn_conv_t shp[] = {C(3, 9, 13, 24, 40, 3, B, 3), C(2, 8, 10, 1, 36, 7, A, 1),
+                               C(3, 9, 13, 24, 40, 1, B, 3), C(2, 8, 10, 37, 64, 1, A, 3)};
     const int nt0 = omp_get_max_threads();
     for (const pcnn_conv_t &c : shp) {
       const Data d = make_data(c, 99);
