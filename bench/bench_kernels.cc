@@ -1,6 +1,8 @@
 // bench_kernels.cc: times every row of kernels/kernel_list.h on the seed
 // model's shapes, at 1 and 2 threads. Rows are read from pcnn_kernel_rows at
-// start-up, so a kernel added to the list is timed without touching this file.
+// start-up, so a kernel added to the list for an existing op is timed without
+// touching this file (a new op needs a body here; until then it is reported
+// as an error).
 // Names: <op>/<shape>/<isa>/t<threads>, e.g. conv_fwd/3x3B_64-64/avx512/t1.
 #include <cstring>
 #include <functional>
@@ -49,6 +51,23 @@ void conv_rows(const pcnn_kernel_row_t &r, int t) {
         benchmark::DoNotOptimize(out.get()[0]);
         conv_counters(st, c);
       });
+    } else if (!std::strcmp(r.op_name, "conv_prelu_fwd")) {
+      // as the model runs it: the 1x1 (conv3) with the residual input, the
+      // others (3x3, first layer) without
+      auto fn = (pcnn_conv_prelu_fwd_fn *)r.fn;
+      reg(name, r.isa, t, slow, [=](benchmark::State &st) {
+        Buf pre(act_size(c, c.cout)), out(act_size(c, c.cout)), in(act_size(c, c.cin)),
+            w(w_size(c)), b(c.cout), res(act_size(c, c.cout)), a(c.cout);
+        in.rand(-1, 1, 1);
+        masked_weights(w, c, 2);
+        b.rand(-0.1f, 0.1f, 3);
+        res.rand(-1, 1, 7);
+        a.rand(0.1f, 0.3f, 5);
+        const float *rp = c.k == 1 ? res.get() : nullptr;
+        for (auto _ : st) fn(pre.get(), out.get(), in.get(), w.get(), b.get(), rp, a.get(), &c);
+        benchmark::DoNotOptimize(out.get()[0]);
+        conv_counters(st, c);
+      });
     } else if (!std::strcmp(r.op_name, "conv_bwd_data")) {
       auto fn = (pcnn_conv_bwd_data_fn *)r.fn;
       reg(name, r.isa, t, slow, [=](benchmark::State &st) {
@@ -59,7 +78,7 @@ void conv_rows(const pcnn_kernel_row_t &r, int t) {
         benchmark::DoNotOptimize(din.get()[0]);
         conv_counters(st, c);
       });
-    } else {  // conv_bwd_weights
+    } else if (!std::strcmp(r.op_name, "conv_bwd_weights")) {
       auto fn = (pcnn_conv_bwd_weights_fn *)r.fn;
       reg(name, r.isa, t, slow, [=](benchmark::State &st) {
         Buf dw(w_size(c)), db(c.cout), dout(act_size(c, c.cout)), in(act_size(c, c.cin));
@@ -68,6 +87,13 @@ void conv_rows(const pcnn_kernel_row_t &r, int t) {
         for (auto _ : st) fn(dw.get(), db.get(), dout.get(), in.get(), &c);
         benchmark::DoNotOptimize(dw.get()[0]);
         conv_counters(st, c);
+      });
+    } else {
+      // a new conv op: fail loudly (its signature is unknown here)
+      reg(name, r.isa, t, slow, [](benchmark::State &st) {
+        st.SkipWithError("no benchmark body for this op yet (bench/bench_kernels.cc)");
+        for (auto _ : st) {
+        }
       });
     }
   }

@@ -7,8 +7,8 @@
  * Output channels in vectors, register-blocked over 6 pixels of a row; cout
  * tails and centre groups by masked loads/stores, taps in the zero padding
  * read a zero row. Few input channels (the first layer, cin 1 or 3): the
- * padded-row mode merges the taps of a kernel row into one (see
- * cv_direct_padded). Threads over (image, row). Kernels with more than 128 kept
+ * row-im2col mode gathers each output row's kept-tap inputs and runs them as
+ * one tap (see cv_direct_padded_ex). Threads over (image, row). Kernels with more than 128 kept
  * taps (k > 15) go to the reference.
  * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_fwd__avx2,
  * pw_conv1x1.h); the direct engine only when its packed weights do not fit. */
@@ -18,16 +18,5 @@
 void pcnn_conv_fwd__avx2(float *out, const float *in, const float *w, const float *b,
                            const pcnn_conv_t *c) {
   if (c->k == 1 && pcnn_conv1x1_fwd__avx2(out, in, w, b, c)) return;
-  if (cv_kept_taps(c) > CV_MAX_TAPS) {
-    pcnn_conv_fwd__ref(out, in, w, b, c);
-    return;
-  }
-  cv_tap tap[CV_MAX_TAPS];
-  const int pad = cv_padded_fits(c);
-  const int nt = pad ? cv_padded_taps(tap, w, c) : cv_fwd_taps(tap, w, c);
-  const cv_direct_t d = {out, in, b, c->n, c->h, c->w, c->cin, c->cout, c->cout, nt, tap};
-  if (pad)
-    cv_direct_padded(&d, c->k / 2);
-  else
-    cv_direct(&d);
+  cv_conv_fwd(out, in, w, b, NULL, c);
 }

@@ -49,6 +49,11 @@ static inline cv_mask cv_and(cv_mask a, cv_mask b) { return (cv_mask)(a & b); }
 #define cv_fmadd(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define cv_addv(a, b) _mm512_add_ps((a), (b))
 #define cv_zero() _mm512_setzero_ps()
+/* x > 0 ? x : a x */
+static inline cv_vec cv_prelu(cv_vec x, cv_vec a) {
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ),
+                              _mm512_mul_ps(a, x), x);
+}
 #elif defined(__AVX2__)
 #define CV_VL 8
 #define CV_NV 2
@@ -68,6 +73,9 @@ static inline cv_mask cv_and(cv_mask a, cv_mask b) { return _mm256_and_si256(a, 
 #define cv_fmadd(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define cv_addv(a, b) _mm256_add_ps((a), (b))
 #define cv_zero() _mm256_setzero_ps()
+static inline cv_vec cv_prelu(cv_vec x, cv_vec a) {
+  return _mm256_blendv_ps(_mm256_mul_ps(a, x), x, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
 #else
 #error "conv_simd_common.h needs -mavx2 -mfma or -mavx512f"
 #endif
@@ -109,6 +117,14 @@ typedef struct {
   const cv_tap *tap;
 } cv_direct_t;
 
+/* optional epilogue of engine 1 (conv_prelu_fwd): out += res, then
+ * act = prelu(out, alpha); res / act are laid out like out */
+typedef struct {
+  const float *res; /* or NULL */
+  float *act;       /* or NULL: no activation */
+  const float *alpha;
+} cv_epi_t;
+
 /* kept taps in (ky, kx) order; centre segments from pcnn_mask_co_begin */
 static inline int cv_kept_taps(const pcnn_conv_t *c) {
   const int r = c->k / 2;
@@ -116,10 +132,11 @@ static inline int cv_kept_taps(const pcnn_conv_t *c) {
 }
 
 /* ---- engine 1: direct conv, one block of PX pixels x NV vectors ---- */
-CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d, int img, int y,
-                               int x0, int cb) {
+CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d, const cv_epi_t *e,
+                               int img, int y, int x0, int cb) {
   const int cin = d->cin, cout = d->cout;
-  float *op = d->out + (((size_t)img * d->h + y) * d->w + x0) * cout + cb;
+  const size_t off = (((size_t)img * d->h + y) * d->w + x0) * cout + cb;
+  float *op = d->out + off;
   cv_vec acc[CV_PX][CV_NV];
   cv_mask mt[CV_NV];
 #pragma GCC unroll 8
@@ -177,29 +194,45 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
       }
     }
   }
+  if (e && e->res) {
+#pragma GCC unroll 16
+    for (int j = 0; j < PX; j++)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; v++)
+        acc[j][v] = cv_addv(acc[j][v], cv_loadm(e->res + off + (size_t)j * cout + v * CV_VL, mt[v]));
+  }
 #pragma GCC unroll 16
   for (int j = 0; j < PX; j++)
 #pragma GCC unroll 8
     for (int v = 0; v < NV; v++) cv_storem(op + (size_t)j * cout + v * CV_VL, mt[v], acc[j][v]);
+  if (e && e->act) {
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++) {
+      const cv_vec al = cv_loadm(e->alpha + cb + v * CV_VL, mt[v]);
+#pragma GCC unroll 16
+      for (int j = 0; j < PX; j++)
+        cv_storem(e->act + off + (size_t)j * cout + v * CV_VL, mt[v], cv_prelu(acc[j][v], al));
+    }
+  }
 }
 
 #define CV_NV_CASES(PXc)                                                   \
   switch (nv) {                                                            \
-    case 1: cv_direct_block(PXc, 1, d, img, y, x0, cb); break;             \
-    case 2: cv_direct_block(PXc, 2, d, img, y, x0, cb); break;             \
+    case 1: cv_direct_block(PXc, 1, d, e, img, y, x0, cb); break;             \
+    case 2: cv_direct_block(PXc, 2, d, e, img, y, x0, cb); break;             \
     CV_NV_MORE(PXc)                                                        \
   }
 #if CV_NV >= 4
 #define CV_NV_MORE(PXc)                                        \
-  case 3: cv_direct_block(PXc, 3, d, img, y, x0, cb); break;   \
-  default: cv_direct_block(PXc, 4, d, img, y, x0, cb); break;
+  case 3: cv_direct_block(PXc, 3, d, e, img, y, x0, cb); break;   \
+  default: cv_direct_block(PXc, 4, d, e, img, y, x0, cb); break;
 #else
 #define CV_NV_MORE(PXc) \
   default: break;
 #endif
 
-static inline void cv_direct_dispatch(const cv_direct_t *d, int px, int nv, int img, int y, int x0,
-                                      int cb) {
+static inline void cv_direct_dispatch(const cv_direct_t *d, const cv_epi_t *e, int px, int nv,
+                                      int img, int y, int x0, int cb) {
   switch (px) {
     case 1: CV_NV_CASES(1) break;
     case 2: CV_NV_CASES(2) break;
@@ -212,7 +245,7 @@ static inline void cv_direct_dispatch(const cv_direct_t *d, int px, int nv, int 
 
 /* Threads split over (image, row); each row walks output-channel blocks,
  * then pixel blocks, so a block's weights stay in L1/L2 along the row. */
-static inline void cv_direct(const cv_direct_t *d) {
+static inline void cv_direct_ex(const cv_direct_t *d, const cv_epi_t *e) {
   const int rows = d->n * d->h, cblk = CV_NV * CV_VL;
 #pragma omp parallel for schedule(static)
   for (int ry = 0; ry < rows; ry++) {
@@ -222,11 +255,12 @@ static inline void cv_direct(const cv_direct_t *d) {
       const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
       for (int x0 = 0; x0 < d->w; x0 += CV_PX) {
         const int px = d->w - x0 < CV_PX ? d->w - x0 : CV_PX;
-        cv_direct_dispatch(d, px, nv, img, y, x0, cb);
+        cv_direct_dispatch(d, e, px, nv, img, y, x0, cb);
       }
     }
   }
 }
+static inline void cv_direct(const cv_direct_t *d) { cv_direct_ex(d, NULL); }
 
 /* Row-im2col mode, for few input channels (first layer, cin 1 or 3): the
  * kept taps of a masked k x k filter are its first r*k + r + 1 taps in
@@ -270,7 +304,7 @@ static inline void cv_im2col_row(float *col, int ld, float *pad, const float *in
   }
 }
 
-static inline void cv_direct_padded(const cv_direct_t *d, int r) {
+static inline void cv_direct_padded_ex(const cv_direct_t *d, int r, const cv_epi_t *e) {
   const int rows = d->n * d->h, cblk = CV_NV * CV_VL, cin = d->cin, k = 2 * r + 1;
   const int kc = (r * k + r + 1) * cin, W = d->w;
 #pragma omp parallel for schedule(static)
@@ -280,18 +314,21 @@ static inline void cv_direct_padded(const cv_direct_t *d, int r) {
     float pad[CV_PADMAX]; /* one input row with r zero pixels each side */
     cv_im2col_row(col, kc, pad, d->in, img, y, d->h, W, cin, r);
     /* the row as a 1-row image of kc channels, one tap at (0, 0) */
-    const cv_direct_t rd = {d->out + (size_t)ry * W * d->cout, col, d->bias, 1, 1, W, kc,
-                            d->cout, d->ldw, d->ntap, d->tap};
+    const size_t ro = (size_t)ry * W * d->cout;
+    const cv_direct_t rd = {d->out + ro, col, d->bias, 1, 1, W, kc, d->cout, d->ldw, d->ntap, d->tap};
+    const cv_epi_t re = {e && e->res ? e->res + ro : NULL, e && e->act ? e->act + ro : NULL,
+                         e ? e->alpha : NULL};
     for (int cb = 0; cb < d->cout; cb += cblk) {
       const int rem = d->cout - cb;
       const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
       for (int x0 = 0; x0 < W; x0 += CV_PX) {
         const int px = W - x0 < CV_PX ? W - x0 : CV_PX;
-        cv_direct_dispatch(&rd, px, nv, 0, 0, x0, cb);
+        cv_direct_dispatch(&rd, e ? &re : NULL, px, nv, 0, 0, x0, cb);
       }
     }
   }
 }
+static inline void cv_direct_padded(const cv_direct_t *d, int r) { cv_direct_padded_ex(d, r, NULL); }
 
 /* the one tap of im2col mode: off-centre rows [0, base) reach every output,
  * then the centre's input groups [base + a, base + b) reach [lo, cout) */
@@ -307,6 +344,12 @@ static inline int cv_padded_taps(cv_tap *tap, const float *w, const pcnn_conv_t 
   }
   return t->nseg > 0;
 }
+
+/* the forward driver of conv_fwd / conv_prelu_fwd (e may be NULL): the
+ * im2col mode for few input channels, else the direct engine over the kept
+ * taps; kernels with more than CV_MAX_TAPS kept taps use the reference */
+static inline void cv_conv_fwd(float *out, const float *in, const float *w, const float *b,
+                               const cv_epi_t *e, const pcnn_conv_t *c);
 
 /* ---- engine 2: weight gradient ---- */
 /* output rows per weight-gradient block: its accumulators stay in registers
@@ -446,6 +489,25 @@ static inline int cv_fwd_taps(cv_tap *tap, const float *w, const pcnn_conv_t *c)
       nt += t->nseg > 0;
     }
   return nt;
+}
+
+static inline void cv_conv_fwd(float *out, const float *in, const float *w, const float *b,
+                               const cv_epi_t *e, const pcnn_conv_t *c) {
+  if (cv_kept_taps(c) > CV_MAX_TAPS) {
+    if (e)
+      pcnn_conv_prelu_fwd__ref(out, e->act, in, w, b, e->res, e->alpha, c);
+    else
+      pcnn_conv_fwd__ref(out, in, w, b, c);
+    return;
+  }
+  cv_tap tap[CV_MAX_TAPS];
+  const int pad = cv_padded_fits(c);
+  const int nt = pad ? cv_padded_taps(tap, w, c) : cv_fwd_taps(tap, w, c);
+  const cv_direct_t d = {out, in, b, c->n, c->h, c->w, c->cin, c->cout, c->cout, nt, tap};
+  if (pad)
+    cv_direct_padded_ex(&d, c->k / 2, e);
+  else
+    cv_direct_ex(&d, e);
 }
 
 /* db += sum over pixels of dout: one owner per output block, pixels in order */

@@ -114,6 +114,15 @@ typedef void pcnn_conv1x1_prelu_bwd_weights_fn(float *dw, float *db, float *dalp
                                                const float *in, const float *alpha,
                                                const pcnn_conv_t *c);
 
+/* masked k x k conv with the residual add and the PReLU in its epilogue (the
+ * model's forward: 3x3 -> PReLU, and 1x1 + skip -> next block's PReLU):
+ * pre = masked_conv(in, w) + b (+ res if res != NULL); out = prelu(pre, alpha)
+ * pre, out (N,H,W,cout); res (N,H,W,cout) or NULL; in (N,H,W,cin); alpha (cout).
+ * The backward is that of conv_fwd, add and prelu on the saved pre / out. */
+typedef void pcnn_conv_prelu_fwd_fn(float *pre, float *out, const float *in, const float *w,
+                                    const float *b, const float *res, const float *alpha,
+                                    const pcnn_conv_t *c);
+
 /* residual add: out = a + b (n floats); out may alias a or b */
 typedef void pcnn_add_fwd_fn(float *out, const float *a, const float *b, size_t n);
 /* da += dout; db += dout */
@@ -155,14 +164,15 @@ int pcnn_isa_supported(pcnn_isa_t isa);
 #define PCNN_OPS(X)                                                                           \
   X(conv_fwd) X(conv_bwd_data) X(conv_bwd_weights) X(prelu_fwd) X(prelu_bwd)                  \
   X(conv1x1_prelu_fwd) X(conv1x1_prelu_bwd_data) X(conv1x1_prelu_bwd_weights) X(add_fwd)      \
-  X(add_bwd) X(bernoulli_loss) X(softmax256_loss) X(nadam_update) X(gemm_acc)
+  X(add_bwd) X(bernoulli_loss) X(softmax256_loss) X(nadam_update) X(gemm_acc)                 \
+  X(conv_prelu_fwd)
 
 typedef struct {
 #define PCNN_SLOT(op) pcnn_##op##_fn *op;
   PCNN_OPS(PCNN_SLOT)
 #undef PCNN_SLOT
   /* ISA each slot came from, by op name order above */
-  pcnn_isa_t isa_of[16];
+  pcnn_isa_t isa_of[24];
 } pcnn_kernels_t;
 
 /* One row per implemented kernel: (isa, op, function). kernels/kernel_list.h

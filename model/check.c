@@ -65,7 +65,7 @@ static int known_op(const char *op) {
   static const char *const known[] = {"conv_fwd", "conv_bwd_data", "conv_bwd_weights", "conv1x1_prelu_fwd",
                                       "conv1x1_prelu_bwd_data", "conv1x1_prelu_bwd_weights", "prelu_fwd",
                                       "prelu_bwd", "add_fwd", "add_bwd", "bernoulli_loss",
-                                      "softmax256_loss", "nadam_update"};
+                                      "softmax256_loss", "nadam_update", "conv_prelu_fwd"};
   for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
     if (!strcmp(op, known[i])) return 1;
   return 0;
@@ -82,6 +82,9 @@ static void run_op(problem_t *P, void (*fn)(void)) {
     ((pcnn_conv_bwd_weights_fn *)fn)(P->out[0], P->out[1], P->dout, P->in, c);
   else if (!strcmp(op, "conv1x1_prelu_fwd"))
     ((pcnn_conv1x1_prelu_fwd_fn *)fn)(P->out[0], P->out[1], P->in, P->w, P->b, P->alpha, c);
+  else if (!strcmp(op, "conv_prelu_fwd")) /* the residual input on 1x1s, as in the model */
+    ((pcnn_conv_prelu_fwd_fn *)fn)(P->out[0], P->out[1], P->in, P->w, P->b, c->k == 1 ? P->x2 : NULL,
+                                   P->alpha, c);
   else if (!strcmp(op, "conv1x1_prelu_bwd_data"))
     ((pcnn_conv1x1_prelu_bwd_data_fn *)fn)(P->out[0], P->dout, P->pre, P->w, P->alpha, c);
   else if (!strcmp(op, "conv1x1_prelu_bwd_weights"))
@@ -141,9 +144,10 @@ static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t se
   P->t = rnd(nout > nin ? nout : nin, seed + 7, 0, 1);
   P->flops = 2 * pcnn_conv_useful_macs(c);
   P->ch = c->cout;
-  if (!strncmp(name, "conv_fwd", 8) || !strcmp(name, "conv1x1_prelu_fwd")) {
+  if (!strncmp(name, "conv_fwd", 8) || !strcmp(name, "conv1x1_prelu_fwd") ||
+      !strcmp(name, "conv_prelu_fwd")) {
     P->nout[0] = nout;
-    if (!strcmp(name, "conv1x1_prelu_fwd")) P->nout[1] = nout;
+    if (strcmp(name, "conv_fwd")) P->nout[1] = nout;
   } else if (!strcmp(name, "conv_bwd_data") || !strcmp(name, "conv1x1_prelu_bwd_data")) {
     P->nout[0] = nin;
   } else if (!strcmp(name, "conv_bwd_weights") || !strcmp(name, "conv1x1_prelu_bwd_weights")) {

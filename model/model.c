@@ -304,29 +304,34 @@ static pcnn_conv_t at_n(const pcnn_layer_t *l, int n) {
 }
 
 void pcnn_model_forward(pcnn_model_t *m, const float *in, int n) {
-  const pcnn_kernels_t *K = pcnn_kernels();
   const float *W = m->params;
-  const size_t P = (size_t)n * m->cfg.height * m->cfg.width;
   const size_t F = (size_t)m->cfg.filters, H = F / 2, Pc = (size_t)m->batch_cap * m->cfg.height * m->cfg.width;
+  const int D = m->cfg.depth;
+  /* the slope of the PReLU that reads x_d: block d's prelu1, or out_prelu */
+#define NEXT_ALPHA(d) (W + ((d) < D ? m->blocks[(d)].prelu1 : m->out_prelu))
+#define NEXT_ACT(d) ((d) < D ? m->a1 + (size_t)(d) * Pc * F : m->af)
+  /* x_0 = conv_in(in), a = prelu(x_0) in one pass */
   pcnn_conv_t c = at_n(&m->in, n);
-  KT(m->in, FWD)->conv_fwd(m->x, in, W + m->in.w, W + m->in.b, &c);
-  for (int d = 0; d < m->cfg.depth; d++) {
+  KT(m->in, FWD)->conv_prelu_fwd(m->x, NEXT_ACT(0), in, W + m->in.w, W + m->in.b, NULL, NEXT_ALPHA(0),
+                                 &c);
+  for (int d = 0; d < D; d++) {
     const pcnn_block_t *b = &m->blocks[d];
     float *x = m->x + d * Pc * F, *xn = m->x + (d + 1) * Pc * F;
     float *a1 = m->a1 + d * Pc * F;
     float *pre2 = m->pre2 + d * Pc * H, *a2 = m->a2 + d * Pc * H;
     float *pre3 = m->pre3 + d * Pc * H, *a3 = m->a3 + d * Pc * H;
-    K->prelu_fwd(a1, x, W + b->prelu1, P, (int)F);
     c = at_n(&b->conv1, n);
     KT(b->conv1, FWD)->conv1x1_prelu_fwd(pre2, a2, a1, W + b->conv1.w, W + b->conv1.b, W + b->conv1.alpha, &c);
     c = at_n(&b->conv2, n);
-    KT(b->conv2, FWD)->conv_fwd(pre3, a2, W + b->conv2.w, W + b->conv2.b, &c);
-    K->prelu_fwd(a3, pre3, W + b->conv2.alpha, P, (int)H);
+    KT(b->conv2, FWD)->conv_prelu_fwd(pre3, a3, a2, W + b->conv2.w, W + b->conv2.b, NULL,
+                                      W + b->conv2.alpha, &c);
+    /* x_{d+1} = x_d + conv3(a3), and the next PReLU of the stream, in one pass */
     c = at_n(&b->conv3, n);
-    KT(b->conv3, FWD)->conv_fwd(m->tF, a3, W + b->conv3.w, W + b->conv3.b, &c);
-    K->add_fwd(xn, x, m->tF, P * F);
+    KT(b->conv3, FWD)->conv_prelu_fwd(xn, NEXT_ACT(d + 1), a3, W + b->conv3.w, W + b->conv3.b, x,
+                                      NEXT_ALPHA(d + 1), &c);
   }
-  K->prelu_fwd(m->af, m->x + (size_t)m->cfg.depth * Pc * F, W + m->out_prelu, P, (int)F);
+#undef NEXT_ALPHA
+#undef NEXT_ACT
   const float *h = m->af;
   for (int i = 0; i < 2; i++) {
     c = at_n(&m->out[i], n);

@@ -1,5 +1,6 @@
-/* prelu_ref.c: PReLU with one learned slope per channel, and the fused
- * masked 1x1 conv + PReLU, forward and backward, plain C. */
+/* prelu_ref.c: PReLU with one learned slope per channel, the fused masked
+ * 1x1 conv + PReLU (forward and backward), and the k x k conv with residual
+ * add + PReLU epilogue (forward), plain C. */
 #include "pcnn_kernels.h"
 
 void pcnn_prelu_fwd__ref(float *out, const float *x, const float *alpha, size_t p, int ch) {
@@ -82,4 +83,17 @@ void pcnn_conv1x1_prelu_bwd_weights__ref(float *dw, float *db, float *dalpha, co
       db[co] += dpre_of(g, v, alpha[co]);
       if (v <= 0.f) dalpha[co] += g * v;
     }
+}
+
+void pcnn_conv_prelu_fwd__ref(float *pre, float *out, const float *in, const float *w,
+                              const float *b, const float *res, const float *alpha,
+                              const pcnn_conv_t *c) {
+  /* pre, out, res (P, cout); in (P, cin); w [k][k][cin][cout]; b, alpha (cout):
+   * the conv, then (pre + res), then the PReLU, as three plain passes */
+  const int cout = c->cout;
+  const size_t p = (size_t)c->n * c->h * c->w;
+  pcnn_conv_fwd__ref(pre, in, w, b, c);
+  if (res)
+    for (size_t i = 0; i < p * cout; i++) pre[i] += res[i];
+  pcnn_prelu_fwd__ref(out, pre, alpha, p, cout);
 }

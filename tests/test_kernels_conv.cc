@@ -1,5 +1,6 @@
 // test_kernels_conv.cc: every SIMD masked-conv kernel in kernels/kernel_list.h
-// (ops conv_fwd, conv_bwd_data, conv_bwd_weights) against its reference twin.
+// (ops conv_fwd, conv_bwd_data, conv_bwd_weights, and conv_prelu_fwd with and
+// without its residual input) against its reference twin.
 //
 // Driven by the list: one test instance per non-reference row, skipped with a
 // message when this CPU lacks the row's ISA. Data are seeded random; weights
@@ -66,7 +67,7 @@ std::vector<pcnn_conv_t> shapes(int nb) {
 }
 
 struct Data {
-  std::vector<float> in, w, b, dout;
+  std::vector<float> in, w, b, dout, res, alpha;
 };
 
 Data make_data(const pcnn_conv_t &c, uint64_t seed) {
@@ -75,6 +76,8 @@ Data make_data(const pcnn_conv_t &c, uint64_t seed) {
   d.w = pt::rand_vec(pt::conv_w_size(c), seed * 4 + 2, -0.2f, 0.2f);
   d.b = pt::rand_vec(c.cout, seed * 4 + 3);
   d.dout = pt::rand_vec(pt::conv_out_size(c), seed * 4 + 4);
+  d.res = pt::rand_vec(pt::conv_out_size(c), seed * 4 + 5);
+  d.alpha = pt::rand_vec(c.cout, seed * 4 + 6, -0.5f, 0.5f);
   std::vector<float> m(pt::conv_w_size(c));
   pcnn_mask_fill(m.data(), &c);
   for (size_t i = 0; i < m.size(); i++)
@@ -82,17 +85,23 @@ Data make_data(const pcnn_conv_t &c, uint64_t seed) {
   return d;
 }
 
-enum Dir { kFwd, kBwdData, kBwdWeights };
+// kFwdPrelu: conv_prelu_fwd with a residual input; kFwdPreluNoRes: res NULL
+enum Dir { kFwd, kBwdData, kBwdWeights, kFwdPrelu, kFwdPreluNoRes };
 
 // runs one direction; gradients start from a fixed non-zero pre-fill
 struct Result {
-  std::vector<float> y, db;
+  std::vector<float> y, db, act;  // act: conv_prelu_fwd's second output
 };
 Result run(Dir dir, void (*fn)(void), const pcnn_conv_t &c, const Data &d) {
   Result r;
   if (dir == kFwd) {
     r.y.assign(pt::conv_out_size(c), NAN);  // forward must overwrite
     ((pcnn_conv_fwd_fn *)fn)(r.y.data(), d.in.data(), d.w.data(), d.b.data(), &c);
+  } else if (dir == kFwdPrelu || dir == kFwdPreluNoRes) {
+    r.y.assign(pt::conv_out_size(c), NAN);  // both outputs must be overwritten
+    r.act.assign(pt::conv_out_size(c), NAN);
+    ((pcnn_conv_prelu_fwd_fn *)fn)(r.y.data(), r.act.data(), d.in.data(), d.w.data(), d.b.data(),
+                                   dir == kFwdPrelu ? d.res.data() : nullptr, d.alpha.data(), &c);
   } else if (dir == kBwdData) {
     r.y = pt::rand_vec(pt::conv_in_size(c), 77);
     ((pcnn_conv_bwd_data_fn *)fn)(r.y.data(), d.dout.data(), d.w.data(), &c);
@@ -105,7 +114,10 @@ Result run(Dir dir, void (*fn)(void), const pcnn_conv_t &c, const Data &d) {
 }
 
 const char *op_of(Dir d) {
-  return d == kFwd ? "conv_fwd" : d == kBwdData ? "conv_bwd_data" : "conv_bwd_weights";
+  return d == kFwd                              ? "conv_fwd"
+         : d == kFwdPrelu || d == kFwdPreluNoRes ? "conv_prelu_fwd"
+         : d == kBwdData                         ? "conv_bwd_data"
+                                                 : "conv_bwd_weights";
 }
 
 void (*ref_of(Dir d))(void) {
@@ -162,8 +174,12 @@ class ConvKernel : public ::testing::TestWithParam<const pcnn_kernel_row_t *> {
       const Result &ref = reference(dir, c, d);
       const Result got = run(dir, GetParam()->fn, c, d);
       const std::string what = std::string(GetParam()->fn_name) + " " + pt::conv_str(c);
-      const double tol = dir == kFwd ? kFwdTol : kGradTol;
+      const bool fwd = dir == kFwd || dir == kFwdPrelu || dir == kFwdPreluNoRes;
+      const double tol = fwd ? kFwdTol : kGradTol;
       EXPECT_TRUE(close(got.y, ref.y, tol, what));
+      if (!ref.act.empty()) {
+        EXPECT_TRUE(close(got.act, ref.act, tol, what + " act"));
+      }
       if (dir == kBwdWeights) {
         EXPECT_TRUE(close(got.db, ref.db, tol, what + " db"));
         // masked taps keep the pre-fill exactly
@@ -193,16 +209,22 @@ class ConvKernel : public ::testing::TestWithParam<const pcnn_kernel_row_t *> {
       EXPECT_EQ(memcmp(a.y.data(), one.y.data(), a.y.size() * sizeof(float)), 0)
           << pt::conv_str(c) << ": 1 vs 2 threads";
       EXPECT_EQ(a.db, b.db);
+      EXPECT_EQ(memcmp(a.act.data(), one.act.data(), a.act.size() * sizeof(float)), 0)
+          << pt::conv_str(c) << ": act, 1 vs 2 threads";
     }
   }
 };
 
 class ConvFwd : public ConvKernel {};
+class ConvPreluFwd : public ConvKernel {};
 class ConvBwdData : public ConvKernel {};
 class ConvBwdWeights : public ConvKernel {};
 
 TEST_P(ConvFwd, MatchesReferenceSeedN32RgbOddTiny) { check_all(kFwd, 32); }
 TEST_P(ConvFwd, BitwiseDeterministic) { check_deterministic(kFwd); }
+TEST_P(ConvPreluFwd, ResidualMatchesReferenceSeedN8RgbOddTiny) { check_all(kFwdPrelu, 8); }
+TEST_P(ConvPreluFwd, NoResidualMatchesReferenceSeedN8RgbOddTiny) { check_all(kFwdPreluNoRes, 8); }
+TEST_P(ConvPreluFwd, BitwiseDeterministic) { check_deterministic(kFwdPrelu); }
 TEST_P(ConvBwdData, AccumulatesMatchesReferenceSeedN4RgbOddTiny) { check_all(kBwdData, 4); }
 TEST_P(ConvBwdData, BitwiseDeterministic) { check_deterministic(kBwdData); }
 TEST_P(ConvBwdWeights, AccumulatesMaskedTapsUntouchedSeedN4RgbOddTiny) {
@@ -211,11 +233,14 @@ TEST_P(ConvBwdWeights, AccumulatesMaskedTapsUntouchedSeedN4RgbOddTiny) {
 TEST_P(ConvBwdWeights, BitwiseDeterministic) { check_deterministic(kBwdWeights); }
 
 INSTANTIATE_TEST_SUITE_P(List, ConvFwd, ::testing::ValuesIn(rows_of("conv_fwd")), row_name);
+INSTANTIATE_TEST_SUITE_P(List, ConvPreluFwd, ::testing::ValuesIn(rows_of("conv_prelu_fwd")),
+                         row_name);
 INSTANTIATE_TEST_SUITE_P(List, ConvBwdData, ::testing::ValuesIn(rows_of("conv_bwd_data")),
                          row_name);
 INSTANTIATE_TEST_SUITE_P(List, ConvBwdWeights, ::testing::ValuesIn(rows_of("conv_bwd_weights")),
                          row_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConvFwd);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConvPreluFwd);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConvBwdData);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConvBwdWeights);
 
