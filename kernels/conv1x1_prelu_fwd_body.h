@@ -3,8 +3,10 @@
  * (the plain masked 1x1 conv, pw_conv1x1.h, used by pcnn_conv_fwd__<isa> for
  * k == 1), included by kernels/conv1x1_prelu_fwd__avx512.c and __avx2.c after
  * their pw_simd__<isa>.h, which sets the vector width; PW_KERNEL(op) names the
- * function for the ISA. One core, fwd_core, with a compile-time act flag:
- *   pre[p][co] = b[co] + sum_{ci : co >= co_begin(ci)} in[p][ci] w[ci][co]
+ * function for the ISA; also of pcnn_conv1x1_res_prelu_fwd__<isa> (the k == 1
+ * case of conv_prelu_fwd: residual input, then PReLU). One core, fwd_core,
+ * with a compile-time act flag and an optional residual res:
+ *   pre[p][co] = b[co] + sum_{ci : co >= co_begin(ci)} in[p][ci] w[ci][co] (+ res[p][co])
  *   act:  out[p][co] = pre > 0 ? pre : alpha[co] pre  (and pre is stored)
  *   !act: out[p][co] = pre                             (no pre, no alpha)
  * A GEMM (P x cin) x (cin x cout): register tiles of PW_MR pixels x PW_NV
@@ -37,7 +39,7 @@ typedef struct {
 /* one register tile: pixels [0, mr) of pre/out/in, channels [j, j + nv PW_VL);
  * act: PReLU epilogue, also storing pre; !act: out = the accumulators */
 static PW_INLINE void tile(const int act, const int mr, const int nv, float *pre, float *out,
-                           const float *in, int j, const fwd_ctx *x) {
+                           const float *res, const float *in, int j, const fwd_ctx *x) {
   pw_vf acc[PW_MR][PW_NV];
 #pragma GCC unroll 8
   for (int v = 0; v < nv; v++) {
@@ -56,6 +58,11 @@ static PW_INLINE void tile(const int act, const int mr, const int nv, float *pre
   for (int v = 0; v < nv; v++) {
     const int co = j + v * PW_VL, left = x->cout - co;
     const pw_vf av = act ? pw_load(x->ap + co) : pw_zero();
+    if (res) {
+#pragma GCC unroll 8
+      for (int r = 0; r < mr; r++)
+        acc[r][v] = pw_add(acc[r][v], pw_load_n(res + (size_t)r * x->cout + co, left));
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < mr; r++) {
       float *oo = out + (size_t)r * x->cout + co;
@@ -72,35 +79,36 @@ static PW_INLINE void tile(const int act, const int mr, const int nv, float *pre
 }
 
 static PW_INLINE void tile_nv(const int act, int mr, const int nv, float *pre, float *out,
-                              const float *in, int j, const fwd_ctx *x) {
+                              const float *res, const float *in, int j, const fwd_ctx *x) {
   switch (mr) {
-    case 6: tile(act, 6, nv, pre, out, in, j, x); break;
-    case 5: tile(act, 5, nv, pre, out, in, j, x); break;
-    case 4: tile(act, 4, nv, pre, out, in, j, x); break;
-    case 3: tile(act, 3, nv, pre, out, in, j, x); break;
-    case 2: tile(act, 2, nv, pre, out, in, j, x); break;
-    case 1: tile(act, 1, nv, pre, out, in, j, x); break;
+    case 6: tile(act, 6, nv, pre, out, res, in, j, x); break;
+    case 5: tile(act, 5, nv, pre, out, res, in, j, x); break;
+    case 4: tile(act, 4, nv, pre, out, res, in, j, x); break;
+    case 3: tile(act, 3, nv, pre, out, res, in, j, x); break;
+    case 2: tile(act, 2, nv, pre, out, res, in, j, x); break;
+    case 1: tile(act, 1, nv, pre, out, res, in, j, x); break;
     default: break;
   }
 }
 
 static PW_INLINE void tile_any(const int act, int mr, int nv, float *pre, float *out,
-                               const float *in, int j, const fwd_ctx *x) {
+                               const float *res, const float *in, int j, const fwd_ctx *x) {
   switch (nv) {
 #if PW_NV > 2
-    case 4: tile_nv(act, mr, 4, pre, out, in, j, x); break;
-    case 3: tile_nv(act, mr, 3, pre, out, in, j, x); break;
+    case 4: tile_nv(act, mr, 4, pre, out, res, in, j, x); break;
+    case 3: tile_nv(act, mr, 3, pre, out, res, in, j, x); break;
 #endif
-    case 2: tile_nv(act, mr, 2, pre, out, in, j, x); break;
-    case 1: tile_nv(act, mr, 1, pre, out, in, j, x); break;
+    case 2: tile_nv(act, mr, 2, pre, out, res, in, j, x); break;
+    case 1: tile_nv(act, mr, 1, pre, out, res, in, j, x); break;
     default: break;
   }
 }
 
-/* pre (P, cout, act only), out (P, cout); in (P, cin); w [cin][cout]; b, alpha
- * (cout, alpha act only). Returns 0, writing nothing, if the pack does not fit. */
-static PW_INLINE int fwd_core(const int act, float *pre, float *out, const float *in,
-                              const float *w, const float *b, const float *alpha,
+/* pre (P, cout, act only), out (P, cout); res (P, cout) added before the
+ * activation, or NULL; in (P, cin); w [cin][cout]; b, alpha (cout, alpha act
+ * only). Returns 0, writing nothing, if the pack does not fit. */
+static PW_INLINE int fwd_core(const int act, float *pre, float *out, const float *res,
+                              const float *in, const float *w, const float *b, const float *alpha,
                               const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, ldw = pw_round_up(cout, PW_VL);
   if ((size_t)(cin + 2) * ldw > PW_PACK_MAX) return 0;
@@ -131,7 +139,7 @@ static PW_INLINE int fwd_core(const int act, float *pre, float *out, const float
       for (int i = 0; i < pn; i += PW_MR) {
         const size_t q = (size_t)(p0 + i);
         tile_any(act, pn - i < PW_MR ? pn - i : PW_MR, nv, act ? pre + q * cout : NULL,
-                 out + q * cout, in + q * cin, j, &x);
+                 out + q * cout, res ? res + q * cout : NULL, in + q * cin, j, &x);
       }
     }
     if (nt) pw_fence();
@@ -141,11 +149,17 @@ static PW_INLINE int fwd_core(const int act, float *pre, float *out, const float
 
 void PW_KERNEL(conv1x1_prelu_fwd)(float *pre, float *out, const float *in, const float *w,
                                     const float *b, const float *alpha, const pcnn_conv_t *c) {
-  if (!fwd_core(1, pre, out, in, w, b, alpha, c))
+  if (!fwd_core(1, pre, out, NULL, in, w, b, alpha, c))
     pcnn_conv1x1_prelu_fwd__ref(pre, out, in, w, b, alpha, c);
 }
 
 int PW_KERNEL(conv1x1_fwd)(float *out, const float *in, const float *w, const float *b,
                            const pcnn_conv_t *c) {
-  return fwd_core(0, NULL, out, in, w, b, NULL, c);
+  return fwd_core(0, NULL, out, NULL, in, w, b, NULL, c);
+}
+
+int PW_KERNEL(conv1x1_res_prelu_fwd)(float *pre, float *out, const float *in, const float *w,
+                                     const float *b, const float *res, const float *alpha,
+                                     const pcnn_conv_t *c) {
+  return fwd_core(1, pre, out, res, in, w, b, alpha, c);
 }

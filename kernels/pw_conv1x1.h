@@ -16,6 +16,14 @@ int pcnn_conv1x1_fwd__avx2(float *out, const float *in, const float *w, const fl
                            const pcnn_conv_t *c);
 int pcnn_conv1x1_fwd__avx512(float *out, const float *in, const float *w, const float *b,
                              const pcnn_conv_t *c);
+/* the k == 1 case of conv_prelu_fwd (pcnn_kernels.h): pre = conv1x1(in, w) + b
+ * + res (res may be NULL), out = prelu(pre, alpha) */
+int pcnn_conv1x1_res_prelu_fwd__avx2(float *pre, float *out, const float *in, const float *w,
+                                     const float *b, const float *res, const float *alpha,
+                                     const pcnn_conv_t *c);
+int pcnn_conv1x1_res_prelu_fwd__avx512(float *pre, float *out, const float *in, const float *w,
+                                       const float *b, const float *res, const float *alpha,
+                                       const pcnn_conv_t *c);
 /* din (N,H,W,cin) += conv1x1^T(dout (N,H,W,cout), w) */
 int pcnn_conv1x1_bwd_data__avx2(float *din, const float *dout, const float *w,
                                 const pcnn_conv_t *c);
