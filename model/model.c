@@ -270,7 +270,13 @@ void pcnn_model_tune(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_pla
     pcnn_conv_t c = l->c;
     c.n = n;
     for (int d = 0; d < PCNN_DIRS; d++) {
-      const int op = pcnn_op_index(pcnn_role_fused(r) ? fused_ops[d] : conv_ops[d]);
+      /* time the op the model runs: the forward of in, conv2 and conv3 is
+       * conv_prelu_fwd (the next PReLU, and conv3's skip, in the epilogue) */
+      const int fwd_epi = d == PCNN_DIR_FWD &&
+                          (r == PCNN_ROLE_IN || r == PCNN_ROLE_CONV2 || r == PCNN_ROLE_CONV3);
+      const int op = pcnn_op_index(fwd_epi                ? "conv_prelu_fwd"
+                                   : pcnn_role_fused(r) ? fused_ops[d]
+                                                        : conv_ops[d]);
       double best = -1;
       for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
         double ms, err;
