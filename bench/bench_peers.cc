@@ -13,6 +13,9 @@
 // that with slower code: the label says which implementation it got).
 // Backward of the fused op: prelu_backward (dpre, dalpha) then the conv's
 // backward data or weights.
+// conv_prelu_fwd (our conv with the PReLU, and on 1x1s the residual, in its
+// epilogue): "+prelu" = the conv (1x1: with a sum post-op adding the residual
+// already in dst, which oneDNN's jit 1x1 fuses) then the prelu primitive.
 //
 // libxsmm: the 1x1 convs as small column-major GEMMs over blocks of XB
 // pixels. NHWC in (P x cin, row-major) is column-major (cin x P), so
@@ -118,15 +121,22 @@ const char *dir_op(int dir, bool fused) {
 }
 
 // conv (dir 0 fwd, 1 bwd data, 2 bwd weights), optionally followed / preceded
-// by the prelu primitive (fused = 1) or with a prelu post-op (fused = 2, fwd)
+// by the prelu primitive (fused = 1), with a prelu post-op (fused = 2, fwd),
+// or (fused = 3, fwd: conv_prelu_fwd) with a sum post-op on 1x1s (the
+// residual) then the prelu primitive
 void onednn_conv(benchmark::State &st, const pcnn_conv_t &c, bool nhwc, int dir, int fused) {
   Dnnl &d = dnnl_ctx();
   primitive_attr attr;
-  if (fused == 2) {
+  const bool sum = fused == 3 && c.k == 1;
+  if (fused == 2 || sum) {
     post_ops po;
-    po.append_prelu(1 << 1);
+    if (sum)
+      po.append_sum(1.f);
+    else
+      po.append_prelu(1 << 1);
     attr.set_post_ops(po);
   }
+  if (fused == 3) fused = 1;
   ConvPds p = conv_pds(c, nhwc, attr);
   const memory::dims sd = act_dims(c, c.cin), dd = act_dims(c, c.cout),
                      wd = {c.cout, c.cin, c.k, c.k};
@@ -162,6 +172,14 @@ void onednn_conv(benchmark::State &st, const pcnn_conv_t &c, bool nhwc, int dir,
       memory aw({{c.cout}, dt::f32, tag::a}, d.eng, a.get());
       args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_WEIGHTS] = aw;
       label += " (prelu post-op)";
+    }
+    if (sum) {  // dst holds the residual; it grows each call, which does not change the timing
+      Buf res(act_size(c, c.cout));
+      res.rand(-1, 1, 7);
+      memory r = import(res.get(), dd, tag::nhwc, p.fwd.dst_desc());
+      reorder(r, dst).execute(d.s, r, dst);
+      d.s.wait();
+      label += " (sum post-op: residual)";
     }
     prims.push_back({convolution_forward(p.fwd), args});
     if (fused == 1) {
@@ -344,6 +362,11 @@ void register_peers() {
         reg(pre + "onednn_nhwc" + th, t, [=](benchmark::State &st) { onednn_conv(st, c, true, dir, 0); });
         if (c.k == 1)
           reg(pre + "libxsmm" + th, t, [=](benchmark::State &st) { xsmm_conv(st, c, dir, false); });
+        if (dir == 0) {
+          const std::string pp = std::string("conv_prelu_fwd/") + s.name + "/";
+          reg(pp + "onednn_blocked+prelu" + th, t, [=](benchmark::State &st) { onednn_conv(st, c, false, 0, 3); });
+          reg(pp + "onednn_nhwc+prelu" + th, t, [=](benchmark::State &st) { onednn_conv(st, c, true, 0, 3); });
+        }
       }
       for (const ConvShape &s : fused_shapes()) {
         const pcnn_conv_t c = s.c;
