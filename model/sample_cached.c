@@ -23,11 +23,12 @@
  * packed once into a (ntap*cin + cin) x cout matrix; at a position the inputs
  * at those taps are gathered into one row per image (zero outside the image),
  * and out[n_img][cout] = bias + gathered[n_img][K] * packed[K][cout] is one
- * gemm_acc call of the kernel table (AVX-512 / AVX2). Colour groups: for
- * colour g only output group g of every layer is computed (columns
- * [group_begin(g), group_begin(g+1))), reading the centre-tap channels the
- * mask keeps for it, a prefix of cin (pcnn_mask_co_begin); the masked-out
- * taps are never read. So R, G, B cost one position's forward in total.
+ * gemm_acc call of the kernel table the plan picked for that layer's forward
+ * (AVX-512 / AVX2). Colour groups: for colour g only output group g of every
+ * layer is computed (columns [group_begin(g), group_begin(g+1))), reading the
+ * centre-tap channels the mask keeps for it, a prefix of cin
+ * (pcnn_mask_co_begin); the masked-out taps are never read. So R, G, B cost
+ * one position's forward in total.
  * PReLU and the residual add are applied exactly as model.c's forward does.
  *
  * Threads: the batch is split into one contiguous chunk of images per thread
@@ -59,6 +60,7 @@ typedef struct {
   int kc[3];    /* centre-tap rows (a prefix of cin) kept for output group g */
   float *w;     /* packed (ntap*cin + cin, cout): full taps, then the centre */
   const float *b, *alpha; /* bias (cout); PReLU slope (cout) or NULL */
+  pcnn_gemm_acc_fn *gemm; /* the plan's kernel for this layer's forward */
 } clayer_t;
 
 /* where a layer's input lives: value(i, y, x, c) =
@@ -71,7 +73,6 @@ typedef struct {
 
 typedef struct {
   const pcnn_model_t *m;
-  pcnn_gemm_acc_fn *gemm;
   int F, Hc, D, L, K, G, H, W, C, R; /* R: rows in each a2 window */
   clayer_t in, out[2], head;
   clayer_t *c1, *c2, *c3; /* per block */
@@ -104,10 +105,12 @@ static void clayer_free(clayer_t *L) {
 /* packs layer l; returns 0, or -1 (out of memory, or a mask this code does not
  * know: a full tap that drops channels, or a centre whose kept inputs are not
  * a prefix) */
-static int clayer_pack(clayer_t *L, const pcnn_layer_t *l, const float *params) {
+static int clayer_pack(clayer_t *L, const pcnn_model_t *m, const pcnn_layer_t *l,
+                       const float *params) {
   const pcnn_conv_t *c = &l->c;
   const int k = c->k, r = k / 2, cin = c->cin, cout = c->cout;
   memset(L, 0, sizeof *L);
+  L->gemm = m->tab[l->role][PCNN_DIR_FWD].gemm_acc;
   L->cin = cin;
   L->cout = cout;
   L->ntap = r * k + r;
@@ -162,7 +165,6 @@ static int net_init(net_t *N, const pcnn_model_t *m) {
   memset(N, 0, sizeof *N);
   const float *P = m->params;
   N->m = m;
-  N->gemm = pcnn_kernels()->gemm_acc;
   N->F = m->cfg.filters;
   N->Hc = N->F / 2;
   N->D = m->cfg.depth;
@@ -178,14 +180,14 @@ static int net_init(net_t *N, const pcnn_model_t *m) {
   if (!N->c1 || !N->prelu1) return -1;
   N->c2 = N->c1 + nd;
   N->c3 = N->c2 + nd;
-  int bad = clayer_pack(&N->in, &m->in, P);
-  for (int i = 0; i < 2; i++) bad |= clayer_pack(&N->out[i], &m->out[i], P);
-  bad |= clayer_pack(&N->head, &m->head, P);
+  int bad = clayer_pack(&N->in, m, &m->in, P);
+  for (int i = 0; i < 2; i++) bad |= clayer_pack(&N->out[i], m, &m->out[i], P);
+  bad |= clayer_pack(&N->head, m, &m->head, P);
   N->R = N->D > 0 ? m->blocks[0].conv2.c.k / 2 + 1 : 1;
   for (int d = 0; d < N->D; d++) {
-    bad |= clayer_pack(&N->c1[d], &m->blocks[d].conv1, P);
-    bad |= clayer_pack(&N->c2[d], &m->blocks[d].conv2, P);
-    bad |= clayer_pack(&N->c3[d], &m->blocks[d].conv3, P);
+    bad |= clayer_pack(&N->c1[d], m, &m->blocks[d].conv1, P);
+    bad |= clayer_pack(&N->c2[d], m, &m->blocks[d].conv2, P);
+    bad |= clayer_pack(&N->c3[d], m, &m->blocks[d].conv3, P);
     N->prelu1[d] = P + m->blocks[d].prelu1;
   }
   N->out_prelu = P + m->out_prelu;
@@ -278,7 +280,7 @@ static void dense(const net_t *N, float *out, size_t ldo, const clayer_t *L, con
                   int lda, int nt, int g) {
   const int c0 = pcnn_group_begin(g, L->cout, N->G), c1 = pcnn_group_begin(g + 1, L->cout, N->G);
   set_bias(out, ldo, L->b, nt, c0, c1);
-  N->gemm(out + c0, a, L->w + c0, nt, c1 - c0, L->kc[g], lda, L->cout, (int)ldo);
+  L->gemm(out + c0, a, L->w + c0, nt, c1 - c0, L->kc[g], lda, L->cout, (int)ldo);
   if (L->alpha) prelu(out, ldo, out, ldo, L->alpha, nt, c0, c1);
 }
 
@@ -293,7 +295,7 @@ static void position(const net_t *N, tstate_t *T, const float *img, int y, int x
                     (size_t)W * N->C, N->C, N->H, W};
   int k = gather(T->gin, T->lda_in, &N->in, &si, nt, y, x, g);
   set_bias(T->x, F, N->in.b, nt, c0, c1);
-  N->gemm(T->x + c0, T->gin, N->in.w + c0, nt, c1 - c0, k, T->lda_in, F, F);
+  N->in.gemm(T->x + c0, T->gin, N->in.w + c0, nt, c1 - c0, k, T->lda_in, F, F);
   for (int d = 0; d < N->D; d++) {
     float *a1 = T->a1 + (size_t)d * nt * F, *a3 = T->a3 + (size_t)d * nt * Hc;
     float *a2 = T->a2 + (size_t)d * nt * win, *g2 = T->g2 + (size_t)d * nt * T->lda2;
@@ -306,7 +308,7 @@ static void position(const net_t *N, tstate_t *T, const float *img, int y, int x
     const int h0 = pcnn_group_begin(g, Hc, N->G), h1 = pcnn_group_begin(g + 1, Hc, N->G);
     k = gather(g2, T->lda2, L2, &s2, nt, y, x, g);
     set_bias(a3, Hc, L2->b, nt, h0, h1);
-    N->gemm(a3 + h0, g2, L2->w + h0, nt, h1 - h0, k, T->lda2, Hc, Hc);
+    L2->gemm(a3 + h0, g2, L2->w + h0, nt, h1 - h0, k, T->lda2, Hc, Hc);
     prelu(a3, Hc, a3, Hc, L2->alpha, nt, h0, h1);
     /* x += conv3(a3) */
     dense(N, T->t, F, &N->c3[d], a3, Hc, nt, g);
