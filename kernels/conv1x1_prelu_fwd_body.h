@@ -14,15 +14,17 @@
  * broadcast, one weight row is loaded per input channel; the epilogue writes
  * pre and out in one pass (masked stores on the channel tail). The weights
  * are packed once per call into a zero-padded [cin][cout rounded up] copy
- * with the masked taps zeroed (the kernel never reads them from w); input
+ * with the masked taps zeroed (the kernel never reads them from w); when that
+ * exceeds PW_PACK_MAX floats (the RGB softmax head, 120 -> 768), the output
+ * columns are packed and run in chunks of whole tiles; input
  * colour groups whose outputs start past a whole vector skip that vector.
  * Threads split the pixels; every output is written by one thread, in the
  * reference's order of input channels, so results do not depend on threads.
  * Outputs larger than PW_NT_BYTES are written with non-temporal stores
  * (measured: 128->64 at N=32 went from 69 to 78 GFLOP/s on one core).
- * Layers whose packed weights exceed PW_PACK_MAX floats: the fused kernel
- * runs the reference, the plain one returns 0 (its caller runs the direct
- * conv engine). */
+ * Layers with so many input channels that not even one tile of columns fits
+ * the pack (cin + 2 > PW_PACK_MAX / (PW_NV PW_VL)): the fused kernel runs the
+ * reference, the plain one returns 0 (its caller runs the direct engine). */
 #include "pcnn_kernels.h"
 #include "pw_conv1x1.h"
 #include "pw_gemm.h"
@@ -31,8 +33,9 @@
 
 typedef struct {
   int cin, cout, ldw, nseg;
+  int j0; /* first output column of the pack */
   int nt; /* stream pre and out past the caches (large, aligned outputs) */
-  const float *wp, *bp, *ap; /* packed w [cin][ldw], padded b and alpha (ldw) */
+  const float *wp, *bp, *ap; /* packed w [cin][ldw], padded b and alpha (ldw), columns from j0 */
   pw_seg_t seg[3];
 } fwd_ctx;
 
@@ -43,7 +46,7 @@ static PW_INLINE void tile(const int act, const int mr, const int nv, float *pre
   pw_vf acc[PW_MR][PW_NV];
 #pragma GCC unroll 8
   for (int v = 0; v < nv; v++) {
-    const pw_vf bv = pw_load(x->bp + j + v * PW_VL);
+    const pw_vf bv = pw_load(x->bp + (j - x->j0) + v * PW_VL);
 #pragma GCC unroll 8
     for (int r = 0; r < mr; r++) acc[r][v] = bv;
   }
@@ -51,13 +54,13 @@ static PW_INLINE void tile(const int act, const int mr, const int nv, float *pre
     const pw_seg_t *g = &x->seg[s];
     const int v0 = g->co0 <= j ? 0 : (g->co0 - j) / PW_VL; /* vectors below are masked */
     if (v0 >= nv) continue;
-    pw_mac_from(acc, mr, nv, v0, in + g->c0, x->cin, 1, x->wp + (size_t)g->c0 * x->ldw + j, x->ldw,
-                g->c1 - g->c0);
+    pw_mac_from(acc, mr, nv, v0, in + g->c0, x->cin, 1,
+                x->wp + (size_t)g->c0 * x->ldw + (j - x->j0), x->ldw, g->c1 - g->c0);
   }
 #pragma GCC unroll 8
   for (int v = 0; v < nv; v++) {
     const int co = j + v * PW_VL, left = x->cout - co;
-    const pw_vf av = act ? pw_load(x->ap + co) : pw_zero();
+    const pw_vf av = act ? pw_load(x->ap + (co - x->j0)) : pw_zero();
     if (res) {
 #pragma GCC unroll 8
       for (int r = 0; r < mr; r++)
@@ -110,39 +113,53 @@ static PW_INLINE void tile_any(const int act, int mr, int nv, float *pre, float 
 static PW_INLINE int fwd_core(const int act, float *pre, float *out, const float *res,
                               const float *in, const float *w, const float *b, const float *alpha,
                               const pcnn_conv_t *c) {
-  const int cin = c->cin, cout = c->cout, ldw = pw_round_up(cout, PW_VL);
-  if ((size_t)(cin + 2) * ldw > PW_PACK_MAX) return 0;
+  const int cin = c->cin, cout = c->cout, tw = PW_NV * PW_VL;
+  /* output columns per pack: all of them, or as many whole tiles as fit */
+  const int cw = (int)(PW_PACK_MAX / (size_t)(cin + 2)) / tw * tw;
+  if (cw == 0) return 0;
   float pack[PW_PACK_MAX] __attribute__((aligned(64)));
   const long p = (long)c->n * c->h * c->w, nblk = (p + PB - 1) / PB;
   /* outputs larger than a core's L2 go past the caches: pre is next read by
    * the backward pass, out by the next layer after it streamed from memory */
   const int nt = (double)p * cout * sizeof(float) > PW_NT_BYTES && cout % PW_VL == 0 &&
                  ((size_t)(act ? pre : out) | (size_t)out) % (PW_VL * sizeof(float)) == 0;
-  fwd_ctx x = {cin, cout, ldw, 0, nt, pack, pack + (size_t)cin * ldw, pack + (size_t)(cin + 1) * ldw,
-               {{0, 0, 0}}};
+  fwd_ctx x = {cin, cout, 0, 0, 0, nt, NULL, NULL, NULL, {{0, 0, 0}}};
   x.nseg = pw_segments(x.seg, c);
-  for (int ci = 0; ci < cin; ci++) {
-    const int co0 = pw_co_begin(x.seg, x.nseg, ci, cout);
-    for (int co = 0; co < ldw; co++)
-      pack[(size_t)ci * ldw + co] = co >= co0 && co < cout ? w[(size_t)ci * cout + co] : 0.f;
-  }
-  for (int co = 0; co < ldw; co++) {
-    pack[(size_t)cin * ldw + co] = co < cout ? b[co] : 0.f;
-    pack[(size_t)(cin + 1) * ldw + co] = act && co < cout ? alpha[co] : 0.f;
-  }
-#pragma omp parallel for schedule(static)
-  for (long blk = 0; blk < nblk; blk++) {
-    const long p0 = blk * PB;
-    const int pn = (int)(p - p0 < PB ? p - p0 : PB);
-    for (int j = 0; j < cout; j += PW_NV * PW_VL) {
-      const int nv = (ldw - j) / PW_VL < PW_NV ? (ldw - j) / PW_VL : PW_NV;
-      for (int i = 0; i < pn; i += PW_MR) {
-        const size_t q = (size_t)(p0 + i);
-        tile_any(act, pn - i < PW_MR ? pn - i : PW_MR, nv, act ? pre + q * cout : NULL,
-                 out + q * cout, res ? res + q * cout : NULL, in + q * cin, j, &x);
+  /* column chunks [j0, j1): a wide layer (the RGB softmax head, 120 -> 768)
+   * packs and runs its columns in pieces; the sums are unchanged */
+  for (int j0 = 0; j0 < cout; j0 += cw) {
+    const int j1 = cout - j0 < cw ? cout : j0 + cw, ldw = pw_round_up(j1 - j0, PW_VL);
+    x.j0 = j0;
+    x.ldw = ldw;
+    x.wp = pack;
+    x.bp = pack + (size_t)cin * ldw;
+    x.ap = pack + (size_t)(cin + 1) * ldw;
+    for (int ci = 0; ci < cin; ci++) {
+      const int co0 = pw_co_begin(x.seg, x.nseg, ci, cout);
+      for (int k = 0; k < ldw; k++) {
+        const int co = j0 + k;
+        pack[(size_t)ci * ldw + k] = co >= co0 && co < j1 ? w[(size_t)ci * cout + co] : 0.f;
       }
     }
-    if (nt) pw_fence();
+    for (int k = 0; k < ldw; k++) {
+      const int co = j0 + k;
+      pack[(size_t)cin * ldw + k] = co < j1 ? b[co] : 0.f;
+      pack[(size_t)(cin + 1) * ldw + k] = act && co < j1 ? alpha[co] : 0.f;
+    }
+#pragma omp parallel for schedule(static)
+    for (long blk = 0; blk < nblk; blk++) {
+      const long p0 = blk * PB;
+      const int pn = (int)(p - p0 < PB ? p - p0 : PB);
+      for (int j = j0; j < j1; j += tw) {
+        const int left = (j0 + ldw - j) / PW_VL, nv = left < PW_NV ? left : PW_NV;
+        for (int i = 0; i < pn; i += PW_MR) {
+          const size_t q = (size_t)(p0 + i);
+          tile_any(act, pn - i < PW_MR ? pn - i : PW_MR, nv, act ? pre + q * cout : NULL,
+                   out + q * cout, res ? res + q * cout : NULL, in + q * cin, j, &x);
+        }
+      }
+      if (nt) pw_fence();
+    }
   }
   return 1;
 }
