@@ -4,12 +4,14 @@
  * += in (x) dout at kept taps, db (cout) += sum dout; ACCUMULATES; masked
  * taps of dw are never written (centre: masked stores).
  * Engine 2 of conv_simd_common.h: a work item is 6 (tap, ci) rows x 4/2
- * output vectors held in registers over one output row; per pixel, the dout
- * vectors are loaded once and each row's input is broadcast once. For the
- * first layer (cin 1 or 3) an item spans several taps of one kernel row, so
- * the dout loads are still shared. Items are split over threads by row count;
- * every dw element has one owner summing pixels in a fixed order, so the
- * result is bitwise identical for any thread count. k > 15 uses the
+ * output vectors held in registers; per pixel, the dout
+ * vectors are loaded once and each row's input is broadcast once; the tile
+ * stays in registers over bands of 4 output rows. For the first layer (cin
+ * < 16) the items are rows of the row-im2col view of the kept taps, with a
+ * column of ones that yields db in the same pass (cv_wgrad_im2col). Items
+ * are split over threads by row count; every dw element has one owner
+ * summing pixels in a fixed order, so the result is bitwise identical for
+ * any thread count. k > 15 uses the
  * reference.
  * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_bwd_weights__avx2,
  * pw_conv1x1.h); engine 2 only when its dpre block does not fit. */

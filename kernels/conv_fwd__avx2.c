@@ -8,7 +8,7 @@
  * tails and centre groups by masked loads/stores, taps in the zero padding
  * read a zero row. Few input channels (the first layer, cin 1 or 3): the
  * row-im2col mode gathers each output row's kept-tap inputs and runs them as
- * one tap (see cv_direct_padded_ex). Threads over (image, row). Kernels with more than 128 kept
+ * one tap (see cv_direct_im2col). Threads over (image, row). Kernels with more than 128 kept
  * taps (k > 15) go to the reference.
  * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_fwd__avx2,
  * pw_conv1x1.h); the direct engine only when its packed weights do not fit. */

@@ -103,7 +103,6 @@ typedef struct {
 
 typedef struct {
   int dy, dx;     /* input pixel = output pixel + (dy, dx) */
-  int ky;
   const float *w; /* [cin_e][ldw] at this tap */
   int nseg;
   cv_seg seg[4]; /* off-centre: 1; centre: one per colour group (+1 in im2col mode) */
@@ -125,6 +124,19 @@ typedef struct {
   const float *alpha;
 } cv_epi_t;
 
+/* the calling thread's scratch of at least n floats: grows once and is kept
+ * (one per translation unit, i.e. per kernel file), NULL if it cannot */
+static inline float *cv_scratch(size_t n) {
+  static _Thread_local float *buf;
+  static _Thread_local size_t cap;
+  if (n > cap) {
+    free(buf);
+    buf = malloc(n * sizeof(float));
+    cap = buf ? n : 0;
+  }
+  return buf;
+}
+
 /* kept taps in (ky, kx) order; centre segments from pcnn_mask_co_begin */
 static inline int cv_kept_taps(const pcnn_conv_t *c) {
   const int r = c->k / 2;
@@ -139,16 +151,16 @@ static inline int cv_kept_taps(const pcnn_conv_t *c) {
  * a store-forwarding stall per block: 20% of the 7x7 first layer). */
 static inline void cv_seg_bits(unsigned *sb, const cv_direct_t *d, int cb) {
   for (int v = 0; v < CV_NV; v++) sb[v] = cv_lane_bits(0, d->cout - cb - v * CV_VL);
-  sb += CV_NV;
   for (int t = 0; t < d->ntap; t++)
     for (int s = 0; s < d->tap[t].nseg; s++) {
       const cv_seg sg = d->tap[t].seg[s];
       for (int v = 0; v < CV_NV; v++)
-        sb[(t * 4 + s) * CV_NV + v] = cv_lane_bits(sg.lo - cb - v * CV_VL, sg.hi - cb - v * CV_VL) &
-                                      cv_lane_bits(0, d->cout - cb - v * CV_VL);
+        sb[CV_NV + (t * 4 + s) * CV_NV + v] =
+            cv_lane_bits(sg.lo - cb - v * CV_VL, sg.hi - cb - v * CV_VL) & sb[v];
     }
 }
-#define CV_SB_MAX ((CV_MAX_TAPS * 4 + 1) * CV_NV)
+/* unsigneds of cv_seg_bits for ntap taps */
+#define CV_SB_SIZE(ntap) (((ntap) * 4 + 1) * CV_NV)
 
 CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d, const cv_epi_t *e,
                                const unsigned *sb, int img, int y, int x0, int cb) {
@@ -267,7 +279,7 @@ static inline void cv_direct_ex(const cv_direct_t *d, const cv_epi_t *e) {
 #pragma omp parallel for schedule(static)
   for (int ry = 0; ry < rows; ry++) {
     const int img = ry / d->h, y = ry % d->h;
-    unsigned sb[CV_SB_MAX];
+    unsigned sb[CV_SB_SIZE(CV_MAX_TAPS)];
     for (int cb = 0; cb < d->cout; cb += cblk) {
       const int rem = d->cout - cb;
       const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
@@ -289,23 +301,23 @@ static inline void cv_direct(const cv_direct_t *d) { cv_direct_ex(d, NULL); }
  * padding), and the engine runs ONE tap over it: segment 0 is the off-centre
  * taps (all outputs), then the centre's colour groups. The inner loop runs kc
  * times per block (24 for 7x7 A, cin 1) instead of cin times per tap, and the
- * per-tap setup is paid once per block. (The cv_padded_* names are kept.) */
-#define CV_PADMAX 8192 /* floats of the im2col row per thread (32 KiB, stack) */
-static inline int cv_padded_fits(const pcnn_conv_t *c) {
-  return c->cin < 16 && (size_t)c->w * cv_kept_taps(c) * c->cin <= CV_PADMAX &&
-         (size_t)(c->w + c->k) * c->cin <= CV_PADMAX;
+ * per-tap setup is paid once per block. */
+#define CV_IM2COL_MAX 8192 /* floats of the im2col row per thread (32 KiB, stack) */
+static inline int cv_im2col_fits(const pcnn_conv_t *c) {
+  return c->cin < 16 && (size_t)c->w * cv_kept_taps(c) * c->cin <= CV_IM2COL_MAX &&
+         (size_t)(c->w + c->k) * c->cin <= CV_IM2COL_MAX;
 }
 /* col[x][0, kc) (rows of ld floats) = the kc inputs output pixel (img, y, x)
  * sees through the kept taps, in (ky, kx, ci) order, zeros in the padding;
  * pad: (W + 2r) cin floats of scratch */
 static inline void cv_im2col_row(float *col, int ld, float *pad, const float *in, int img, int y,
                                  int H, int W, int cin, int r) {
-  const int k = 2 * r + 1, kc = ld;
+  const int k = 2 * r + 1;
   for (int ky = 0; ky <= r; ky++) {
     const int iy = y + ky - r, run = (ky < r ? k : r + 1) * cin; /* floats per pixel */
     if (iy < 0) {
       for (int x = 0; x < W; x++)
-        for (int i = 0; i < run; i++) col[(size_t)x * kc + ky * k * cin + i] = 0.f;
+        for (int i = 0; i < run; i++) col[(size_t)x * ld + ky * k * cin + i] = 0.f;
       continue;
     }
     const float *src = in + ((size_t)img * H + iy) * W * cin;
@@ -314,7 +326,7 @@ static inline void cv_im2col_row(float *col, int ld, float *pad, const float *in
     /* pixel x sees the run pad[x cin, x cin + run) */
     for (int x = 0; x < W; x++) {
       const float *s0 = pad + (size_t)x * cin;
-      float *d0 = col + (size_t)x * kc + ky * k * cin;
+      float *d0 = col + (size_t)x * ld + ky * k * cin;
       for (int i = 0; i < run; i += CV_VL) {
         const cv_mask m = cv_lanes(0, run - i);
         cv_storem(d0 + i, m, cv_loadm(s0 + i, m));
@@ -323,21 +335,21 @@ static inline void cv_im2col_row(float *col, int ld, float *pad, const float *in
   }
 }
 
-static inline void cv_direct_padded_ex(const cv_direct_t *d, int r, const cv_epi_t *e) {
+static inline void cv_direct_im2col(const cv_direct_t *d, int r, const cv_epi_t *e) {
   const int rows = d->n * d->h, cblk = CV_NV * CV_VL, cin = d->cin, k = 2 * r + 1;
   const int kc = (r * k + r + 1) * cin, W = d->w;
 #pragma omp parallel for schedule(static)
   for (int ry = 0; ry < rows; ry++) {
     const int img = ry / d->h, y = ry % d->h;
-    float col[CV_PADMAX]; /* [W][kc] */
-    float pad[CV_PADMAX]; /* one input row with r zero pixels each side */
+    float col[CV_IM2COL_MAX]; /* [W][kc] */
+    float pad[CV_IM2COL_MAX]; /* one input row with r zero pixels each side */
     cv_im2col_row(col, kc, pad, d->in, img, y, d->h, W, cin, r);
     /* the row as a 1-row image of kc channels, one tap at (0, 0) */
     const size_t ro = (size_t)ry * W * d->cout;
     const cv_direct_t rd = {d->out + ro, col, d->bias, 1, 1, W, kc, d->cout, d->ldw, d->ntap, d->tap};
     const cv_epi_t re = {e && e->res ? e->res + ro : NULL, e && e->act ? e->act + ro : NULL,
                          e ? e->alpha : NULL};
-    unsigned sb[5 * CV_NV];
+    unsigned sb[CV_SB_SIZE(1)];
     for (int cb = 0; cb < d->cout; cb += cblk) {
       const int rem = d->cout - cb;
       const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
@@ -349,14 +361,13 @@ static inline void cv_direct_padded_ex(const cv_direct_t *d, int r, const cv_epi
     }
   }
 }
-static inline void cv_direct_padded(const cv_direct_t *d, int r) { cv_direct_padded_ex(d, r, NULL); }
 
 /* the one tap of im2col mode: off-centre rows [0, base) reach every output,
  * then the centre's input groups [base + a, base + b) reach [lo, cout) */
-static inline int cv_padded_taps(cv_tap *tap, const float *w, const pcnn_conv_t *c) {
+static inline int cv_im2col_taps(cv_tap *tap, const float *w, const pcnn_conv_t *c) {
   const int r = c->k / 2, cin = c->cin, cout = c->cout, base = (r * c->k + r) * cin;
   cv_tap *t = &tap[0];
-  *t = (cv_tap){0, 0, 0, w, 0, {{0, 0, 0, 0}}};
+  *t = (cv_tap){0, 0, w, 0, {{0, 0, 0, 0}}};
   if (base > 0) t->seg[t->nseg++] = (cv_seg){0, base, 0, cout};
   for (int g = 0; g < c->groups; g++) {
     const int a = pcnn_group_begin(g, cin, c->groups), b = pcnn_group_begin(g + 1, cin, c->groups);
@@ -492,7 +503,6 @@ static inline int cv_fwd_taps(cv_tap *tap, const float *w, const pcnn_conv_t *c)
     for (int kx = 0; kx <= (ky < r ? c->k - 1 : r); kx++) {
       cv_tap *t = &tap[nt];
       t->dy = ky - r;
-      t->ky = ky;
       t->dx = kx - r;
       t->w = w + ((size_t)ky * c->k + kx) * c->cin * c->cout;
       t->nseg = 0;
@@ -522,11 +532,11 @@ static inline void cv_conv_fwd(float *out, const float *in, const float *w, cons
     return;
   }
   cv_tap tap[CV_MAX_TAPS];
-  const int pad = cv_padded_fits(c);
-  const int nt = pad ? cv_padded_taps(tap, w, c) : cv_fwd_taps(tap, w, c);
+  const int pad = cv_im2col_fits(c);
+  const int nt = pad ? cv_im2col_taps(tap, w, c) : cv_fwd_taps(tap, w, c);
   const cv_direct_t d = {out, in, b, c->n, c->h, c->w, c->cin, c->cout, c->cout, nt, tap};
   if (pad)
-    cv_direct_padded_ex(&d, c->k / 2, e);
+    cv_direct_im2col(&d, c->k / 2, e);
   else
     cv_direct_ex(&d, e);
 }
@@ -552,7 +562,7 @@ static inline void cv_bias_grad(float *db, const float *dout, const pcnn_conv_t 
   }
 }
 
-/* Weight gradient in row-im2col mode (few input channels, cv_padded_fits):
+/* Weight gradient in row-im2col mode (few input channels, cv_im2col_fits):
  * dw viewed as [kc][cout] (the kept taps are its first kc rows) is
  * col^T x dout, col the im2col rows of cv_im2col_row plus a column of ones
  * whose "weight row" is db, so the bias gradient rides along (a separate
@@ -577,20 +587,13 @@ static inline void cv_wgrad_im2col(float *dw, float *db, const float *dout, cons
   }
   const int nitem = (nrow + CV_NC - 1) / CV_NC, units = nitem * ncb;
   /* scratch of the calling thread: one slice per OpenMP thread */
-  static _Thread_local float *buf;
-  static _Thread_local size_t cap;
   const int nth = omp_get_max_threads();
   const size_t slice = (size_t)CV_WBAND * W * ld + (size_t)(W + 2 * r) * cin;
-  if ((size_t)nth * slice > cap) {
-    free(buf);
-    buf = malloc((size_t)nth * slice * sizeof(float));
-    cap = buf ? (size_t)nth * slice : 0;
-  }
-  if (!buf) {
+  float *const scratch = cv_scratch((size_t)nth * slice);
+  if (!scratch) {
     pcnn_conv_bwd_weights__ref(dw, db, dout, in, c);
     return;
   }
-  float *const scratch = buf; /* buf is thread-local: the team sees this copy */
 #pragma omp parallel num_threads(nth)
   {
     const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
@@ -623,7 +626,7 @@ static inline void cv_wgrad_im2col(float *dw, float *db, const float *dout, cons
 /* dw += in (x) dout at kept taps, db += sum dout. See engine 2 above. */
 static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, const float *in,
                                        const pcnn_conv_t *c) {
-  if (cv_padded_fits(c)) {
+  if (cv_im2col_fits(c)) {
     cv_wgrad_im2col(dw, db, dout, in, c);
     return;
   }
@@ -711,16 +714,11 @@ static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, 
  * comment of conv_bwd_data__avx512.c. The transposed kept taps live in a
  * per-thread scratch that grows on first use and is reused. ---- */
 static inline void cv_bwd_data(float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
-  static _Thread_local float *wt_buf; /* [tap][cout][cin] */
-  static _Thread_local size_t wt_cap;
   const int cin = c->cin, cout = c->cout, r = c->k / 2;
-  const size_t need = (size_t)cv_kept_taps(c) * cin * cout;
-  if (cv_kept_taps(c) <= CV_MAX_TAPS && need > wt_cap) {
-    free(wt_buf);
-    wt_buf = malloc(need * sizeof(float));
-    wt_cap = wt_buf ? need : 0;
-  }
-  if (cv_kept_taps(c) > CV_MAX_TAPS || !wt_buf) {
+  float *const wt_buf = cv_kept_taps(c) <= CV_MAX_TAPS /* [tap][cout][cin] */
+                            ? cv_scratch((size_t)cv_kept_taps(c) * cin * cout)
+                            : NULL;
+  if (!wt_buf) {
     pcnn_conv_bwd_data__ref(din, dout, w, c);
     return;
   }
