@@ -359,22 +359,14 @@ double pcnn_model_loss(pcnn_model_t *m, const float *t, int n, float scale) {
 
 void pcnn_model_zero_grad(pcnn_model_t *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
 
-/* zero / copy an activation-sized buffer on all threads (a serial 13 MB
- * memset left the other thread spinning: ~9% of a 2-thread training step) */
+/* zero an activation-sized buffer on all threads (a serial 13 MB memset left
+ * the other thread spinning: ~9% of a 2-thread training step) */
 static void par_zero(float *p, size_t n) {
   const long nb = (long)((n + 16383) / 16384);
 #pragma omp parallel for schedule(static)
   for (long b = 0; b < nb; b++) {
     const size_t i = (size_t)b * 16384, k = n - i < 16384 ? n - i : 16384;
     memset(p + i, 0, k * sizeof(float));
-  }
-}
-static void par_copy(float *dst, const float *src, size_t n) {
-  const long nb = (long)((n + 16383) / 16384);
-#pragma omp parallel for schedule(static)
-  for (long b = 0; b < nb; b++) {
-    const size_t i = (size_t)b * 16384, k = n - i < 16384 ? n - i : 16384;
-    memcpy(dst + i, src + i, k * sizeof(float));
   }
 }
 
@@ -391,16 +383,18 @@ void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
   par_zero(m->gF, P * F);
   KT(m->head, BWD_DATA)->conv_bwd_data(m->gF, m->dlogits, W + m->head.w, &c);
   KT(m->head, BWD_WEIGHTS)->conv_bwd_weights(G + m->head.w, G + m->head.b, m->dlogits, m->a_o[1], &c);
-  /* out.1 then out.0: a_o[i] = prelu(conv(h_i)); gF holds d a_o[i] */
+  /* out.1 then out.0: a_o[i] = prelu(conv(h_i)); go holds d a_o[i] (gF,
+   * then tF: out.1's data gradient is out.0's output gradient) */
+  const float *go = m->gF;
   for (int i = 1; i >= 0; i--) {
     const float *hin = i ? m->a_o[0] : m->af;
     float *dh = i ? m->tF : m->g; /* d h_i; g is free until the blocks */
     c = at_n(&m->out[i], n);
     par_zero(dh, P * F);
-    KT(m->out[i], BWD_DATA)->conv1x1_prelu_bwd_data(dh, m->gF, m->pre_o[i], W + m->out[i].w, W + m->out[i].alpha, &c);
-    KT(m->out[i], BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + m->out[i].w, G + m->out[i].b, G + m->out[i].alpha, m->gF,
+    KT(m->out[i], BWD_DATA)->conv1x1_prelu_bwd_data(dh, go, m->pre_o[i], W + m->out[i].w, W + m->out[i].alpha, &c);
+    KT(m->out[i], BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + m->out[i].w, G + m->out[i].b, G + m->out[i].alpha, go,
                                  m->pre_o[i], hin, W + m->out[i].alpha, &c);
-    if (i) par_copy(m->gF, m->tF, P * F);
+    go = dh;
   }
   /* m->g = d af; out_prelu: af = prelu(x_D) -> stream gradient gF = d x_D */
   par_zero(m->gF, P * F);
