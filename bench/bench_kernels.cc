@@ -20,9 +20,7 @@ using Body = std::function<void(benchmark::State &)>;
 void reg(const std::string &name, pcnn_isa_t isa, int threads, bool slow, Body body) {
   auto *b = benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State &st) {
     if (!pcnn_isa_supported(isa)) {
-      st.SkipWithError((std::string("ISA not supported on this CPU: ") + pcnn_isa_name(isa)).c_str());
-      for (auto _ : st) {
-      }
+      skip(st, (std::string("ISA not supported on this CPU: ") + pcnn_isa_name(isa)).c_str());
       return;
     }
     omp_set_num_threads(threads);
@@ -91,9 +89,7 @@ void conv_rows(const pcnn_kernel_row_t &r, int t) {
     } else {
       // a new conv op: fail loudly (its signature is unknown here)
       reg(name, r.isa, t, slow, [](benchmark::State &st) {
-        st.SkipWithError("no benchmark body for this op yet (bench/bench_kernels.cc)");
-        for (auto _ : st) {
-        }
+        skip(st, "no benchmark body for this op yet (bench/bench_kernels.cc)");
       });
     }
   }
@@ -253,9 +249,7 @@ void elementwise_rows(const pcnn_kernel_row_t &r, int t) {
   } else {
     // a new op: register a benchmark that fails loudly so it gets noticed
     reg(nm(r.op_name, "unknown", r.isa, t), r.isa, t, slow, [](benchmark::State &st) {
-      st.SkipWithError("no benchmark body for this op yet (bench/bench_kernels.cc)");
-      for (auto _ : st) {
-      }
+      skip(st, "no benchmark body for this op yet (bench/bench_kernels.cc)");
     });
   }
 }

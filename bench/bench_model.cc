@@ -32,24 +32,14 @@ pcnn_config_t model_cfg() {
 }
 
 void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads) {
-  if (!pcnn_isa_supported(isa)) {
-    st.SkipWithError("ISA not supported on this CPU");
-    for (auto _ : st) {
-    }
-    return;
-  }
-  omp_set_num_threads(threads);
-  const pcnn_isa_t saved = pcnn_kernels_isa();
-  pcnn_kernels_set_isa(isa);
+  const IsaScope scope(st, isa, threads);
+  if (!scope.ok()) return;
   const pcnn_config_t cfg = model_cfg();
   const int n = batch();
   pcnn_model_t m;
   char err[256];
   if (pcnn_model_init(&m, &cfg, 1234, n, err) != 0) {
-    st.SkipWithError(err);
-    for (auto _ : st) {
-    }
-    pcnn_kernels_set_isa(saved);
+    skip(st, err);
     return;
   }
   const size_t pix = (size_t)cfg.height * cfg.width;
@@ -88,7 +78,6 @@ void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads) {
   st.counters["images_per_s"] =
       benchmark::Counter((double)n * (double)st.iterations(), benchmark::Counter::kIsRate);
   pcnn_model_free(&m);
-  pcnn_kernels_set_isa(saved);
 }
 
 }  // namespace

@@ -11,9 +11,7 @@ namespace pcnn_bench {
 namespace {
 void peak(benchmark::State &st, pcnn_isa_t isa, int threads) {
   if (!pcnn_isa_supported(isa)) {
-    st.SkipWithError("ISA not supported on this CPU");
-    for (auto _ : st) {
-      }
+    skip(st, "ISA not supported on this CPU");
     return;
   }
   const long rounds = smoke() ? 1000 : 1000000;

@@ -52,9 +52,7 @@ void reg(const std::string &name, int threads, Body body, bool slow = false) {
     try {
       body(st);
     } catch (const dnnl::error &e) {
-      st.SkipWithError((std::string("oneDNN: ") + e.what()).c_str());
-      for (auto _ : st) {
-      }
+      skip(st, (std::string("oneDNN: ") + e.what()).c_str());
     }
   });
   policy(b, slow);
@@ -247,9 +245,7 @@ libxsmm_smmfunction smm(int m, int n, int k, int lda, int ldb, int ldc, float be
 // dir 0 fwd, 1 bwd data, 2 bwd weights; fused adds the PReLU passes
 void xsmm_conv(benchmark::State &st, const pcnn_conv_t &c, int dir, bool fused) {
   if (!pcnn_isa_supported(PCNN_ISA_AVX512)) {
-    st.SkipWithError("the libxsmm peer's passes need AVX-512");
-    for (auto _ : st) {
-    }
+    skip(st, "the libxsmm peer's passes need AVX-512");
     return;
   }
   static const bool inited = (libxsmm_init(), true);
@@ -274,9 +270,7 @@ void xsmm_conv(benchmark::State &st, const pcnn_conv_t &c, int dir, bool fused) 
     if (dir == 1) k[t] = smm(cin, n, cout, cin, cout, cin, 1.f);
     if (dir == 2) k[t] = smm(cout, cin, n, cout, n, cout, 1.f);
     if (!k[t]) {
-      st.SkipWithError("libxsmm_smmdispatch returned NULL");
-      for (auto _ : st) {
-      }
+      skip(st, "libxsmm_smmdispatch returned NULL");
       return;
     }
   }

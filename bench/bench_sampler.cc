@@ -20,15 +20,8 @@ namespace pcnn_bench {
 namespace {
 
 void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads, int size) {
-  if (!pcnn_isa_supported(isa)) {
-    st.SkipWithError("ISA not supported on this CPU");
-    for (auto _ : st) {
-    }
-    return;
-  }
-  omp_set_num_threads(threads);
-  const pcnn_isa_t saved = pcnn_kernels_isa();
-  pcnn_kernels_set_isa(isa);
+  const IsaScope scope(st, isa, threads);
+  if (!scope.ok()) return;
   pcnn_config_t cfg = pcnn_config_default();
   cfg.height = cfg.width = size;
   if (smoke()) {
@@ -39,10 +32,7 @@ void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads, int
   pcnn_model_t m;
   char err[256];
   if (pcnn_model_init(&m, &cfg, 1234, 0, err) != 0) {
-    st.SkipWithError(err);
-    for (auto _ : st) {
-    }
-    pcnn_kernels_set_isa(saved);
+    skip(st, err);
     return;
   }
   Buf img((size_t)n * cfg.height * cfg.width * cfg.channels);
@@ -57,7 +47,6 @@ void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads, int
   st.counters["images_per_s"] =
       benchmark::Counter((double)n * (double)st.iterations(), benchmark::Counter::kIsRate);
   pcnn_model_free(&m);
-  pcnn_kernels_set_isa(saved);
 }
 
 int register_sampler() {

@@ -131,6 +131,38 @@ inline benchmark::internal::Benchmark *policy(benchmark::internal::Benchmark *b,
   return b;
 }
 
+// Skips a benchmark with an error row: runs its (empty) loop once, as Google
+// Benchmark requires, after SkipWithError.
+inline void skip(benchmark::State &st, const char *why) {
+  st.SkipWithError(why);
+  for (auto _ : st) {
+  }
+}
+
+// A benchmark at one kernel level and thread count: ok() is false (and the
+// benchmark already skipped) when this CPU lacks the ISA; the process-wide
+// level is restored when the scope ends, on every return path.
+class IsaScope {
+ public:
+  IsaScope(benchmark::State &st, pcnn_isa_t isa, int threads) : saved_(pcnn_kernels_isa()) {
+    ok_ = pcnn_isa_supported(isa);
+    if (!ok_) {
+      skip(st, "ISA not supported on this CPU");
+      return;
+    }
+    omp_set_num_threads(threads);
+    pcnn_kernels_set_isa(isa);
+  }
+  ~IsaScope() { pcnn_kernels_set_isa(saved_); }
+  IsaScope(const IsaScope &) = delete;
+  IsaScope &operator=(const IsaScope &) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  pcnn_isa_t saved_;
+  bool ok_;
+};
+
 void register_kernels();  // bench_kernels.cc: every row of kernels/kernel_list.h
 void register_peers();    // bench_peers.cc: oneDNN and libxsmm
 void register_peak();     // bench_peak.cc: FMA throughput
