@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "config_name.h"
 #include "test_util.h"
 
 extern "C" {
@@ -13,18 +14,7 @@ extern "C" {
 
 namespace {
 
-struct ModelCase {
-  int channels, filters, depth, head, h, w;
-};
-
-std::string case_name(const ::testing::TestParamInfo<ModelCase> &i) {
-  const ModelCase &c = i.param;
-  return "C" + std::to_string(c.channels) + "_F" + std::to_string(c.filters) + "_D" +
-         std::to_string(c.depth) + "_" + pcnn_head_name(c.head) + "_" + std::to_string(c.h) + "x" +
-         std::to_string(c.w);
-}
-
-class ModelGrad : public ::testing::TestWithParam<ModelCase> {};
+class ModelGrad : public ::testing::TestWithParam<pcnn_config_t> {};
 
 // input batch in [0,1]; for softmax256 targets are the same values (k/255)
 std::vector<float> batch(int n, const pcnn_config_t &cfg, uint64_t seed) {
@@ -35,8 +25,7 @@ std::vector<float> batch(int n, const pcnn_config_t &cfg, uint64_t seed) {
 }
 
 TEST_P(ModelGrad, BackwardMatchesFiniteDifferences) {
-  const ModelCase mc = GetParam();
-  pcnn_config_t cfg = {mc.channels, mc.filters, mc.depth, mc.head, mc.h, mc.w};
+  pcnn_config_t cfg = GetParam();
   pcnn_model_t m;
   char err[PCNN_ERR_LEN];
   const int n = 2;
@@ -101,12 +90,12 @@ TEST_P(ModelGrad, BackwardMatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(
     Small, ModelGrad,
-    ::testing::Values(ModelCase{1, 8, 1, PCNN_HEAD_BERNOULLI, 5, 4},
-                      ModelCase{1, 6, 2, PCNN_HEAD_SOFTMAX256, 4, 5},
-                      ModelCase{3, 12, 1, PCNN_HEAD_BERNOULLI, 4, 4},
-                      ModelCase{3, 6, 1, PCNN_HEAD_SOFTMAX256, 3, 4},
-                      ModelCase{1, 4, 0, PCNN_HEAD_BERNOULLI, 3, 3}),
-    case_name);
+    ::testing::Values(pcnn_config_t{1, 8, 1, PCNN_HEAD_BERNOULLI, 5, 4},
+                      pcnn_config_t{1, 6, 2, PCNN_HEAD_SOFTMAX256, 4, 5},
+                      pcnn_config_t{3, 12, 1, PCNN_HEAD_BERNOULLI, 4, 4},
+                      pcnn_config_t{3, 6, 1, PCNN_HEAD_SOFTMAX256, 3, 4},
+                      pcnn_config_t{1, 4, 0, PCNN_HEAD_BERNOULLI, 3, 3}),
+    config_name);
 
 TEST(Model, TrainingLowersTheLossOnAFixedBatch) {
   pcnn_config_t cfg = {1, 16, 2, PCNN_HEAD_BERNOULLI, 8, 8};

@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "config_name.h"
 #include "test_util.h"
 
 extern "C" {
@@ -23,18 +24,6 @@ extern "C" {
 
 namespace {
 
-struct SCase {
-  int channels, filters, depth, head, h, w;
-};
-
-std::string scase_name(const ::testing::TestParamInfo<SCase> &i) {
-  const SCase &c = i.param;
-  return "C" + std::to_string(c.channels) + "_F" + std::to_string(c.filters) + "_D" +
-         std::to_string(c.depth) + "_" + pcnn_head_name(c.head) + "_" + std::to_string(c.h) + "x" +
-         std::to_string(c.w);
-}
-
-pcnn_config_t cfg_of(const SCase &c) { return {c.channels, c.filters, c.depth, c.head, c.h, c.w}; }
 
 // masked taps of layer l set to a huge value: no kernel may read them (the
 // contract), so a sampler that reads one is caught by the logit checks
@@ -48,8 +37,7 @@ void poison_masked(pcnn_model_t *m, const pcnn_layer_t &l) {
 
 // random model; weights scaled up so logits spread (draws are not all coin
 // flips); masked taps poisoned
-void make_model(pcnn_model_t *m, const SCase &c, int batch_cap, uint64_t seed) {
-  const pcnn_config_t cfg = cfg_of(c);
+void make_model(pcnn_model_t *m, const pcnn_config_t &cfg, int batch_cap, uint64_t seed) {
   char err[PCNN_ERR_LEN];
   ASSERT_EQ(pcnn_model_init(m, &cfg, seed, batch_cap, err), 0) << err;
   for (size_t i = 0; i < m->nparams; i++) m->params[i] *= 2.f;
@@ -116,10 +104,10 @@ void expect_logits_match(pcnn_model_t *m, const std::vector<float> &img, int n, 
   EXPECT_LE(worst, 1e-4) << what << ": max |cached - forward| logit difference";
 }
 
-class SampleCached : public ::testing::TestWithParam<SCase> {};
+class SampleCached : public ::testing::TestWithParam<pcnn_config_t> {};
 
 TEST_P(SampleCached, LogitsEqualForwardEverywhere) {
-  const SCase sc = GetParam();
+  const pcnn_config_t sc = GetParam();
   const int n = 5;  // uneven split over 2 threads
   for (int threads : {1, 2})
     for (int prime : {0, 3})
@@ -134,9 +122,9 @@ TEST_P(SampleCached, LogitsEqualForwardEverywhere) {
         const std::string what = "t" + std::to_string(threads) + " prime " + std::to_string(prime) +
                                  (incremental ? " incremental" : " forward");
         // primed rows kept bit for bit, drawn values are valid
-        const size_t row = (size_t)sc.w * sc.channels;
+        const size_t row = (size_t)sc.width * sc.channels;
         for (int i = 0; i < n; i++)
-          ASSERT_EQ(0, memcmp(&img[(size_t)i * sc.h * row], &primed[(size_t)i * sc.h * row],
+          ASSERT_EQ(0, memcmp(&img[(size_t)i * sc.height * row], &primed[(size_t)i * sc.height * row],
                               sizeof(float) * prime * row)) << what;
         expect_logits_match(&m, img, n, prime, r, what);
         pcnn_model_free(&m);
@@ -146,37 +134,37 @@ TEST_P(SampleCached, LogitsEqualForwardEverywhere) {
 
 // priming with batch_cap < n: the forward runs in chunks
 TEST_P(SampleCached, PrimeInChunksOfBatchCap) {
-  const SCase sc = GetParam();
+  const pcnn_config_t sc = GetParam();
   const int n = 5;
   pcnn_model_t m;
   make_model(&m, sc, 2, 12);
   std::vector<float> img = prime_data(m, n, 4);
-  const Recorder r = run_cached(&m, img, n, sc.h / 2, 0, 7);
-  expect_logits_match(&m, img, n, sc.h / 2, r, "batch_cap 2, n 5");
+  const Recorder r = run_cached(&m, img, n, sc.height / 2, 0, 7);
+  expect_logits_match(&m, img, n, sc.height / 2, r, "batch_cap 2, n 5");
   pcnn_model_free(&m);
 }
 
 // the literal check: the partial image as the naive sampler sees it just
 // before the draw of (y, x, c) (later colours and pixels still 0)
 TEST_P(SampleCached, LogitsEqualForwardOnPartialImage) {
-  const SCase sc = GetParam();
+  const pcnn_config_t sc = GetParam();
   const int n = 2;
   pcnn_model_t m;
   make_model(&m, sc, n, 13);
   std::vector<float> img = prime_data(m, n, 5);
   const Recorder r = run_cached(&m, img, n, 0, 0, 9);
-  const size_t L = (size_t)sc.channels * m.k_out, P = (size_t)sc.h * sc.w;
-  const int ps[][2] = {{0, 0}, {0, sc.w - 1}, {1, 0}, {sc.h / 2, sc.w / 2}, {sc.h - 1, sc.w - 1}};
+  const size_t L = (size_t)sc.channels * m.k_out, P = (size_t)sc.height * sc.width;
+  const int ps[][2] = {{0, 0}, {0, sc.width - 1}, {1, 0}, {sc.height / 2, sc.width / 2}, {sc.height - 1, sc.width - 1}};
   for (const auto &p : ps)
     for (int c = 0; c < sc.channels; c++) {
       std::vector<float> part = img;
       for (int i = 0; i < n; i++)
-        for (size_t q = (size_t)p[0] * sc.w + p[1]; q < P; q++)
+        for (size_t q = (size_t)p[0] * sc.width + p[1]; q < P; q++)
           for (int cc = 0; cc < sc.channels; cc++)
-            if (q > (size_t)p[0] * sc.w + p[1] || cc >= c) part[(i * P + q) * sc.channels + cc] = 0.f;
+            if (q > (size_t)p[0] * sc.width + p[1] || cc >= c) part[(i * P + q) * sc.channels + cc] = 0.f;
       pcnn_model_forward(&m, part.data(), n);
       for (int i = 0; i < n; i++) {
-        const size_t pix = i * P + (size_t)p[0] * sc.w + p[1];
+        const size_t pix = i * P + (size_t)p[0] * sc.width + p[1];
         EXPECT_TRUE(pt::AllClose(&r.logits[(pix * sc.channels + c) * m.k_out],
                                  m.logits + pix * L + (size_t)c * m.k_out, m.k_out, 1e-4, 0,
                                  "partial image at y" + std::to_string(p[0]) + " x" +
@@ -188,7 +176,7 @@ TEST_P(SampleCached, LogitsEqualForwardOnPartialImage) {
 
 // same seed, same images as the naive sampler (unprimed and primed)
 TEST_P(SampleCached, SameImagesAsNaive) {
-  const SCase sc = GetParam();
+  const pcnn_config_t sc = GetParam();
   const int n = 4;
   for (int prime : {0, 2}) {
     pcnn_model_t m;
@@ -207,29 +195,29 @@ TEST_P(SampleCached, SameImagesAsNaive) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, SampleCached,
-                         ::testing::Values(SCase{1, 8, 1, PCNN_HEAD_BERNOULLI, 7, 7},
-                                           SCase{1, 12, 2, PCNN_HEAD_SOFTMAX256, 6, 5},
-                                           SCase{3, 12, 2, PCNN_HEAD_BERNOULLI, 6, 5},
-                                           SCase{3, 12, 1, PCNN_HEAD_SOFTMAX256, 7, 7},
-                                           SCase{1, 6, 0, PCNN_HEAD_BERNOULLI, 5, 6}),
-                         scase_name);
+                         ::testing::Values(pcnn_config_t{1, 8, 1, PCNN_HEAD_BERNOULLI, 7, 7},
+                                           pcnn_config_t{1, 12, 2, PCNN_HEAD_SOFTMAX256, 6, 5},
+                                           pcnn_config_t{3, 12, 2, PCNN_HEAD_BERNOULLI, 6, 5},
+                                           pcnn_config_t{3, 12, 1, PCNN_HEAD_SOFTMAX256, 7, 7},
+                                           pcnn_config_t{1, 6, 0, PCNN_HEAD_BERNOULLI, 5, 6}),
+                         config_name);
 
 // How often float rounding flips a near-tie draw: many images, naive vs
 // cached from one seed; an image differs from its first flipped draw on.
 TEST(SampleCachedTies, FlipRateIsTiny) {
-  const SCase cases[] = {{1, 12, 2, PCNN_HEAD_BERNOULLI, 6, 6}, {3, 12, 1, PCNN_HEAD_SOFTMAX256, 5, 5}};
-  for (const SCase &sc : cases) {
+  const pcnn_config_t cases[] = {{1, 12, 2, PCNN_HEAD_BERNOULLI, 6, 6}, {3, 12, 1, PCNN_HEAD_SOFTMAX256, 5, 5}};
+  for (const pcnn_config_t &sc : cases) {
     const int n = 100;
     pcnn_model_t m;
     make_model(&m, sc, n, 15);
-    std::vector<float> a((size_t)n * sc.h * sc.w * sc.channels), b = a;
+    std::vector<float> a((size_t)n * sc.height * sc.width * sc.channels), b = a;
     pcnn_sample_naive(&m, a.data(), n, 0, 1.0f, 77, nullptr, nullptr);
     ASSERT_EQ(pcnn_sample_cached(&m, b.data(), n, 0, 1.0f, 77, nullptr, nullptr, nullptr), 0);
-    const size_t img = (size_t)sc.h * sc.w * sc.channels;
+    const size_t img = (size_t)sc.height * sc.width * sc.channels;
     int differ = 0;
     for (int i = 0; i < n; i++) differ += memcmp(&a[i * img], &b[i * img], img * sizeof(float)) != 0;
     printf("[ INFO     ] %s: %d of %d images (%zu draws each) differ between naive and cached\n",
-           scase_name(::testing::TestParamInfo<SCase>(sc, 0)).c_str(), differ, n, img);
+           config_name(::testing::TestParamInfo<pcnn_config_t>(sc, 0)).c_str(), differ, n, img);
     EXPECT_LE(differ, n / 100) << "more than 1% of images flipped a draw";
     pcnn_model_free(&m);
   }

@@ -1,0 +1,19 @@
+// config_name.h: the GoogleTest parameter name of a model configuration,
+// e.g. C1_F8_D1_bernoulli_5x4 (test_model.cc, test_sample_cached.cc).
+#ifndef PCNN_TESTS_CONFIG_NAME_H
+#define PCNN_TESTS_CONFIG_NAME_H
+#include <gtest/gtest.h>
+
+#include <string>
+
+extern "C" {
+#include "model.h"
+}
+
+inline std::string config_name(const ::testing::TestParamInfo<pcnn_config_t> &i) {
+  const pcnn_config_t &c = i.param;
+  return "C" + std::to_string(c.channels) + "_F" + std::to_string(c.filters) + "_D" +
+         std::to_string(c.depth) + "_" + pcnn_head_name(c.head) + "_" + std::to_string(c.height) +
+         "x" + std::to_string(c.width);
+}
+#endif
