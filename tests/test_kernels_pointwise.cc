@@ -295,6 +295,17 @@ double loss_threads(pcnn_bernoulli_loss_fn *fn, std::vector<float> &dx, const st
   return pt::AllClose(&lf, &rf, 1, 0, 1e-5, "loss");
 }
 
+// the kernel (at 1 and 2 threads, dx pre-filled) against the reference:
+// loss and dx within 1e-5 (both heads share one signature)
+void expect_loss_matches(pcnn_bernoulli_loss_fn *fn, pcnn_bernoulli_loss_fn *ref,
+                         const std::vector<float> &x, const std::vector<float> &t, size_t p, int ch) {
+  std::vector<float> dx_r(x.size()), dx(x.size(), 7.f);
+  const double l_r = ref(dx_r.data(), x.data(), t.data(), p, ch, 0.37f);
+  const double l = loss_threads(fn, dx, x, t, p, ch, 0.37f);
+  ASSERT_TRUE(LossClose(l, l_r));
+  ASSERT_TRUE(Close(dx, dx_r, 1e-5, "dx"));
+}
+
 void check_bernoulli(pcnn_bernoulli_loss_fn *fn, pcnn_bernoulli_loss_fn *ref) {
   uint64_t seed = 900;
   struct Case { size_t p; int ch; float mag; };
@@ -309,11 +320,8 @@ void check_bernoulli(pcnn_bernoulli_loss_fn *fn, pcnn_bernoulli_loss_fn *ref) {
                  std::to_string(c.mag));
     const size_t n = c.p * c.ch;
     const auto x = pt::rand_vec(n, ++seed, -c.mag, c.mag), t = loss_targets(n, ++seed);
-    std::vector<float> dx_r(n), dx(n, 7.f);
-    const double l_r = ref(dx_r.data(), x.data(), t.data(), c.p, c.ch, 0.37f);
-    const double l = loss_threads(fn, dx, x, t, c.p, c.ch, 0.37f);
-    ASSERT_TRUE(LossClose(l, l_r));
-    ASSERT_TRUE(Close(dx, dx_r, 1e-5, "dx"));
+    expect_loss_matches(fn, ref, x, t, c.p, c.ch);
+    if (::testing::Test::HasFatalFailure()) return;
   }
 }
 
@@ -335,11 +343,8 @@ void check_softmax256(pcnn_softmax256_loss_fn *fn, pcnn_softmax256_loss_fn *ref)
     auto x = pt::rand_vec(n, ++seed, -c.mag, c.mag);
     for (float &v : x) v += c.offset;
     const auto t = loss_targets(c.p * c.ch, ++seed, true);
-    std::vector<float> dx_r(n), dx(n, 7.f);
-    const double l_r = ref(dx_r.data(), x.data(), t.data(), c.p, c.ch, 0.37f);
-    const double l = loss_threads(fn, dx, x, t, c.p, c.ch, 0.37f);
-    ASSERT_TRUE(LossClose(l, l_r));
-    ASSERT_TRUE(Close(dx, dx_r, 1e-5, "dx"));
+    expect_loss_matches(fn, ref, x, t, c.p, c.ch);
+    if (::testing::Test::HasFatalFailure()) return;
   }
 }
 
