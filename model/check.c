@@ -143,8 +143,12 @@ static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t se
   P->p = (size_t)c->n * c->h * c->w;
   const char *name = pcnn_op_name(op);
   const size_t nin = P->p * c->cin, nout = P->p * c->cout, nw = (size_t)c->k * c->k * c->cin * c->cout;
-  P->in = rnd(nin > nout * 256 ? nin : nout * 256, seed, -1, 1);
-  P->x2 = rnd(nout * 256 > nin ? nout * 256 : nin, seed + 1, -1, 1);
+  /* the inputs read as activations (in, x2, dout) hold any of the op's
+   * tensors; softmax256_loss reads 256 logits per pixel (one channel) */
+  size_t nbig = nin > nout ? nin : nout;
+  if (!strcmp(name, "softmax256_loss") && P->p * 256 > nbig) nbig = P->p * 256;
+  P->in = rnd(nbig, seed, -1, 1);
+  P->x2 = rnd(nbig, seed + 1, -1, 1);
   P->w = rnd(nw, seed + 2, -0.5f, 0.5f);
   float *mask = malloc(nw * sizeof(float));
   pcnn_mask_fill(mask, c);
@@ -152,7 +156,7 @@ static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t se
   free(mask);
   P->b = rnd(c->cout, seed + 3, -0.5f, 0.5f);
   P->alpha = rnd(c->cout > c->cin ? c->cout : c->cin, seed + 4, 0.1f, 0.4f);
-  P->dout = rnd(nout * 256 > nin ? nout * 256 : nin, seed + 5, -1, 1);
+  P->dout = rnd(nbig, seed + 5, -1, 1);
   P->pre = rnd(nout > nin ? nout : nin, seed + 6, -1, 1);
   P->t = rnd(nout > nin ? nout : nin, seed + 7, 0, 1);
   P->flops = 2 * pcnn_conv_useful_macs(c);
@@ -232,25 +236,35 @@ double pcnn_op_tolerance(int op) {
   return strstr(name, "bwd") || strstr(name, "loss") ? 1e-4 : 1e-5;
 }
 
-int pcnn_kernel_measure(int op, pcnn_isa_t isa, const pcnn_conv_t *c, int reps, double *ms, double *err) {
-  void (*fn)(void) = NULL;
-  for (int i = 0; i < pcnn_kernel_row_count; i++)
-    if (pcnn_kernel_rows[i].op == op && pcnn_kernel_rows[i].isa == isa) fn = pcnn_kernel_rows[i].fn;
-  if (!fn || !pcnn_isa_supported(isa) || !known_op(pcnn_op_name(op))) return -1;
+int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_ISA_COUNT],
+                        double err[PCNN_ISA_COUNT]) {
+  void (*fn[PCNN_ISA_COUNT])(void) = {0};
+  int n = 0;
+  for (int i = 0; i < pcnn_kernel_row_count; i++) {
+    const pcnn_isa_t isa = pcnn_kernel_rows[i].isa;
+    if (pcnn_kernel_rows[i].op == op && pcnn_isa_supported(isa)) fn[isa] = pcnn_kernel_rows[i].fn;
+  }
+  for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) ms[isa] = err[isa] = -1;
+  if (!known_op(pcnn_op_name(op)) || !ref_of(op)) return 0;
+  /* one problem for every level, the reference's result computed once */
   problem_t P;
   make_problem(&P, op, c, 4242 + op);
   float *ref[3] = {0};
   run_op(&P, ref_of(op));
   for (int i = 0; i < 3; i++)
     if (P.nout[i]) ref[i] = dup(P.out[i], P.nout[i]);
-  *ms = 1e3 * time_op(&P, fn, reps);
-  double e = 0;
-  for (int i = 0; i < 3; i++)
-    if (P.nout[i]) e = fmax(e, relerr(P.out[i], ref[i], P.nout[i]));
-  *err = e;
+  for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
+    if (!fn[isa]) continue;
+    ms[isa] = 1e3 * time_op(&P, fn[isa], reps);
+    double e = 0;
+    for (int i = 0; i < 3; i++)
+      if (P.nout[i]) e = fmax(e, relerr(P.out[i], ref[i], P.nout[i]));
+    err[isa] = e;
+    n++;
+  }
   for (int i = 0; i < 3; i++) free(ref[i]);
   free_problem(&P);
-  return 0;
+  return n;
 }
 
 int pcnn_check_run(FILE *out, int batch) {

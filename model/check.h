@@ -9,10 +9,13 @@
 
 #include "pcnn_kernels.h"
 
-/* Runs the kernel of level isa for op on shape c (random data, masked
- * weights): *err = max relative error against the reference twin, *ms = the
- * best of reps timed runs. Returns -1 if no such kernel row runs here. */
-int pcnn_kernel_measure(int op, pcnn_isa_t isa, const pcnn_conv_t *c, int reps, double *ms, double *err);
+/* Runs every kernel level of op that this CPU has on shape c (one problem:
+ * random data, masked weights; the reference twin's result computed once):
+ * for level i, ms[i] = the best of reps timed runs and err[i] = the max
+ * relative error against the reference, or both -1 if level i has no kernel
+ * here. Returns the number of levels measured. */
+int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_ISA_COUNT],
+                        double err[PCNN_ISA_COUNT]);
 /* op index by name, -1 if none */
 int pcnn_op_index(const char *name);
 /* tolerance of an op: forward 1e-5, gradients and losses 1e-4 */

@@ -277,18 +277,19 @@ void pcnn_model_tune(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_pla
       const int op = pcnn_op_index(fwd_epi                ? "conv_prelu_fwd"
                                    : pcnn_role_fused(r) ? fused_ops[d]
                                                         : conv_ops[d]);
-      double best = -1;
+      double best = -1, ms[PCNN_ISA_COUNT], err[PCNN_ISA_COUNT];
+      pcnn_kernel_measure(op, &c, reps, ms, err);
       for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
-        double ms, err;
-        if (pcnn_kernel_measure(op, (pcnn_isa_t)isa, &c, reps, &ms, &err)) continue;
-        const int ok = err <= pcnn_op_tolerance(op);
+        if (ms[isa] < 0) continue;
+        const int ok = err[isa] <= pcnn_op_tolerance(op);
         if (log)
           fprintf(log, "  %-6s %-12s %-7s %9.3f ms  err %.1e %s\n", pcnn_role_name(r), pcnn_dir_name(d),
-                  pcnn_isa_name((pcnn_isa_t)isa), ms, err, ok ? "" : "(failed verification: not used)");
-        if (ok && (best < 0 || ms < best)) {
-          best = ms;
+                  pcnn_isa_name((pcnn_isa_t)isa), ms[isa], err[isa],
+                  ok ? "" : "(failed verification: not used)");
+        if (ok && (best < 0 || ms[isa] < best)) {
+          best = ms[isa];
           plan->isa[r][d] = (pcnn_isa_t)isa;
-          plan->ms[r][d] = ms;
+          plan->ms[r][d] = ms[isa];
         }
       }
     }

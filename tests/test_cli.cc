@@ -198,14 +198,46 @@ TEST(Cli, SamplerIsReproducibleAndPrimes) {
 
 TEST(Cli, HelpIsTrueForEveryCommand) {
   NEED_BIN();
-  for (const char *c : {"train", "eval", "sample", "info"}) {
+  for (const char *c : {"train", "eval", "sample", "info", "check", "tune"}) {
     Proc r = run(std::string(c) + " --help");
     EXPECT_EQ(r.code, 0) << c;
     EXPECT_NE(r.out.find(std::string("usage: pixelcnn ") + c), std::string::npos) << r.out;
   }
   Proc r = run("--help");
   EXPECT_EQ(r.code, 0);
-  for (const char *c : {"train", "eval", "sample", "info"}) EXPECT_NE(r.out.find(c), std::string::npos);
+  for (const char *c : {"train", "eval", "sample", "info", "check", "tune"})
+    EXPECT_NE(r.out.find(c), std::string::npos);
+}
+
+// tune writes a plan for the model's shapes that info and train read back;
+// bad flags fail naming the flag, and an unwritable --out leaves no file
+TEST(Cli, TuneWritesAPlanThatRunsUse) {
+  NEED_BIN();
+  TmpDir d;
+  const std::string plan = d / "tiny.plan";
+  Proc r = run("tune --filters 8 --depth 1 --size 6 --batch 2 --reps 1 --threads 1 --out " + plan);
+  ASSERT_EQ(r.code, 0) << r.out;
+  pcnn_plan_t p;
+  char err[PCNN_ERR_LEN];
+  ASSERT_EQ(pcnn_plan_load(plan.c_str(), &p, err), 0) << err;
+  EXPECT_EQ(p.batch, 2);
+  EXPECT_EQ(p.threads, 1);
+  for (int role = 0; role < PCNN_ROLES; role++)
+    for (int dir = 0; dir < PCNN_DIRS; dir++) {
+      EXPECT_TRUE(pcnn_isa_supported(p.isa[role][dir])) << role << " " << dir;
+      EXPECT_GT(p.ms[role][dir], 0.0) << role << " " << dir;
+    }
+  r = run("info --plan " + plan);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find(plan), std::string::npos) << r.out;
+  r = run(std::string("train ") + kTiny + " --steps 2 --epochs 1 --plan " + plan + " --out " +
+          (d / "m.safetensors") + " --log " + (d / "log.csv"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(FailsNaming(run("tune --reps 0"), "--reps"));
+  EXPECT_TRUE(FailsNaming(run("tune --channels 2"), "--channels"));
+  const std::string bad = d / "no-such-dir/x.plan";
+  EXPECT_TRUE(FailsNaming(run("tune --filters 8 --depth 0 --size 4 --batch 1 --reps 1 --out " + bad), "--out"));
+  EXPECT_NE(access(bad.c_str(), F_OK), 0);
 }
 
 TEST(Cli, BadFlagsAndNumbers) {

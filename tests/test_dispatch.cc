@@ -37,3 +37,32 @@ TEST(Dispatch, IsaNames) {
   EXPECT_EQ(pcnn_isa_parse("sse"), -1);
   EXPECT_EQ(pcnn_isa_parse(nullptr), -1);
 }
+
+extern "C" {
+#include "check.h"  // pcnn_kernel_measure: what `pixelcnn tune` times
+}
+
+// pcnn_kernel_measure runs every level this CPU has on one problem and
+// compares each with the reference's result (computed once): the reference
+// itself has error 0, every SIMD level is within the op's tolerance.
+TEST(Measure, EveryLevelAgainstTheReference) {
+  const pcnn_conv_t c = {2, 6, 6, 16, 24, 3, PCNN_MASK_B, 1};
+  for (const char *name : {"conv_fwd", "conv_bwd_weights", "conv1x1_prelu_bwd_data", "conv_prelu_fwd"}) {
+    const int op = pcnn_op_index(name);
+    ASSERT_GE(op, 0) << name;
+    double ms[PCNN_ISA_COUNT], err[PCNN_ISA_COUNT];
+    int want = 0;
+    for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) want += pcnn_isa_supported((pcnn_isa_t)isa);
+    EXPECT_EQ(pcnn_kernel_measure(op, &c, 2, ms, err), want) << name;
+    EXPECT_EQ(err[PCNN_ISA_REF], 0.0) << name;
+    for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
+      if (!pcnn_isa_supported((pcnn_isa_t)isa)) {
+        EXPECT_EQ(ms[isa], -1.0);
+        continue;
+      }
+      EXPECT_GE(ms[isa], 0.0) << name << " " << pcnn_isa_name((pcnn_isa_t)isa);
+      EXPECT_GE(err[isa], 0.0) << name << " " << pcnn_isa_name((pcnn_isa_t)isa);
+      EXPECT_LE(err[isa], pcnn_op_tolerance(op)) << name << " " << pcnn_isa_name((pcnn_isa_t)isa);
+    }
+  }
+}
