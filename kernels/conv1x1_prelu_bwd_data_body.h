@@ -14,7 +14,8 @@
  * place (dpre is only broadcast, never loaded as a vector). Then the GEMM
  * dpre x wt runs with register tiles of PW_MR pixels x PW_NV vectors of input
  * channels whose accumulators start from din (so din accumulates in one
- * pass). Output colour groups that reach only the first input channels stop
+ * pass; din, and dout when read in place, are prefetched PW_PF_ROWS rows
+ * ahead, pw_gemm.h). Output colour groups that reach only the first input channels stop
  * at their last vector. Sums run over co in the reference's order; every din
  * element is written by one thread, so results do not depend on the thread
  * count. Layers whose packed weights exceed PW_PACK_MAX floats: the fused
@@ -124,9 +125,16 @@ static PW_INLINE int bwd_data_core(const int act, float *din, const float *dout,
     }
     for (int j = 0; j < cin; j += PW_NV * PW_VL) {
       const int nv = (ldt - j) / PW_VL < PW_NV ? (ldt - j) / PW_VL : PW_NV;
-      for (int i = 0; i < pn; i += PW_MR)
-        tile_any(pn - i < PW_MR ? pn - i : PW_MR, nv, din + (size_t)(p0 + i) * cin,
-                 dp + (size_t)i * x.ldd, j, &x);
+      for (int i = 0; i < pn; i += PW_MR) {
+        const size_t q = (size_t)(p0 + i);
+        /* rows PW_PF_ROWS ahead into L2 (pw_gemm.h): din, and dout when
+         * the tiles broadcast from it in place */
+        if (j == 0 && q + PW_PF_ROWS + PW_MR <= (size_t)p) {
+          pw_prefetch_l2(din + (q + PW_PF_ROWS) * cin, (size_t)PW_MR * cin);
+          if (!act) pw_prefetch_l2(dout + (q + PW_PF_ROWS) * cout, (size_t)PW_MR * cout);
+        }
+        tile_any(pn - i < PW_MR ? pn - i : PW_MR, nv, din + q * cin, dp + (size_t)i * x.ldd, j, &x);
+      }
     }
   }
   return 1;

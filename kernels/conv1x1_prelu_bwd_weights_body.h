@@ -17,6 +17,7 @@
  * each tile's block sum is added into dw with stores masked to the kept taps
  * (masked dw entries are never written). Threads own disjoint row ranges of
  * dw, split by kept multiply-adds; the first thread also sums db and dalpha.
+ * Each thread prefetches its input columns of the next block into L2.
  * Every sum runs over the same pixel blocks in the same order whatever the
  * thread count, so results are bitwise reproducible (and independent of the
  * thread count). Layers with more than PW_DBUF / 4 output channels: the fused
@@ -132,6 +133,10 @@ static PW_INLINE int bww_core(const int act, float *dw, float *db, float *dalpha
       if (t0 >= t1 && !sums) break;
       /* dpre (pn, ldd), zero beyond cout: in buf, or dout itself */
       const float *dp = direct ? dout + (size_t)p0 * cout : buf;
+      /* this thread's input columns of the next block, into L2 (pw_gemm.h) */
+      const int cl = t0 * PW_MR, cn = (t1 * PW_MR < cin ? t1 * PW_MR : cin) - cl;
+      for (long q = p0 + pb; cn > 0 && q < p0 + 2 * pb && q < p; q++)
+        pw_prefetch_l2(in + (size_t)q * cin + cl, (size_t)cn);
       for (int i = 0; i < pn && (!direct || sums); i++) {
         const float *g = dout + (size_t)(p0 + i) * cout;
         for (int co = 0; co < ldd; co += PW_VL) {
