@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "kernel_scratch.h"
 #include "pcnn_kernels.h"
 
 #if defined(__AVX512F__)
@@ -123,19 +124,6 @@ typedef struct {
   float *act;       /* or NULL: no activation */
   const float *alpha;
 } cv_epi_t;
-
-/* the calling thread's scratch of at least n floats: grows once and is kept
- * (one per translation unit, i.e. per kernel file), NULL if it cannot */
-static inline float *cv_scratch(size_t n) {
-  static _Thread_local float *buf;
-  static _Thread_local size_t cap;
-  if (n > cap) {
-    free(buf);
-    buf = malloc(n * sizeof(float));
-    cap = buf ? n : 0;
-  }
-  return buf;
-}
 
 /* kept taps in (ky, kx) order; centre segments from pcnn_mask_co_begin */
 static inline int cv_kept_taps(const pcnn_conv_t *c) {
@@ -589,7 +577,7 @@ static inline void cv_wgrad_im2col(float *dw, float *db, const float *dout, cons
   /* scratch of the calling thread: one slice per OpenMP thread */
   const int nth = omp_get_max_threads();
   const size_t slice = (size_t)CV_WBAND * W * ld + (size_t)(W + 2 * r) * cin;
-  float *const scratch = cv_scratch((size_t)nth * slice);
+  float *const scratch = pcnn_scratch((size_t)nth * slice);
   if (!scratch) {
     pcnn_conv_bwd_weights__ref(dw, db, dout, in, c);
     return;
@@ -716,7 +704,7 @@ static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, 
 static inline void cv_bwd_data(float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, r = c->k / 2;
   float *const wt_buf = cv_kept_taps(c) <= CV_MAX_TAPS /* [tap][cout][cin] */
-                            ? cv_scratch((size_t)cv_kept_taps(c) * cin * cout)
+                            ? pcnn_scratch((size_t)cv_kept_taps(c) * cin * cout)
                             : NULL;
   if (!wt_buf) {
     pcnn_conv_bwd_data__ref(din, dout, w, c);
