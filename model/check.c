@@ -122,6 +122,27 @@ static void run_op(problem_t *P, void (*fn)(void)) {
   call_op(P, fn);
 }
 
+/* max over outputs i < k with b[i] of relerr(a[i], b[i], n[i]) */
+static double max_relerr(float *const a[], float *const b[], const size_t n[], int k) {
+  double e = 0;
+  for (int i = 0; i < k; i++)
+    if (b[i]) e = fmax(e, relerr(a[i], b[i], n[i]));
+  return e;
+}
+
+/* the reference twin of op */
+static void (*ref_of(int op))(void) {
+  for (int i = 0; i < pcnn_kernel_row_count; i++)
+    if (pcnn_kernel_rows[i].op == op && pcnn_kernel_rows[i].isa == PCNN_ISA_REF) return pcnn_kernel_rows[i].fn;
+  return NULL;
+}
+
+/* ref[i]: copies of the reference twin's outputs on the problem */
+static void ref_outputs(problem_t *P, float *ref[3]) {
+  run_op(P, ref_of(P->op));
+  for (int i = 0; i < 3; i++) ref[i] = P->nout[i] ? dup(P->out[i], P->nout[i]) : NULL;
+}
+
 /* best of reps runs, each from zeroed outputs; only the call is timed (the
  * zeroing of the 25 MB softmax256 gradient took longer than the kernel) */
 static double time_op(problem_t *P, void (*fn)(void), int reps) {
@@ -145,8 +166,8 @@ static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t se
   const size_t nin = P->p * c->cin, nout = P->p * c->cout, nw = (size_t)c->k * c->k * c->cin * c->cout;
   /* the inputs read as activations (in, x2, dout) hold any of the op's
    * tensors; softmax256_loss reads 256 logits per pixel (one channel) */
-  size_t nbig = nin > nout ? nin : nout;
-  if (!strcmp(name, "softmax256_loss") && P->p * 256 > nbig) nbig = P->p * 256;
+  const size_t nmax = nin > nout ? nin : nout;
+  const size_t nbig = !strcmp(name, "softmax256_loss") && P->p * 256 > nmax ? P->p * 256 : nmax;
   P->in = rnd(nbig, seed, -1, 1);
   P->x2 = rnd(nbig, seed + 1, -1, 1);
   P->w = rnd(nw, seed + 2, -0.5f, 0.5f);
@@ -157,8 +178,8 @@ static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t se
   P->b = rnd(c->cout, seed + 3, -0.5f, 0.5f);
   P->alpha = rnd(c->cout > c->cin ? c->cout : c->cin, seed + 4, 0.1f, 0.4f);
   P->dout = rnd(nbig, seed + 5, -1, 1);
-  P->pre = rnd(nout > nin ? nout : nin, seed + 6, -1, 1);
-  P->t = rnd(nout > nin ? nout : nin, seed + 7, 0, 1);
+  P->pre = rnd(nmax, seed + 6, -1, 1);
+  P->t = rnd(nmax, seed + 7, 0, 1);
   P->flops = 2 * pcnn_conv_useful_macs(c);
   P->ch = c->cout;
   if (!strncmp(name, "conv_fwd", 8) || !strcmp(name, "conv1x1_prelu_fwd") ||
@@ -194,11 +215,6 @@ static void free_problem(problem_t *P) {
   for (int i = 0; i < 3; i++) free(P->out[i]);
 }
 
-static void (*ref_of(int op))(void) {
-  for (int i = 0; i < pcnn_kernel_row_count; i++)
-    if (pcnn_kernel_rows[i].op == op && pcnn_kernel_rows[i].isa == PCNN_ISA_REF) return pcnn_kernel_rows[i].fn;
-  return NULL;
-}
 
 /* oneDNN's result for the conv ops, into dn[0..1]; 0 if done */
 static int onednn_ref(problem_t *P, float **dn, char impl[64]) {
@@ -249,17 +265,12 @@ int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_I
   /* one problem for every level, the reference's result computed once */
   problem_t P;
   make_problem(&P, op, c, 4242 + op);
-  float *ref[3] = {0};
-  run_op(&P, ref_of(op));
-  for (int i = 0; i < 3; i++)
-    if (P.nout[i]) ref[i] = dup(P.out[i], P.nout[i]);
+  float *ref[3];
+  ref_outputs(&P, ref);
   for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
     if (!fn[isa]) continue;
     ms[isa] = 1e3 * time_op(&P, fn[isa], reps);
-    double e = 0;
-    for (int i = 0; i < 3; i++)
-      if (P.nout[i]) e = fmax(e, relerr(P.out[i], ref[i], P.nout[i]));
-    err[isa] = e;
+    err[isa] = max_relerr(P.out, ref, P.nout, 3);
     n++;
   }
   for (int i = 0; i < 3; i++) free(ref[i]);
@@ -302,30 +313,17 @@ int pcnn_check_run(FILE *out, int batch) {
     for (int s = 0; s < ns; s++) {
       problem_t P;
       make_problem(&P, op, &shapes[s].c, 1000 + 17 * op + s);
-      float *ref[3] = {0};
-      run_op(&P, ref_of(op));
-      for (int i = 0; i < 3; i++)
-        if (P.nout[i]) ref[i] = dup(P.out[i], P.nout[i]);
+      float *ref[3];
+      ref_outputs(&P, ref);
       float *dn[2] = {0};
       char impl[64] = "";
-      double ref_dn = -1;
-      if (!onednn_ref(&P, dn, impl)) {
-        ref_dn = 0;
-        for (int i = 0; i < 2; i++)
-          if (dn[i]) ref_dn = fmax(ref_dn, relerr(ref[i], dn[i], P.nout[i]));
-      }
+      const double ref_dn = onednn_ref(&P, dn, impl) ? -1 : max_relerr(ref, dn, P.nout, 2);
       for (int r = 0; r < pcnn_kernel_row_count; r++) {
         const pcnn_kernel_row_t *row = &pcnn_kernel_rows[r];
         if (row->op != op || !pcnn_isa_supported(row->isa)) continue;
         const double t = time_op(&P, row->fn, 3);
-        double e = 0, ed = -1;
-        for (int i = 0; i < 3; i++)
-          if (P.nout[i]) e = fmax(e, relerr(P.out[i], ref[i], P.nout[i]));
-        if (ref_dn >= 0) {
-          ed = 0;
-          for (int i = 0; i < 2; i++)
-            if (dn[i]) ed = fmax(ed, relerr(P.out[i], dn[i], P.nout[i]));
-        }
+        const double e = max_relerr(P.out, ref, P.nout, 3);
+        const double ed = ref_dn >= 0 ? max_relerr(P.out, dn, P.nout, 2) : -1;
         const int bad = !(e <= tol) || (ed >= 0 && !(ed <= 1e-4));
         fails += bad;
         rows++;
