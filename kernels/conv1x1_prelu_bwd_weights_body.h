@@ -103,6 +103,15 @@ static void tile_any(int mr, int nv, float *dw, const float *in, const float *dp
  * (4: every thread busy up to 4 cores; more partials cost one core more) */
 #define BWW_CHUNKS 4
 
+/* dst[i] += sum over chunks k in order of part[k ldp + i], i < n */
+static inline void add_partials(float *dst, const float *part, size_t ldp, int n) {
+  for (int i = 0; i < n; i++) {
+    float s = 0.f;
+    for (int k = 0; k < BWW_CHUNKS; k++) s += part[(size_t)k * ldp + i];
+    dst[i] += s;
+  }
+}
+
 /* dw [cin][cout], db, dalpha (cout, act only) +=; dout, pre (act only) (P, cout);
  * in (P, cin); alpha (cout, act only). Returns 0, writing nothing, if the
  * dpre block does not fit or the partials cannot be allocated. */
@@ -126,16 +135,16 @@ static PW_INLINE int bww_core(const int act, float *dw, float *db, float *dalpha
     float buf[PW_DBUF] __attribute__((aligned(64))); /* dpre (pb, ldd) */
 #pragma omp for schedule(static)
     for (int k = 0; k < BWW_CHUNKS; k++) {
-      float *pw = part + (size_t)k * ldp, *sdb = pw + (size_t)cin * cout, *sda = sdb + ldd;
-      memset(pw, 0, ldp * sizeof(float));
+      float *dwk = part + (size_t)k * ldp, *sdb = dwk + (size_t)cin * cout, *sda = sdb + ldd;
+      memset(dwk, 0, ldp * sizeof(float));
       const long e = p * (k + 1) / BWW_CHUNKS;
       for (long p0 = p * k / BWW_CHUNKS; p0 < e; p0 += pb) {
         const int pn = (int)(e - p0 < pb ? e - p0 : pb);
         /* dpre (pn, ldd), zero beyond cout: in buf, or dout itself */
         const float *dp = direct ? dout + (size_t)p0 * cout : buf;
         /* the next block's input rows, into L2 (pw_gemm.h) */
-        for (long q = p0 + pb; q < p0 + 2 * pb && q < e; q++)
-          pw_prefetch_l2(in + (size_t)q * cin, (size_t)cin);
+        const long q1 = p0 + 2 * pb < e ? p0 + 2 * pb : e;
+        if (q1 > p0 + pb) pw_prefetch_l2(in + (size_t)(p0 + pb) * cin, (size_t)(q1 - p0 - pb) * cin);
         for (int i = 0; i < pn; i++) {
           const float *g = dout + (size_t)(p0 + i) * cout;
           for (int co = 0; co < ldd; co += PW_VL) {
@@ -151,30 +160,21 @@ static PW_INLINE int bww_core(const int act, float *dw, float *db, float *dalpha
           const int mr = cin - ci0 < PW_MR ? cin - ci0 : PW_MR;
           for (int j = 0; j < cout; j += PW_NV * PW_VL) {
             const int nv = (ldd - j) / PW_VL < PW_NV ? (ldd - j) / PW_VL : PW_NV;
-            tile_any(mr, nv, pw, in + (size_t)p0 * cin, dp, pn, ci0, j, &x);
+            tile_any(mr, nv, dwk, in + (size_t)p0 * cin, dp, pn, ci0, j, &x);
           }
         }
       }
     }
-    /* the partials in chunk order, each kept tap by one thread */
+    /* the partials in chunk order, each kept tap by one thread; row cin: db, dalpha */
+    const float *pdb = part + (size_t)cin * cout;
 #pragma omp for schedule(static)
     for (int ci = 0; ci <= cin; ci++) {
-      if (ci == cin) { /* db, dalpha */
-        for (int co = 0; co < cout; co++) {
-          float sb = 0.f, sa = 0.f;
-          for (int k = 0; k < BWW_CHUNKS; k++) {
-            sb += part[(size_t)k * ldp + (size_t)cin * cout + co];
-            sa += part[(size_t)k * ldp + (size_t)cin * cout + ldd + co];
-          }
-          db[co] += sb;
-          if (act) dalpha[co] += sa;
-        }
-        continue;
-      }
-      for (int co = pw_co_begin(x.seg, x.nseg, ci, cout); co < cout; co++) {
-        float s = 0.f;
-        for (int k = 0; k < BWW_CHUNKS; k++) s += part[(size_t)k * ldp + (size_t)ci * cout + co];
-        dw[(size_t)ci * cout + co] += s;
+      if (ci < cin) {
+        const int cb = pw_co_begin(x.seg, x.nseg, ci, cout);
+        add_partials(dw + (size_t)ci * cout + cb, part + (size_t)ci * cout + cb, ldp, cout - cb);
+      } else {
+        add_partials(db, pdb, ldp, cout);
+        if (act) add_partials(dalpha, pdb + ldd, ldp, cout);
       }
     }
   }
