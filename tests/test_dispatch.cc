@@ -1,6 +1,10 @@
 // test_dispatch.cc: the kernel table always holds a working kernel in every
-// slot, and the list drives it.
+// slot, and the list drives it; the tuner's measurement of every level.
 #include "test_util.h"
+
+extern "C" {
+#include "check.h"  // pcnn_kernel_measure: what `pixelcnn tune` times
+}
 
 TEST(Dispatch, EverySlotFilledAtEveryLevel) {
   for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
@@ -36,10 +40,6 @@ TEST(Dispatch, IsaNames) {
   EXPECT_EQ(pcnn_isa_parse("avx512"), PCNN_ISA_AVX512);
   EXPECT_EQ(pcnn_isa_parse("sse"), -1);
   EXPECT_EQ(pcnn_isa_parse(nullptr), -1);
-}
-
-extern "C" {
-#include "check.h"  // pcnn_kernel_measure: what `pixelcnn tune` times
 }
 
 // pcnn_kernel_measure runs every level this CPU has on one problem and
