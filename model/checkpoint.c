@@ -2,22 +2,26 @@
 #include "checkpoint.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "safetensors.h"
+#include "values.h"
 
-void pcnn_ckpt_extra_set(pcnn_ckpt_extra_t *x, const char *key, const char *value) {
+int pcnn_ckpt_extra_set(pcnn_ckpt_extra_t *x, const char *key, const char *value) {
+  if (strlen(key) >= sizeof x->key[0] || strlen(value) >= sizeof x->value[0]) return -1;
   for (int i = 0; i < x->n; i++)
     if (strcmp(x->key[i], key) == 0) {
-      snprintf(x->value[i], sizeof x->value[i], "%s", value);
-      return;
+      memmove(x->value[i], value, strlen(value) + 1); /* value may point into x itself */
+      return 0;
     }
-  if (x->n >= PCNN_CKPT_MAX_EXTRA) return;
-  snprintf(x->key[x->n], sizeof x->key[0], "%s", key);
-  snprintf(x->value[x->n], sizeof x->value[0], "%s", value);
+  if (x->n >= PCNN_CKPT_MAX_EXTRA) return -1;
+  memmove(x->key[x->n], key, strlen(key) + 1);
+  memmove(x->value[x->n], value, strlen(value) + 1);
   x->n++;
+  return 0;
 }
 
 const char *pcnn_ckpt_extra_get(const pcnn_ckpt_extra_t *x, const char *key) {
@@ -88,27 +92,34 @@ int pcnn_ckpt_save(const char *path, const pcnn_model_t *m, int with_optimizer,
   return rc;
 }
 
-static int meta_long(const pcnn_st_t *st, const char *key, long lo, long hi, long *out, char *err) {
+static int meta_long(const pcnn_st_t *st, const char *key, const pcnn_irange_t *r, long *out,
+                     char *err) {
   const char *s = pcnn_st_meta(st, key);
   if (!s) return pcnn_errf(err, "%s: not a pixelcnn checkpoint: metadata '%s' missing", pcnn_st_path(st), key);
-  char *end;
-  errno = 0;
-  const long v = strtol(s, &end, 10);
-  if (errno || *end || end == s || v < lo || v > hi)
-    return pcnn_errf(err, "%s: metadata %s='%s' is not an integer in %ld..%ld", pcnn_st_path(st), key,
-                     s, lo, hi);
-  *out = v;
+  char why[PCNN_ERR_LEN];
+  long long v;
+  if (pcnn_value_int(r, s, &v, why)) return pcnn_errf(err, "%s: metadata %s: %s", pcnn_st_path(st), key, why);
+  *out = (long)v;
   return 0;
 }
 
-static int meta_double(const pcnn_st_t *st, const char *key, double *out, char *err) {
+static int meta_real(const pcnn_st_t *st, const char *key, const pcnn_rrange_t *r, double *out,
+                     char *err) {
   const char *s = pcnn_st_meta(st, key);
   if (!s) return pcnn_errf(err, "%s: not a pixelcnn checkpoint: metadata '%s' missing", pcnn_st_path(st), key);
-  char *end;
-  const double v = strtod(s, &end);
-  if (*end || end == s || !(v == v))
-    return pcnn_errf(err, "%s: metadata %s='%s' is not a number", pcnn_st_path(st), key, s);
-  *out = v;
+  char why[PCNN_ERR_LEN];
+  if (pcnn_value_real(r, s, out, why))
+    return pcnn_errf(err, "%s: metadata %s: %s", pcnn_st_path(st), key, why);
+  return 0;
+}
+
+/* the first non-finite element of a loaded tensor (or negative one, for v) */
+static int check_finite(const char *path, const char *name, const float *p, size_t n, int nonneg,
+                        char *err) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(p[i]) || (nonneg && p[i] < 0))
+      return pcnn_errf(err, "%s: tensor '%s' holds %g at element %zu (weights and optimizer state "
+                       "must be finite%s)", path, name, (double)p[i], i, nonneg ? ", v >= 0" : "");
   return 0;
 }
 
@@ -125,9 +136,10 @@ int pcnn_ckpt_load(const char *path, pcnn_model_t *m, int batch_cap, int *has_op
   }
   long ch, f, d, h, w, step;
   pcnn_config_t cfg;
-  if (meta_long(st, "channels", 1, 3, &ch, err) || meta_long(st, "filters", 1, 4096, &f, err) ||
-      meta_long(st, "depth", 0, 256, &d, err) || meta_long(st, "height", 1, 4096, &h, err) ||
-      meta_long(st, "width", 1, 4096, &w, err) || meta_long(st, "nadam.step", 0, 1L << 50, &step, err))
+  if (meta_long(st, "channels", &PCNN_V_CHANNELS, &ch, err) ||
+      meta_long(st, "filters", &PCNN_V_FILTERS, &f, err) || meta_long(st, "depth", &PCNN_V_DEPTH, &d, err) ||
+      meta_long(st, "height", &PCNN_V_SIDE, &h, err) || meta_long(st, "width", &PCNN_V_SIDE, &w, err) ||
+      meta_long(st, "nadam.step", &PCNN_V_STEP, &step, err))
     goto fail;
   const char *head = pcnn_st_meta(st, "head");
   cfg.channels = (int)ch, cfg.filters = (int)f, cfg.depth = (int)d, cfg.height = (int)h,
@@ -137,19 +149,63 @@ int pcnn_ckpt_load(const char *path, pcnn_model_t *m, int batch_cap, int *has_op
     goto fail;
   }
   char cerr[PCNN_ERR_LEN];
-  if (pcnn_model_init(m, &cfg, 0, batch_cap, cerr)) {
-    pcnn_errf(err, "%s: bad model config: %s", path, cerr);
+  if (ch == 2 || f % 2) {
+    pcnn_errf(err, "%s: metadata %s: '%ld' is not %s", path, ch == 2 ? "channels" : "filters",
+              ch == 2 ? ch : f, ch == 2 ? "1 or 3" : "even (the blocks use F/2)");
     goto fail;
   }
-  if (meta_double(st, "nadam.mu_product", &m->opt.mu_product, err) ||
-      meta_double(st, "nadam.lr", &m->hp.lr, err) || meta_double(st, "nadam.beta1", &m->hp.beta1, err) ||
-      meta_double(st, "nadam.beta2", &m->hp.beta2, err) || meta_double(st, "nadam.eps", &m->hp.eps, err) ||
-      meta_double(st, "nadam.momentum_decay", &m->hp.momentum_decay, err))
+  if (pcnn_config_check(&cfg, cerr)) {
+    pcnn_errf(err, "%s: bad model config in the metadata: %s", path, cerr);
     goto fail;
+  }
+  /* the config must describe the tensors the file holds before anything is
+   * allocated for it (a few bytes of metadata could otherwise ask for GBs) */
+  const int opt = pcnn_st_find(st, "nadam.m.in.weight") != NULL;
+  const int expected = pcnn_config_ntensors(&cfg) * (opt ? 3 : 1);
+  if (pcnn_st_count(st) != expected) {
+    pcnn_errf(err, "%s: %d tensors, expected %d for this config (F=%d, D=%d%s)", path,
+              pcnn_st_count(st), expected, cfg.filters, cfg.depth, opt ? ", with optimizer state" : "");
+    goto fail;
+  }
+  uint64_t bytes = 0;
+  for (int i = 0; i < pcnn_st_count(st); i++) bytes += pcnn_st_at(st, i)->nbytes;
+  const uint64_t want = (uint64_t)pcnn_config_nparams(&cfg) * 4u * (opt ? 3u : 1u);
+  if (bytes != want) {
+    pcnn_errf(err, "%s: holds %llu bytes of tensors, the config (F=%d, D=%d, C=%d, head %s) needs "
+              "%llu", path, (unsigned long long)bytes, cfg.filters, cfg.depth, cfg.channels,
+              pcnn_head_name(cfg.head), (unsigned long long)want);
+    goto fail;
+  }
+  pcnn_nadam_hparams_t hp;
+  double mu_product;
+  if (meta_real(st, "nadam.mu_product", &PCNN_V_MU_PRODUCT, &mu_product, err) ||
+      meta_real(st, "nadam.lr", &PCNN_V_LR, &hp.lr, err) ||
+      meta_real(st, "nadam.beta1", &PCNN_V_BETA, &hp.beta1, err) ||
+      meta_real(st, "nadam.beta2", &PCNN_V_BETA, &hp.beta2, err) ||
+      meta_real(st, "nadam.eps", &PCNN_V_EPS, &hp.eps, err) ||
+      meta_real(st, "nadam.momentum_decay", &PCNN_V_MOMENTUM_DECAY, &hp.momentum_decay, err))
+    goto fail;
+  /* every mu_t lies in [beta1 / 2, beta1), so after `step` steps the product
+   * lies in [(beta1/2)^step, beta1^step] (compared in logs, with slack); it
+   * underflows to 0 in a long run (~7,000 steps at beta1 0.9), which is fine */
+  const double lhi = step * log(hp.beta1), llo = step * log(hp.beta1 / 2);
+  const int mu_ok = step == 0 ? mu_product == 1.0
+                  : mu_product == 0 ? hp.beta1 == 0 || lhi < -700
+                  : hp.beta1 > 0 && log(mu_product) <= lhi + 1e-6 * fabs(lhi) + 1e-9 &&
+                        log(mu_product) >= llo - 1e-6 * fabs(llo) - (mu_product < 1e-300 ? 1.0 : 1e-9);
+  if (!mu_ok) {
+    pcnn_errf(err, "%s: metadata nadam.mu_product=%.17g cannot follow %ld steps with beta1 %g (it "
+              "lies in [(beta1/2)^step, beta1^step])", path, mu_product, step, hp.beta1);
+    goto fail;
+  }
+  if (pcnn_model_init(m, &cfg, 0, batch_cap, cerr)) {
+    pcnn_errf(err, "%s: %s", path, cerr);
+    goto fail;
+  }
+  m->hp = hp;
+  m->opt.mu_product = mu_product;
   m->opt.step = step;
   char nm[64];
-  snprintf(nm, sizeof nm, "nadam.m.%s", m->tensors[0].name);
-  const int opt = pcnn_st_find(st, nm) != NULL;
   float *bufs[3] = {m->params, m->m, m->v};
   for (int b = 0; b < (opt ? 3 : 1); b++)
     for (int i = 0; i < m->ntensors; i++) {
@@ -157,27 +213,30 @@ int pcnn_ckpt_load(const char *path, pcnn_model_t *m, int batch_cap, int *has_op
       int64_t shape[4];
       for (int k = 0; k < T->ndim; k++) shape[k] = T->shape[k];
       snprintf(nm, sizeof nm, "%s%s", prefix[b], T->name);
-      if (pcnn_st_get_f32(st, nm, T->ndim, shape, bufs[b] + T->off, err)) goto fail;
+      if (pcnn_st_get_f32(st, nm, T->ndim, shape, bufs[b] + T->off, err) ||
+          check_finite(path, nm, bufs[b] + T->off, T->size, b == 2, err))
+        goto fail;
     }
-  const int expected = m->ntensors * (opt ? 3 : 1);
-  if (pcnn_st_count(st) != expected) {
-    pcnn_errf(err, "%s: %d tensors, expected %d for this config (F=%d, D=%d)", path,
-              pcnn_st_count(st), expected, cfg.filters, cfg.depth);
-    goto fail;
-  }
   if (!opt) {
     m->opt.step = 0;
     m->opt.mu_product = 1.0;
   }
   if (has_opt) *has_opt = opt;
-  if (extra) {
-    memset(extra, 0, sizeof *extra);
-    for (int i = 0; i < pcnn_st_meta_count(st); i++) {
-      const char *k, *v;
-      pcnn_st_meta_at(st, i, &k, &v);
-      int own = 0;
-      for (int j = 0; j < NOWN; j++) own |= strcmp(k, own_keys[j]) == 0;
-      if (!own) pcnn_ckpt_extra_set(extra, k, v);
+  if (extra) memset(extra, 0, sizeof *extra);
+  for (int i = 0, nx = 0; i < pcnn_st_meta_count(st); i++) {
+    const char *k, *v;
+    pcnn_st_meta_at(st, i, &k, &v);
+    int own = 0;
+    for (int j = 0; j < NOWN; j++) own |= strcmp(k, own_keys[j]) == 0;
+    if (own) continue;
+    if (++nx > PCNN_CKPT_MAX_EXTRA) {
+      pcnn_errf(err, "%s: more than %d metadata keys besides the model's", path, PCNN_CKPT_MAX_EXTRA);
+      goto fail;
+    }
+    if (extra && pcnn_ckpt_extra_set(extra, k, v)) {
+      pcnn_errf(err, "%s: metadata key '%.60s' or its value is too long (keys < 64, values < 4096 "
+                "bytes)", path, k);
+      goto fail;
     }
   }
   pcnn_st_close(st);

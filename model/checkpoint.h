@@ -17,23 +17,30 @@
 #include "pcnn_err.h"
 
 #define PCNN_CKPT_FORMAT "pixelcnn-c/1"
-#define PCNN_CKPT_MAX_EXTRA 16
+#define PCNN_CKPT_MAX_EXTRA 32 /* a file with more metadata keys of its own is refused */
 
 typedef struct {
   int n;
-  char key[PCNN_CKPT_MAX_EXTRA][32];
-  char value[PCNN_CKPT_MAX_EXTRA][256];
+  char key[PCNN_CKPT_MAX_EXTRA][64];
+  char value[PCNN_CKPT_MAX_EXTRA][4096];
 } pcnn_ckpt_extra_t;
 
-void pcnn_ckpt_extra_set(pcnn_ckpt_extra_t *x, const char *key, const char *value);
+/* Sets (or replaces) key; -1 if the table is full or the key or value does
+ * not fit (never truncates). */
+int pcnn_ckpt_extra_set(pcnn_ckpt_extra_t *x, const char *key, const char *value);
 const char *pcnn_ckpt_extra_get(const pcnn_ckpt_extra_t *x, const char *key);
 
 /* Writes m to path atomically; with_optimizer also writes m, v and the step. */
 int pcnn_ckpt_save(const char *path, const pcnn_model_t *m, int with_optimizer,
                    const pcnn_ckpt_extra_t *extra, char err[PCNN_ERR_LEN]);
 
-/* Creates *m from the checkpoint (config from its metadata, every tensor
- * checked by name and shape), reserving activations for batch_cap images.
+/* Creates *m from the checkpoint, reserving activations for batch_cap images.
+ * Nothing in the file is trusted: the config from its metadata is range-
+ * checked and checked against the tensor count and data size before anything
+ * is allocated for it; every tensor by name, dtype and shape; every weight
+ * and Nadam moment finite (and v >= 0); the Nadam hyper-parameters and state
+ * in range (values.h); metadata keys unique and at most PCNN_CKPT_MAX_EXTRA
+ * of the caller's.  Errors name the file and the key or tensor.
  * Optimizer state is loaded when present (has_opt tells). extra receives the
  * metadata pairs that are not the model's own (may be NULL). */
 int pcnn_ckpt_load(const char *path, pcnn_model_t *m, int batch_cap, int *has_opt,

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "fileio.h"
+#include "values.h"
 
-#define MAX_SIDE 16384
+#define MAX_SIDE ((int)PCNN_V_SIDE.hi)
 #define CIFAR_REC 3073 /* 1 label byte + 3 * 32 * 32 */
 #define GZ_CHUNK (16u << 20)
 
@@ -46,6 +48,13 @@ static int range_of(const char *path, int64_t n, int64_t first, int64_t *count, 
 static int idx_header(gzFile gz, const char *path, int64_t dims[4], int *hdr_len, char *err) {
   uint8_t b[20];
   int got = gzread(gz, b, 4);
+  int zerr = Z_OK;
+  const char *zmsg = gzerror(gz, &zerr);
+  if (got < 0 && (zerr == Z_DATA_ERROR || zerr == Z_BUF_ERROR)) {
+    const char *colon = zmsg ? strstr(zmsg, ": ") : NULL; /* zlib's "<fd:3>: " prefix */
+    return pcnn_errf(err, "%s: %s (%s)", path, zerr == Z_BUF_ERROR ? "truncated gzip stream" : "corrupt gzip stream",
+                     zmsg && zmsg[0] == '<' && colon ? colon + 2 : zmsg ? zmsg : "zlib error");
+  }
   if (got < 4)
     return pcnn_errf(err, "%s: too short for an IDX file (%d bytes)", path, got < 0 ? 0 : got);
   const uint32_t magic = be32(b);
@@ -90,20 +99,48 @@ static int gz_skip(gzFile gz, int64_t n, int64_t *got) {
   return 0;
 }
 
+/* Opens a regular file (never blocks on a FIFO) as a gzFile that reads
+ * gzip'ed or plain data; *is_gz and *fsize describe the file. */
+static gzFile open_gz(const char *path, int *is_gz, int64_t *fsize, char *err) {
+  const int fd = pcnn_open_regular(path, err);
+  if (fd < 0) return NULL;
+  uint8_t m[2] = {0, 0};
+  const ssize_t nm = pread(fd, m, 2, 0);
+  struct stat st;
+  *is_gz = nm == 2 && m[0] == 0x1f && m[1] == 0x8b;
+  *fsize = fstat(fd, &st) == 0 ? (int64_t)st.st_size : -1;
+  gzFile gz = gzdopen(fd, "rb");
+  if (!gz) {
+    close(fd);
+    pcnn_errf(err, "%s: cannot open: out of memory", path);
+  }
+  return gz;
+}
+
+/* closes gz; *why says why the data ended (copied out of zlib's state
+ * before gzclose frees it): "" for a plain end of file; returns 1 if the
+ * stream is corrupt (bad data or checksum) rather than merely short */
+static int gz_close_why(gzFile gz, char *why, size_t n) {
+  int zerr = Z_OK;
+  const char *zmsg = gzerror(gz, &zerr);
+  /* zlib prefixes its message with the name it was opened under ("<fd:3>: ") */
+  const char *colon = zmsg ? strstr(zmsg, ": ") : NULL;
+  if (zmsg && zmsg[0] == '<' && colon) zmsg = colon + 2;
+  const int corrupt = zerr == Z_DATA_ERROR || zerr == Z_STREAM_ERROR;
+  if (zerr == Z_BUF_ERROR) snprintf(why, n, " (the compressed data end early)");
+  else if (zerr != Z_OK && zerr != Z_STREAM_END) snprintf(why, n, " (%s)", zmsg ? zmsg : "zlib error");
+  else why[0] = 0;
+  gzclose(gz);
+  return corrupt;
+}
+
 int pcnn_idx_read(pcnn_dataset_t *ds, const char *path, int64_t first, int64_t count,
                   char err[PCNN_ERR_LEN]) {
   memset(ds, 0, sizeof *ds);
-  FILE *f = fopen(path, "rb");
-  if (!f) return pcnn_errf(err, "%s: cannot open: %s", path, strerror(errno));
-  uint8_t m[2] = {0, 0};
-  const size_t nm = fread(m, 1, 2, f);
-  struct stat st;
-  const int is_gz = nm == 2 && m[0] == 0x1f && m[1] == 0x8b;
-  const int64_t fsize = fstat(fileno(f), &st) == 0 ? (int64_t)st.st_size : -1;
-  fclose(f);
-
-  gzFile gz = gzopen(path, "rb");
-  if (!gz) return pcnn_errf(err, "%s: cannot open: %s", path, strerror(errno));
+  int is_gz;
+  int64_t fsize;
+  gzFile gz = open_gz(path, &is_gz, &fsize, err);
+  if (!gz) return -1;
   int64_t d[4];
   int hl;
   if (idx_header(gz, path, d, &hl, err)) {
@@ -135,10 +172,12 @@ int pcnn_idx_read(pcnn_dataset_t *ds, const char *path, int64_t first, int64_t c
     return -1;
   }
   int64_t got = 0;
+  char why[160];
   if (gz_skip(gz, first * img, &got)) {
-    gzclose(gz);
-    return pcnn_errf(err, "%s: truncated: data end after %lld images (header says %lld)", path,
-                     (long long)(got / img), (long long)d[0]);
+    const int corrupt = gz_close_why(gz, why, sizeof why);
+    return pcnn_errf(err, "%s: %s after %lld images (header says %lld)%s", path,
+                     corrupt ? "corrupt gzip stream" : "truncated: data end", (long long)(got / img),
+                     (long long)d[0], why);
   }
   uint8_t *px = malloc((size_t)(count * img));
   if (!px) {
@@ -146,15 +185,31 @@ int pcnn_idx_read(pcnn_dataset_t *ds, const char *path, int64_t first, int64_t c
     return pcnn_errf(err, "%s: out of memory for %lld images", path, (long long)count);
   }
   if (gz_read_exact(gz, px, count * img, &got)) {
-    int zerr = Z_OK;
-    const char *zmsg = gzerror(gz, &zerr);
     free(px);
-    gzclose(gz);
-    return pcnn_errf(err, "%s: truncated: data end after %lld images (header says %lld)%s%s", path,
-                     (long long)(first + got / img), (long long)d[0], zerr != Z_OK ? ": " : "",
-                     zerr != Z_OK ? zmsg : "");
+    const int corrupt = gz_close_why(gz, why, sizeof why);
+    return pcnn_errf(err, "%s: %s after %lld images (header says %lld)%s", path,
+                     corrupt ? "corrupt gzip stream" : "truncated: data end",
+                     (long long)(first + got / img), (long long)d[0], why);
   }
-  gzclose(gz);
+  /* a .gz read to the end of what we need can still be corrupt after it (a
+   * bad CRC is only seen at the end of the stream): read on to the end */
+  if (is_gz && first + count == d[0]) {
+    uint8_t extra;
+    const int r = gzread(gz, &extra, 1);
+    int zerr = Z_OK;
+    gzerror(gz, &zerr);
+    if (r != 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+      free(px);
+      gz_close_why(gz, why, sizeof why);
+      return pcnn_errf(err, "%s: %s after %lld images%s", path,
+                       r > 0 ? "trailing bytes" : "corrupt gzip stream", (long long)d[0],
+                       r > 0 ? "" : why);
+    }
+  }
+  if (gzclose(gz) != Z_OK) {
+    free(px);
+    return pcnn_errf(err, "%s: corrupt gzip stream (bad checksum or length)", path);
+  }
   ds->pixels = px;
   ds->n = (int)count;
   ds->h = (int)d[1];
@@ -259,9 +314,11 @@ int pcnn_data_batch_f32(float *out, const pcnn_dataset_t *ds, const int32_t *idx
 
 enum { KIND_IDX, KIND_CIFAR };
 
+/* a name that is there at all: a FIFO or a directory under a data file's
+ * name is then refused by the reader with a line, not silently skipped */
 static int file_exists(const char *p) {
   struct stat st;
-  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+  return stat(p, &st) == 0;
 }
 
 /* Appends src to dst (dims must match); frees src. */
@@ -355,8 +412,8 @@ static int open_dir(pcnn_dataset_t *ds, const char *dir, pcnn_split_t split, int
 
 static int open_file(pcnn_dataset_t *ds, const char *path, pcnn_split_t split, int limit,
                      char *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return pcnn_errf(err, "%s: cannot open: %s", path, strerror(errno));
+  FILE *f = pcnn_fopen_regular(path, err);
+  if (!f) return -1;
   uint8_t m[4] = {0};
   const size_t nm = fread(m, 1, 4, f);
   struct stat st;
@@ -368,8 +425,10 @@ static int open_file(pcnn_dataset_t *ds, const char *path, pcnn_split_t split, i
   int64_t n;
   if (gz || idx) {
     kind = KIND_IDX;
-    gzFile g = gzopen(path, "rb");
-    if (!g) return pcnn_errf(err, "%s: cannot open: %s", path, strerror(errno));
+    int is_gz;
+    int64_t fsize;
+    gzFile g = open_gz(path, &is_gz, &fsize, err);
+    if (!g) return -1;
     int64_t d[4];
     int hl;
     const int r = idx_header(g, path, d, &hl, err);
@@ -403,6 +462,8 @@ int pcnn_data_open(pcnn_dataset_t *ds, const char *name_or_path, pcnn_split_t sp
   if (split != PCNN_SPLIT_TRAIN && split != PCNN_SPLIT_TEST && split != PCNN_SPLIT_ALL)
     return pcnn_errf(err, "%s: unknown split %d", name_or_path ? name_or_path : "", (int)split);
   const char *name = name_or_path && *name_or_path ? name_or_path : "fashion-mnist";
+  if (strlen(name) > PCNN_MAX_PATH)
+    return pcnn_errf(err, "%.200s...: path longer than %d bytes", name, PCNN_MAX_PATH);
   int r;
   if (strcmp(name, "fashion-mnist") == 0) {
     r = open_dir(ds, PCNN_FASHION_MNIST_DIR, split, limit,
@@ -423,5 +484,23 @@ int pcnn_data_open(pcnn_dataset_t *ds, const char *name_or_path, pcnn_split_t sp
   if (r) return -1;
   ds->split = split;
   snprintf(ds->name, sizeof ds->name, "%s", name);
+  return 0;
+}
+
+int pcnn_data_open_train_test(pcnn_dataset_t *tr, pcnn_dataset_t *te, const char *name_or_path,
+                              int limit, int test_limit, char err[PCNN_ERR_LEN]) {
+  memset(te, 0, sizeof *te);
+  if (pcnn_data_open(tr, name_or_path, PCNN_SPLIT_TRAIN, limit, err)) return -1;
+  if (pcnn_data_open(te, name_or_path, PCNN_SPLIT_TEST, test_limit, err)) {
+    pcnn_dataset_free(tr);
+    return -1;
+  }
+  if (tr->h != te->h || tr->w != te->w || tr->c != te->c) {
+    pcnn_errf(err, "%s: the test images are %dx%dx%d but the training images are %dx%dx%d",
+              te->name, te->h, te->w, te->c, tr->h, tr->w, tr->c);
+    pcnn_dataset_free(tr);
+    pcnn_dataset_free(te);
+    return -1;
+  }
   return 0;
 }

@@ -32,11 +32,14 @@
  * limit > 0 keeps only the first `limit` images of the split (quick runs,
  * tests); limit <= 0 keeps all.
  *
- * Checks: missing file, wrong magic, dims 0 or absurd (H, W > 16384, C not
- * 1 or 3), truncated data (a short uncompressed file is caught from its size
- * before reading, a short .gz when the data run out), CIFAR size not a
- * multiple of 3073 or empty, an empty split, dims that differ between the
- * train and test files.  Every message names the file.
+ * Checks: missing file, not a regular file (a FIFO or device is refused
+ * without opening it for reading, so it never blocks), wrong magic, dims 0
+ * or absurd (H, W > 4096, C not 1 or 3), truncated data (a short
+ * uncompressed file is caught from its size before reading, a short .gz when
+ * the data run out), a corrupt .gz (bad CRC or length, read to its end when
+ * the whole file is loaded), CIFAR size not a multiple of 3073 or empty, an
+ * empty split, dims that differ between the train and test files, a name
+ * longer than 4095 bytes.  Every message names the file.
  */
 #ifndef PCNN_DATA_H
 #define PCNN_DATA_H
@@ -53,12 +56,17 @@ typedef struct {
   uint8_t *pixels; /* (n, h, w, c) NHWC, owned; free with pcnn_dataset_free */
   int n, h, w, c;
   pcnn_split_t split;
-  char name[256]; /* what was opened: "fashion-mnist", "mnist" or the path */
+  char name[4096]; /* what was opened: "fashion-mnist", "mnist" or the path */
 } pcnn_dataset_t;
 
 /* Opens a data set by name or path (see above).  On failure *ds is empty. */
 int pcnn_data_open(pcnn_dataset_t *ds, const char *name_or_path, pcnn_split_t split, int limit,
                    char err[PCNN_ERR_LEN]);
+
+/* The train and test splits of one source (limits as above), checked to hold
+ * images of the same size and channel count.  On failure both are empty. */
+int pcnn_data_open_train_test(pcnn_dataset_t *train, pcnn_dataset_t *test, const char *name_or_path,
+                              int limit, int test_limit, char err[PCNN_ERR_LEN]);
 
 /* Frees the pixels and zeroes *ds.  Safe on a zeroed or freed data set. */
 void pcnn_dataset_free(pcnn_dataset_t *ds);

@@ -38,7 +38,26 @@ int pcnn_atomic_commit(pcnn_atomic_t *a, char err[PCNN_ERR_LEN]);
 void pcnn_atomic_abort(pcnn_atomic_t *a);
 
 /* Reads the whole file into a malloc'ed buffer (*buf, *len); free() it.
- * One extra zero byte is appended (not counted in *len). */
+ * One extra zero byte is appended (not counted in *len).  Regular files
+ * only (see pcnn_open_regular). */
 int pcnn_read_file(const char *path, uint8_t **buf, size_t *len, char err[PCNN_ERR_LEN]);
+
+/* Opens path read-only if, and only if, it is a regular file: a FIFO, a
+ * device, a socket or a directory gets "<path>: not a regular file (...)"
+ * at once instead of blocking in open() or failing later.  Returns a
+ * descriptor (O_CLOEXEC, blocking) or -1. */
+int pcnn_open_regular(const char *path, char err[PCNN_ERR_LEN]);
+/* The same as a stdio stream ("rb"); NULL on failure. */
+FILE *pcnn_fopen_regular(const char *path, char err[PCNN_ERR_LEN]);
+
+/* Checks, before any long work, that an atomic write to path can succeed:
+ * creates missing parent directories, fails if path names a directory or an
+ * existing non-regular file, and creates and removes the temp file once. */
+int pcnn_prepare_output(const char *path, char err[PCNN_ERR_LEN]);
+
+/* Removes "<path>.tmp.<pid>" files left by killed writers: only names of our
+ * own pattern whose <pid> is not a running process.  pcnn_atomic_commit calls
+ * it after every successful rename.  Returns the number removed. */
+int pcnn_clean_stale_temps(const char *path);
 
 #endif /* PCNN_FILEIO_H */

@@ -15,13 +15,23 @@
 #include "check.h"
 #include "checkpoint.h"
 #include "data.h"
+#include "fileio.h"
 #include "image_io.h"
 #include "model.h"
 #include "plan.h"
 #include "rng.h"
 #include "sample.h"
+#include "values.h"
 
 static const char *g_cmd = "pixelcnn";
+
+/* ranges of flags that no file records */
+static const pcnn_irange_t PCNN_V_POS_LIMIT = {"limit", 1, 1LL << 30};
+static const pcnn_irange_t PCNN_V_PRIME_ROWS = {"prime-rows", 0, 4096};
+static const pcnn_irange_t PCNN_V_SCALE = {"scale", 1, 16};
+static const pcnn_irange_t PCNN_V_TUNE_SIZE = {"size", 1, 1024};
+static const pcnn_irange_t PCNN_V_REPS = {"reps", 1, 100};
+static const pcnn_irange_t PCNN_V_CHECK_BATCH = {"batch", 1, 256};
 
 /* one-line error, naming the flag or file, then exit status 2 (usage) or 1 */
 #define FAIL(code, ...)                              \
@@ -38,55 +48,41 @@ static double now_s(void) {
   return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-static int parse_long(const char *flag, const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  const long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < lo || v > hi) {
-    fprintf(stderr, "pixelcnn %s: %s: '%s' is not an integer in %ld..%ld\n", g_cmd, flag, s, lo, hi);
+/* flags are checked by the ranges of values.h, the same that check a
+ * checkpoint's metadata; one line naming the flag on failure */
+static int parse_iv(const char *flag, const char *s, const pcnn_irange_t *r, int *out) {
+  char why[PCNN_ERR_LEN];
+  long long v;
+  if (pcnn_value_int(r, s, &v, why)) {
+    fprintf(stderr, "pixelcnn %s: %s: %s\n", g_cmd, flag, why);
     return -1;
   }
-  *out = v;
-  return 0;
-}
-
-static int parse_int(const char *flag, const char *s, long lo, long hi, int *out) {
-  long v;
-  if (parse_long(flag, s, lo, hi, &v)) return -1;
   *out = (int)v;
   return 0;
 }
 
-static int parse_double(const char *flag, const char *s, double lo, double hi, int lo_open,
-                        double *out) {
-  char *end;
-  errno = 0;
-  const double v = strtod(s, &end);
-  if (errno || end == s || *end || !(v == v) || v > hi || v < lo || (lo_open && v == lo)) {
-    fprintf(stderr, "pixelcnn %s: %s: '%s' is not a number in %s%g..%g]\n", g_cmd, flag, s,
-            lo_open ? "(" : "[", lo, hi);
+static int parse_rv(const char *flag, const char *s, const pcnn_rrange_t *r, double *out) {
+  char why[PCNN_ERR_LEN];
+  if (pcnn_value_real(r, s, out, why)) {
+    fprintf(stderr, "pixelcnn %s: %s: %s\n", g_cmd, flag, why);
     return -1;
   }
-  *out = v;
   return 0;
 }
 
 static int parse_seed(const char *s, uint64_t *out) {
-  char *end;
-  errno = 0;
-  const unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || s[0] == '-') {
-    fprintf(stderr, "pixelcnn %s: --seed: '%s' is not a non-negative integer\n", g_cmd, s);
+  char why[PCNN_ERR_LEN];
+  if (pcnn_value_u64(s, out, why)) {
+    fprintf(stderr, "pixelcnn %s: --seed: %s\n", g_cmd, why);
     return -1;
   }
-  *out = v;
   return 0;
 }
 
 /* common flags: --threads, --isa */
 static int set_threads(const char *s) {
   int t;
-  if (parse_int("--threads", s, 1, 1024, &t)) return -1;
+  if (parse_iv("--threads", s, &PCNN_V_THREADS, &t)) return -1;
   omp_set_num_threads(t);
   return 0;
 }
@@ -157,16 +153,6 @@ static void fmt_duration(char *b, size_t n, double s) {
   else snprintf(b, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
-/* create the parent directory of path if it is missing (one level) */
-static void make_parent(const char *path) {
-  char d[1024];
-  snprintf(d, sizeof d, "%s", path);
-  char *slash = strrchr(d, '/');
-  if (!slash || slash == d) return;
-  *slash = 0;
-  mkdir(d, 0755);
-}
-
 /* ---------------------------------------------------------------- eval --- */
 
 /* NLL of the first `count` images of ds in nats per image; logits to dump
@@ -235,8 +221,8 @@ static int cmd_eval(int argc, char **argv) {
         else if (strcmp(optarg, "train") == 0) split = PCNN_SPLIT_TRAIN;
         else FAIL(2, "--split: '%s' is not test or train", optarg);
         break;
-      case 'l': if (parse_int("--limit", optarg, 1, 1 << 30, &limit)) return 2; break;
-      case 'b': if (parse_int("--batch", optarg, 1, 4096, &batch)) return 2; break;
+      case 'l': if (parse_iv("--limit", optarg, &PCNN_V_POS_LIMIT, &limit)) return 2; break;
+      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_BATCH, &batch)) return 2; break;
       case 'B': binarize = 1; break;
       case 'D': dump_path = optarg; break;
       case 't': if (set_threads(optarg)) return 2; break;
@@ -300,6 +286,17 @@ static int cmd_eval(int argc, char **argv) {
 }
 
 /* --------------------------------------------------------------- train --- */
+
+/* saves only finite weights: a diverged model never replaces a good checkpoint */
+static int save_checked(const char *out, const pcnn_model_t *m, const pcnn_ckpt_extra_t *extra, char *err) {
+  for (size_t i = 0; i < m->nparams; i++)
+    if (!isfinite(m->params[i]) || !isfinite(m->m[i]) || !isfinite(m->v[i]))
+      return pcnn_errf(err, "%s: not written: the weights or the optimizer state hold %g at step %ld "
+                       "(training diverged; the last good checkpoint is kept)", out,
+                       !isfinite(m->params[i]) ? m->params[i] : !isfinite(m->m[i]) ? m->m[i] : m->v[i],
+                       m->opt.step);
+  return pcnn_ckpt_save(out, m, 1, extra, err);
+}
 
 static volatile sig_atomic_t g_interrupted;
 static void on_sigint(int s) {
@@ -381,20 +378,24 @@ static int cmd_train(int argc, char **argv) {
       case 'P': g_plan_path = optarg; break;
       case 'd': data = optarg; break;
       case 'B': binarize = 1, set_bin = 1; break;
-      case 'l': if (parse_int("--limit", optarg, 1, 1 << 30, &limit)) return 2; break;
-      case 'L': if (parse_int("--test-limit", optarg, 1, 1 << 30, &test_limit)) return 2; break;
-      case 'C': if (parse_int("--channels", optarg, 1, 3, &channels) || channels == 2) FAIL(2, "--channels: must be 1 or 3"); break;
-      case 'F': if (parse_int("--filters", optarg, 1, 4096, &cfg.filters)) return 2; set_f = 1; break;
-      case 'D': if (parse_int("--depth", optarg, 0, 256, &cfg.depth)) return 2; set_d = 1; break;
+      case 'l': if (parse_iv("--limit", optarg, &PCNN_V_POS_LIMIT, &limit)) return 2; break;
+      case 'L': if (parse_iv("--test-limit", optarg, &PCNN_V_POS_LIMIT, &test_limit)) return 2; break;
+      case 'C':
+        if (strcmp(optarg, "1") != 0 && strcmp(optarg, "3") != 0)
+          FAIL(2, "--channels: '%s' is not 1 or 3", optarg);
+        channels = optarg[0] - '0';
+        break;
+      case 'F': if (parse_iv("--filters", optarg, &PCNN_V_FILTERS, &cfg.filters)) return 2; set_f = 1; break;
+      case 'D': if (parse_iv("--depth", optarg, &PCNN_V_DEPTH, &cfg.depth)) return 2; set_d = 1; break;
       case 'H':
         cfg.head = pcnn_head_parse(optarg);
         if (cfg.head < 0) FAIL(2, "--head: '%s' is not bernoulli or softmax256", optarg);
         set_h = 1;
         break;
-      case 'b': if (parse_int("--batch", optarg, 1, 4096, &batch)) return 2; set_batch = 1; break;
-      case 'e': if (parse_int("--epochs", optarg, 1, 1000000, &epochs)) return 2; break;
-      case 'S': if (parse_int("--steps", optarg, 1, 1 << 30, &steps)) return 2; break;
-      case 'r': if (parse_double("--lr", optarg, 0, 10, 1, &lr)) return 2; set_lr = 1; break;
+      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_BATCH, &batch)) return 2; set_batch = 1; break;
+      case 'e': if (parse_iv("--epochs", optarg, &PCNN_V_EPOCHS, &epochs)) return 2; break;
+      case 'S': if (parse_iv("--steps", optarg, &PCNN_V_STEPS, &steps)) return 2; break;
+      case 'r': if (parse_rv("--lr", optarg, &PCNN_V_LR, &lr)) return 2; set_lr = 1; break;
       case 's': if (parse_seed(optarg, &seed)) return 2; set_seed = 1; break;
       case 'o': out = optarg; break;
       case 'g': log_path = optarg; break;
@@ -410,10 +411,13 @@ static int cmd_train(int argc, char **argv) {
 
   char err[PCNN_ERR_LEN];
   pcnn_model_t m;
-  pcnn_ckpt_extra_t extra = {0};
+  static pcnn_ckpt_extra_t extra; /* what the checkpoints of this run record (~130 KB: not on the stack) */
+  static char data_buf[PCNN_MAX_PATH + 1];
+  memset(&extra, 0, sizeof extra);
   if (resume) {
     int has_opt = 0;
-    if (pcnn_ckpt_load(resume, &m, 0, &has_opt, &extra, err)) FAIL(1, "--resume: %s", err);
+    static pcnn_ckpt_extra_t old;
+    if (pcnn_ckpt_load(resume, &m, 0, &has_opt, &old, err)) FAIL(1, "--resume: %s", err);
     if (!has_opt) {
       pcnn_model_free(&m);
       FAIL(1, "--resume: %s has no optimizer state (written without it)", resume);
@@ -421,41 +425,65 @@ static int cmd_train(int argc, char **argv) {
 #define AGREE(set, flag, mine, theirs)                                                          \
   if ((set) && (mine) != (theirs)) {                                                          \
     pcnn_model_free(&m);                                                                      \
-    FAIL(2, "%s %ld disagrees with the checkpoint %s (%ld)", flag, (long)(mine), resume,     \
-         (long)(theirs));                                                                     \
+    FAIL(2, "%s %lld disagrees with the checkpoint %s (%lld)", flag, (long long)(mine), resume, \
+         (long long)(theirs));                                                                \
   }
     AGREE(set_f, "--filters", cfg.filters, m.cfg.filters)
     AGREE(set_d, "--depth", cfg.depth, m.cfg.depth)
     AGREE(set_h, "--head", cfg.head, m.cfg.head)
-    /* the data order and batch come from the checkpoint so the run continues exactly */
+    /* the data order and batch come from the checkpoint so the run continues
+     * exactly; each value read is checked by the range of its flag */
     const char *v;
-    if ((v = pcnn_ckpt_extra_get(&extra, "batch"))) {
-      const int b = atoi(v);
-      AGREE(set_batch, "--batch", batch, b)
-      batch = b;
+    long long x;
+    char why[PCNN_ERR_LEN];
+#define META_INT(key, range)                                                                         \
+  if (pcnn_value_int(&(range), v, &x, why)) {                                                       \
+    pcnn_model_free(&m);                                                                           \
+    FAIL(1, "--resume: %s: metadata %s: %s", resume, key, why);                                     \
+  }
+    if ((v = pcnn_ckpt_extra_get(&old, "batch"))) {
+      META_INT("batch", PCNN_V_BATCH)
+      AGREE(set_batch, "--batch", batch, x)
+      batch = (int)x;
     }
-    if ((v = pcnn_ckpt_extra_get(&extra, "seed"))) {
-      const uint64_t s = strtoull(v, NULL, 10);
-      AGREE(set_seed, "--seed", seed, s)
-      seed = s;
+    if ((v = pcnn_ckpt_extra_get(&old, "seed"))) {
+      uint64_t sd;
+      if (pcnn_value_u64(v, &sd, why)) {
+        pcnn_model_free(&m);
+        FAIL(1, "--resume: %s: metadata seed: %s", resume, why);
+      }
+      AGREE(set_seed, "--seed", seed, sd)
+      seed = sd;
     }
-    if ((v = pcnn_ckpt_extra_get(&extra, "binarize"))) {
-      const int b = atoi(v);
-      AGREE(set_bin, "--binarize", binarize, b)
-      binarize = b;
+    if ((v = pcnn_ckpt_extra_get(&old, "binarize"))) {
+      META_INT("binarize", PCNN_V_BINARIZE)
+      AGREE(set_bin, "--binarize", binarize, x)
+      binarize = (int)x;
     }
-    if ((v = pcnn_ckpt_extra_get(&extra, "steps_per_epoch")) && !steps) steps = atoi(v);
-    if ((v = pcnn_ckpt_extra_get(&extra, "limit")) && !limit) limit = atoi(v);
-    if ((v = pcnn_ckpt_extra_get(&extra, "data")) && strcmp(data, "fashion-mnist") == 0) data = v;
+    if ((v = pcnn_ckpt_extra_get(&old, "steps_per_epoch"))) {
+      META_INT("steps_per_epoch", PCNN_V_STEPS)
+      if (!steps) steps = (int)x;
+    }
+    if ((v = pcnn_ckpt_extra_get(&old, "limit"))) {
+      META_INT("limit", PCNN_V_LIMIT)
+      if (!limit) limit = (int)x;
+    }
+    if ((v = pcnn_ckpt_extra_get(&old, "data")) && strcmp(data, "fashion-mnist") == 0) {
+      if (!*v) {
+        pcnn_model_free(&m);
+        FAIL(1, "--resume: %s: metadata data is empty (give --data)", resume);
+      }
+      snprintf(data_buf, sizeof data_buf, "%s", v); /* old is reused below: copy */
+      data = data_buf;
+    }
+#undef META_INT
 #undef AGREE
     if (set_lr) m.hp.lr = lr;
     cfg = m.cfg;
   }
 
   pcnn_dataset_t tr = {0}, te = {0};
-  if (pcnn_data_open(&tr, data, PCNN_SPLIT_TRAIN, limit, err) ||
-      pcnn_data_open(&te, data, PCNN_SPLIT_TEST, test_limit, err)) {
-    pcnn_dataset_free(&tr);
+  if (pcnn_data_open_train_test(&tr, &te, data, limit, test_limit, err)) {
     if (resume) pcnn_model_free(&m);
     FAIL(1, "--data: %s", err);
   }
@@ -476,6 +504,15 @@ static int cmd_train(int argc, char **argv) {
     }
     m.hp.lr = lr;
   }
+  const int spe = steps ? steps : (tr.n / batch > 0 ? tr.n / batch : 1);
+  const long total = (long)spe * epochs;
+  if (resume && m.opt.step >= total) {
+    fprintf(stderr, "pixelcnn train: --epochs %d: %s is already at step %ld (epoch %ld of %d steps); "
+            "nothing to train: give --epochs above %ld\n", epochs, resume, m.opt.step, m.opt.step / spe,
+            spe, m.opt.step / spe);
+    rc = 2;
+    goto done;
+  }
   if (pcnn_model_reserve(&m, batch, err)) {
     fprintf(stderr, "pixelcnn train: --batch: %s\n", err);
     rc = 1;
@@ -485,22 +522,35 @@ static int cmd_train(int argc, char **argv) {
     rc = 1;
     goto done;
   }
-  const int spe = steps ? steps : (tr.n / batch > 0 ? tr.n / batch : 1);
-  const long total = (long)spe * epochs;
   char v[64];
-  pcnn_ckpt_extra_set(&extra, "data", data);
-  snprintf(v, sizeof v, "%d", binarize), pcnn_ckpt_extra_set(&extra, "binarize", v);
-  snprintf(v, sizeof v, "%d", batch), pcnn_ckpt_extra_set(&extra, "batch", v);
-  snprintf(v, sizeof v, "%llu", (unsigned long long)seed), pcnn_ckpt_extra_set(&extra, "seed", v);
-  snprintf(v, sizeof v, "%d", spe), pcnn_ckpt_extra_set(&extra, "steps_per_epoch", v);
-  snprintf(v, sizeof v, "%d", limit), pcnn_ckpt_extra_set(&extra, "limit", v);
-  pcnn_ckpt_extra_set(&extra, "kernels", pcnn_isa_name(pcnn_kernels_isa()));
+  int bad_meta = pcnn_ckpt_extra_set(&extra, "data", data);
+  snprintf(v, sizeof v, "%d", binarize), bad_meta |= pcnn_ckpt_extra_set(&extra, "binarize", v);
+  snprintf(v, sizeof v, "%d", batch), bad_meta |= pcnn_ckpt_extra_set(&extra, "batch", v);
+  snprintf(v, sizeof v, "%llu", (unsigned long long)seed), bad_meta |= pcnn_ckpt_extra_set(&extra, "seed", v);
+  snprintf(v, sizeof v, "%d", spe), bad_meta |= pcnn_ckpt_extra_set(&extra, "steps_per_epoch", v);
+  snprintf(v, sizeof v, "%d", limit), bad_meta |= pcnn_ckpt_extra_set(&extra, "limit", v);
+  bad_meta |= pcnn_ckpt_extra_set(&extra, "kernels", pcnn_isa_name(pcnn_kernels_isa()));
   char planstr[256];
   pcnn_plan_str(&m.plan, planstr, sizeof planstr);
-  pcnn_ckpt_extra_set(&extra, "plan", planstr);
-
-  make_parent(out);
-  make_parent(log_path);
+  bad_meta |= pcnn_ckpt_extra_set(&extra, "plan", planstr);
+  if (bad_meta) {
+    fprintf(stderr, "pixelcnn train: --data: '%.200s...' is too long to record in the checkpoint\n", data);
+    rc = 2;
+    goto done;
+  }
+  /* --out and --log are checked before the first step, not after an epoch */
+  if (pcnn_prepare_output(out, err)) {
+    fprintf(stderr, "pixelcnn train: --out: %s\n", err);
+    rc = 1;
+    goto done;
+  }
+  struct stat lst;
+  const int log_is_dev = stat(log_path, &lst) == 0 && S_ISCHR(lst.st_mode); /* --log /dev/null */
+  if (!log_is_dev && pcnn_prepare_output(log_path, err)) {
+    fprintf(stderr, "pixelcnn train: --log: %s\n", err);
+    rc = 1;
+    goto done;
+  }
   FILE *log = fopen(log_path, resume ? "a" : "w");
   if (!log) {
     fprintf(stderr, "pixelcnn train: --log: %s: %s\n", log_path, strerror(errno));
@@ -539,6 +589,14 @@ static int cmd_train(int argc, char **argv) {
     for (int j = 0; j < batch; j++) idx[j] = stream_at(&st, t * batch + j);
     pcnn_data_batch_f32(inbuf, &tr, idx, batch, binarize, NULL);
     const double nll = pcnn_model_train_step(&m, inbuf, batch) / batch;
+    if (!isfinite(nll)) {
+      /* the step already moved the weights: stop before anything is saved */
+      fprintf(stderr, "%spixelcnn train: the loss is %g at step %ld (epoch %d): training diverged; "
+              "%s keeps the last good checkpoint (try a smaller --lr)\n", !quiet && isatty(2) ? "\n" : "",
+              nll, m.opt.step, epoch + 1, out);
+      rc = 1;
+      break;
+    }
     epoch_nll += nll;
     epoch_steps++;
     const double el = now_s() - t_start;
@@ -556,11 +614,18 @@ static int cmd_train(int argc, char **argv) {
       if (!quiet && isatty(2)) fputc('\n', stderr);
       const double test = eval_nll(&m, &te, te.n, batch, binarize, NULL, inbuf, quiet);
       const double train = epoch_nll / epoch_steps;
+      if (!isfinite(test)) {
+        fprintf(stderr, "pixelcnn train: the test NLL is %g after step %ld (epoch %d): the model "
+                "diverged; %s keeps the last good checkpoint (try a smaller --lr)\n", test, m.opt.step,
+                epoch + 1, out);
+        rc = 1;
+        break;
+      }
       fprintf(log, "%ld,%d,%.6f,%.6f,%.6f,%.6f,%.2f,%.2f\n", m.opt.step, epoch + 1, train,
               bits_per_dim(train, &cfg), test, bits_per_dim(test, &cfg), ips, now_s() - t_start);
       fflush(log);
       snprintf(v, sizeof v, "%d", epoch + 1), pcnn_ckpt_extra_set(&extra, "epoch", v);
-      if (pcnn_ckpt_save(out, &m, 1, &extra, err)) {
+      if (save_checked(out, &m, &extra, err)) {
         fprintf(stderr, "pixelcnn train: --out: %s\n", err);
         rc = 1;
         break;
@@ -574,7 +639,7 @@ static int cmd_train(int argc, char **argv) {
   }
   if (g_interrupted && rc == 0) {
     snprintf(v, sizeof v, "%ld", m.opt.step / spe), pcnn_ckpt_extra_set(&extra, "epoch", v);
-    if (pcnn_ckpt_save(out, &m, 1, &extra, err)) {
+    if (save_checked(out, &m, &extra, err)) {
       fprintf(stderr, "\npixelcnn train: interrupted; writing the checkpoint failed: %s\n", err);
       rc = 1;
     } else {
@@ -656,14 +721,14 @@ static int cmd_sample(int argc, char **argv) {
           FAIL(2, "--sampler: '%s' is not available (this build has: cached, naive)", optarg);
         cached = strcmp(optarg, "cached") == 0;
         break;
-      case 'n': if (parse_int("--n", optarg, 1, 4096, &n)) return 2; break;
+      case 'n': if (parse_iv("--n", optarg, &PCNN_V_SAMPLES, &n)) return 2; break;
       case 's': if (parse_seed(optarg, &seed)) return 2; break;
-      case 'T': if (parse_double("--temperature", optarg, 0, 1000, 1, &temperature)) return 2; break;
+      case 'T': if (parse_rv("--temperature", optarg, &PCNN_V_TEMPERATURE, &temperature)) return 2; break;
       case 'o': out = optarg; break;
       case 'N': out_npy = optarg; break;
       case 'p': prime = optarg; break;
-      case 'r': if (parse_int("--prime-rows", optarg, 0, 4096, &prime_rows)) return 2; break;
-      case 'k': if (parse_int("--scale", optarg, 1, 16, &scale)) return 2; break;
+      case 'r': if (parse_iv("--prime-rows", optarg, &PCNN_V_PRIME_ROWS, &prime_rows)) return 2; break;
+      case 'k': if (parse_iv("--scale", optarg, &PCNN_V_SCALE, &scale)) return 2; break;
       case 't': if (set_threads(optarg)) return 2; break;
       case 'i': if (set_isa(optarg)) return 2; break;
       case 'q': quiet = 1; break;
@@ -833,16 +898,16 @@ static int cmd_tune(int argc, char **argv) {
       {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
-      case 'C': if (parse_int("--channels", optarg, 1, 3, &cfg.channels)) return 2; break;
-      case 'F': if (parse_int("--filters", optarg, 1, 4096, &cfg.filters)) return 2; break;
-      case 'D': if (parse_int("--depth", optarg, 0, 256, &cfg.depth)) return 2; break;
+      case 'C': if (parse_iv("--channels", optarg, &PCNN_V_CHANNELS, &cfg.channels)) return 2; break;
+      case 'F': if (parse_iv("--filters", optarg, &PCNN_V_FILTERS, &cfg.filters)) return 2; break;
+      case 'D': if (parse_iv("--depth", optarg, &PCNN_V_DEPTH, &cfg.depth)) return 2; break;
       case 'H':
         cfg.head = pcnn_head_parse(optarg);
         if (cfg.head < 0) FAIL(2, "--head: '%s' is not bernoulli or softmax256", optarg);
         break;
-      case 's': if (parse_int("--size", optarg, 1, 1024, &size)) return 2; break;
-      case 'b': if (parse_int("--batch", optarg, 1, 4096, &batch)) return 2; break;
-      case 'r': if (parse_int("--reps", optarg, 1, 100, &reps)) return 2; break;
+      case 's': if (parse_iv("--size", optarg, &PCNN_V_TUNE_SIZE, &size)) return 2; break;
+      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_BATCH, &batch)) return 2; break;
+      case 'r': if (parse_iv("--reps", optarg, &PCNN_V_REPS, &reps)) return 2; break;
       case 'o': out = optarg; break;
       case 't': if (set_threads(optarg)) return 2; break;
       case 'h': tune_usage(stdout); return 0;
@@ -887,7 +952,7 @@ static int cmd_check(int argc, char **argv) {
       {"batch", 1, 0, 'b'}, {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
-      case 'b': if (parse_int("--batch", optarg, 1, 256, &batch)) return 2; break;
+      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_CHECK_BATCH, &batch)) return 2; break;
       case 't': if (set_threads(optarg)) return 2; break;
       case 'h': check_usage(stdout); return 0;
       default: check_usage(stderr); return 2;

@@ -1,10 +1,12 @@
 /* model.c: the PixelCNN forward, backward and Nadam step on the kernel table. */
 #include "model.h"
+#include "values.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "rng.h"
@@ -31,23 +33,36 @@ int pcnn_head_k(int head) { return head == PCNN_HEAD_SOFTMAX256 ? 256 : 1; }
 
 int pcnn_config_check(const pcnn_config_t *c, char *err) {
   if (c->channels != 1 && c->channels != 3)
-    return snprintf(err, PCNN_ERR_LEN, "--channels: must be 1 or 3, got %d", c->channels), -1;
-  if (c->filters < 2 || c->filters % 2)
-    return snprintf(err, PCNN_ERR_LEN, "--filters: must be even and >= 2 (blocks use F/2), got %d",
-                    c->filters), -1;
+    return pcnn_errf(err, "--channels: must be 1 or 3, got %d", c->channels);
+  if (c->filters < PCNN_V_FILTERS.lo || c->filters % 2)
+    return pcnn_errf(err, "--filters: must be even and >= 2 (blocks use F/2), got %d", c->filters);
   if (c->channels == 3 && c->filters < 6)
-    return snprintf(err, PCNN_ERR_LEN,
-                    "--filters: RGB needs F >= 6 so each colour group has a channel at F/2, got %d",
-                    c->filters), -1;
-  if (c->filters > 4096)
-    return snprintf(err, PCNN_ERR_LEN, "--filters: %d is too large (max 4096)", c->filters), -1;
-  if (c->depth < 0 || c->depth > 256)
-    return snprintf(err, PCNN_ERR_LEN, "--depth: must be in 0..256, got %d", c->depth), -1;
+    return pcnn_errf(err, "--filters: RGB needs F >= 6 so each colour group has a channel at F/2, "
+                     "got %d", c->filters);
+  if (c->filters > PCNN_V_FILTERS.hi)
+    return pcnn_errf(err, "--filters: %d is too large (max %lld)", c->filters, PCNN_V_FILTERS.hi);
+  if (c->depth < PCNN_V_DEPTH.lo || c->depth > PCNN_V_DEPTH.hi)
+    return pcnn_errf(err, "--depth: must be in %lld..%lld, got %d", PCNN_V_DEPTH.lo, PCNN_V_DEPTH.hi,
+                     c->depth);
   if (c->head != PCNN_HEAD_BERNOULLI && c->head != PCNN_HEAD_SOFTMAX256)
-    return snprintf(err, PCNN_ERR_LEN, "--head: must be bernoulli or softmax256"), -1;
-  if (c->height < 1 || c->width < 1 || c->height > 4096 || c->width > 4096)
-    return snprintf(err, PCNN_ERR_LEN, "image size %dx%d out of range", c->height, c->width), -1;
+    return pcnn_errf(err, "--head: must be bernoulli or softmax256");
+  if (c->height < PCNN_V_SIDE.lo || c->width < PCNN_V_SIDE.lo || c->height > PCNN_V_SIDE.hi ||
+      c->width > PCNN_V_SIDE.hi)
+    return pcnn_errf(err, "image size %dx%d out of range (sides %lld..%lld)", c->height, c->width,
+                     PCNN_V_SIDE.lo, PCNN_V_SIDE.hi);
   return 0;
+}
+
+int pcnn_config_ntensors(const pcnn_config_t *c) { return 11 + 9 * c->depth; }
+
+size_t pcnn_config_nparams(const pcnn_config_t *c) {
+  const size_t F = (size_t)c->filters, H = F / 2, C = (size_t)c->channels, D = (size_t)c->depth;
+  const size_t L = C * (size_t)pcnn_head_k(c->head);
+  const size_t in = 49 * C * F + F;
+  const size_t block = F + (F * H + 2 * H) + (9 * H * H + 2 * H) + (H * F + F);
+  const size_t out = F + 2 * (F * F + 2 * F);
+  const size_t head = F * L + L;
+  return in + D * block + out + head;
 }
 
 /* ---- parameter layout ---- */
@@ -192,6 +207,13 @@ int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err) {
   const size_t F = (size_t)m->cfg.filters, H = F / 2, D = (size_t)m->cfg.depth;
   const size_t L = (size_t)m->cfg.channels * m->k_out;
   const size_t total = P * ((D + 1) * F + D * F + 4 * D * H + F + 4 * F + 2 * L + 3 * F + 2 * H);
+  /* more than the machine has would be overcommitted and then killed at
+   * first touch: say so instead (a hostile or mistaken config gets a line) */
+  const long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && psize > 0 && total * 4.0 > (double)pages * psize)
+    return pcnn_errf(err, "%.1f GB of activations for batch %d of %dx%d images exceed this "
+                     "machine's %.1f GB of memory (use a smaller batch)", total * 4.0 / 1e9,
+                     batch_cap, m->cfg.height, m->cfg.width, (double)pages * psize / 1e9);
   m->act = malloc(total * sizeof(float));
   if (!m->act) {
     snprintf(err, PCNN_ERR_LEN, "out of memory: %.1f GB of activations for batch %d",

@@ -44,6 +44,11 @@ typedef struct {
 pcnn_config_t pcnn_config_default(void); /* the seed: 1, 128, 6, bernoulli, 28x28 */
 /* 0 if valid, else -1 and a reason in err naming the flag */
 int pcnn_config_check(const pcnn_config_t *cfg, char *err);
+/* what pcnn_model_init would allocate for cfg, without allocating: the
+ * number of parameter floats and of named tensors (a loader checks a file
+ * against them before it trusts the file's config) */
+size_t pcnn_config_nparams(const pcnn_config_t *cfg);
+int pcnn_config_ntensors(const pcnn_config_t *cfg);
 const char *pcnn_head_name(int head);
 int pcnn_head_parse(const char *s); /* -1 if unknown */
 int pcnn_head_k(int head);          /* logits per channel: 1 or 256 */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "values.h"
 
 static const char *const roles[PCNN_ROLES] = {"in", "conv1", "conv2", "conv3", "out", "head"};
 static const char *const dirs[PCNN_DIRS] = {"fwd", "bwd_data", "bwd_weights"};
@@ -46,44 +47,75 @@ int pcnn_plan_save(const char *path, const pcnn_plan_t *p, char err[PCNN_ERR_LEN
   return pcnn_atomic_commit(&a, err);
 }
 
+/* splits line into at most max whitespace-separated tokens; returns the
+ * count, or max + 1 if there are more */
+static int tokens(char *line, char **tok, int max) {
+  int n = 0;
+  for (char *p = strtok(line, " \t\r\n"); p; p = strtok(NULL, " \t\r\n")) {
+    if (n == max) return max + 1;
+    tok[n++] = p;
+  }
+  return n;
+}
+
 int pcnn_plan_load(const char *path, pcnn_plan_t *p, char err[PCNN_ERR_LEN]) {
-  FILE *f = fopen(path, "r");
-  if (!f) return pcnn_errf(err, "%s: cannot open the plan file", path);
+  FILE *f = pcnn_fopen_regular(path, err);
+  if (!f) return -1;
   pcnn_plan_default(p);
-  int seen[PCNN_ROLES][PCNN_DIRS] = {{0}};
-  char line[256];
+  int seen[PCNN_ROLES][PCNN_DIRS] = {{0}}, seen_threads = 0, seen_batch = 0;
+  char *line = NULL, why[PCNN_ERR_LEN];
+  size_t cap = 0;
   int ln = 0, rc = 0;
-  while (fgets(line, sizeof line, f)) {
+  while (!rc && getline(&line, &cap, f) >= 0) { /* any line length: a long comment is fine */
     ln++;
-    char a[32], b[32], c[32];
-    double ms;
-    int v;
-    if (line[0] == '#' || line[0] == '\n') continue;
-    if (sscanf(line, "threads %d", &v) == 1) { p->threads = v; continue; }
-    if (sscanf(line, "batch %d", &v) == 1) { p->batch = v; continue; }
-    if (sscanf(line, "%31s %31s %31s %lf", a, b, c, &ms) != 4) {
-      rc = pcnn_errf(err, "%s:%d: expected '<role> <direction> <level> <ms>'", path, ln);
+    char *tok[5];
+    const int nt = tokens(line, tok, 4);
+    if (nt == 0 || tok[0][0] == '#') continue;
+    const int is_threads = strcmp(tok[0], "threads") == 0, is_batch = strcmp(tok[0], "batch") == 0;
+    if (is_threads || is_batch) {
+      /* 0: not recorded (an untuned plan) */
+      const pcnn_irange_t r = {tok[0], 0, is_threads ? PCNN_V_THREADS.hi : PCNN_V_BATCH.hi};
+      long long v;
+      if (nt != 2) rc = pcnn_errf(err, "%s:%d: expected '%s N'", path, ln, tok[0]);
+      else if (is_threads ? seen_threads : seen_batch)
+        rc = pcnn_errf(err, "%s:%d: a second '%s' line", path, ln, tok[0]);
+      else if (pcnn_value_int(&r, tok[1], &v, why)) rc = pcnn_errf(err, "%s:%d: %s: %s", path, ln, tok[0], why);
+      else if (is_threads) p->threads = (int)v, seen_threads = ln;
+      else p->batch = (int)v, seen_batch = ln;
+      continue;
+    }
+    if (nt != 4) {
+      rc = pcnn_errf(err, "%s:%d: expected '<role> <direction> <level> <ms>' (%s fields)", path, ln,
+                     nt > 4 ? "more than 4" : "fewer than 4");
       break;
     }
     int r = -1, d = -1;
-    for (int i = 0; i < PCNN_ROLES; i++) r = strcmp(a, roles[i]) ? r : i;
-    for (int i = 0; i < PCNN_DIRS; i++) d = strcmp(b, dirs[i]) ? d : i;
-    const int isa = pcnn_isa_parse(c);
+    for (int i = 0; i < PCNN_ROLES; i++) r = strcmp(tok[0], roles[i]) ? r : i;
+    for (int i = 0; i < PCNN_DIRS; i++) d = strcmp(tok[1], dirs[i]) ? d : i;
+    const int isa = pcnn_isa_parse(tok[2]);
+    double ms;
     if (r < 0 || d < 0 || isa < 0) {
-      rc = pcnn_errf(err, "%s:%d: unknown %s '%s'", path, ln, r < 0 ? "role" : d < 0 ? "direction" : "level",
-                     r < 0 ? a : d < 0 ? b : c);
-      break;
+      rc = pcnn_errf(err, "%s:%d: unknown %s '%.40s'", path, ln, r < 0 ? "role" : d < 0 ? "direction" : "level",
+                     r < 0 ? tok[0] : d < 0 ? tok[1] : tok[2]);
+    } else if (seen[r][d]) {
+      rc = pcnn_errf(err, "%s:%d: a second line for %s %s (the first is line %d)", path, ln, roles[r],
+                     dirs[d], seen[r][d]);
+    } else if (pcnn_value_real(&PCNN_V_PLAN_MS, tok[3], &ms, why)) {
+      rc = pcnn_errf(err, "%s:%d: ms: %s", path, ln, why);
+    } else if (!pcnn_isa_supported((pcnn_isa_t)isa)) {
+      rc = pcnn_errf(err, "%s:%d: this CPU cannot run %s kernels (the plan was tuned elsewhere?)", path, ln,
+                     tok[2]);
+    } else {
+      p->isa[r][d] = (pcnn_isa_t)isa;
+      p->ms[r][d] = ms;
+      seen[r][d] = ln;
     }
-    if (!pcnn_isa_supported((pcnn_isa_t)isa)) {
-      rc = pcnn_errf(err, "%s:%d: this CPU cannot run %s kernels (the plan was tuned elsewhere?)", path, ln, c);
-      break;
-    }
-    p->isa[r][d] = (pcnn_isa_t)isa;
-    p->ms[r][d] = ms;
-    seen[r][d] = 1;
   }
+  const int rerr = ferror(f);
+  free(line);
   fclose(f);
   if (rc) return rc;
+  if (rerr) return pcnn_errf(err, "%s: read error", path);
   for (int r = 0; r < PCNN_ROLES; r++)
     for (int d = 0; d < PCNN_DIRS; d++)
       if (!seen[r][d]) return pcnn_errf(err, "%s: no line for %s %s", path, roles[r], dirs[d]);
