@@ -233,8 +233,9 @@ static int cmd_eval(int argc, char **argv) {
   if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
   if (!ckpt) FAIL(2, "--ckpt is required (see --help)");
   char err[PCNN_ERR_LEN];
+  if (dump_path && pcnn_prepare_output(dump_path, err)) FAIL(1, "--dump-logits: %s", err);
   pcnn_model_t m;
-  pcnn_ckpt_extra_t extra;
+  static pcnn_ckpt_extra_t extra;
   if (pcnn_ckpt_load(ckpt, &m, batch, NULL, &extra, err)) FAIL(1, "%s", err);
   if (apply_plan(&m, 1)) {
     pcnn_model_free(&m);
@@ -739,8 +740,11 @@ static int cmd_sample(int argc, char **argv) {
   if (!ckpt) FAIL(2, "--ckpt is required (see --help)");
   if (prime_rows >= 0 && !prime) FAIL(2, "--prime-rows needs --prime DATA");
   char err[PCNN_ERR_LEN];
+  /* outputs are checked before the sampling, which can take long */
+  if (pcnn_prepare_output(out, err)) FAIL(1, "--out: %s", err);
+  if (out_npy && pcnn_prepare_output(out_npy, err)) FAIL(1, "--out-npy: %s", err);
   pcnn_model_t m;
-  pcnn_ckpt_extra_t extra;
+  static pcnn_ckpt_extra_t extra;
   if (pcnn_ckpt_load(ckpt, &m, n, NULL, &extra, err)) FAIL(1, "%s", err);
   if (apply_plan(&m, quiet)) {
     pcnn_model_free(&m);
@@ -844,7 +848,7 @@ static int cmd_info(int argc, char **argv) {
   if (ckpt) {
     char err[PCNN_ERR_LEN];
     pcnn_model_t m;
-    pcnn_ckpt_extra_t extra;
+    static pcnn_ckpt_extra_t extra;
     int has_opt;
     if (pcnn_ckpt_load(ckpt, &m, 0, &has_opt, &extra, err)) FAIL(1, "%s", err);
     printf("checkpoint %s:\n  channels %d, filters %d, depth %d, head %s, image %dx%d\n"
@@ -916,6 +920,7 @@ static int cmd_tune(int argc, char **argv) {
   if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
   cfg.height = cfg.width = size;
   char err[PCNN_ERR_LEN];
+  if (pcnn_prepare_output(out, err)) FAIL(1, "--out: %s", err);
   pcnn_model_t m;
   if (pcnn_model_init(&m, &cfg, 1, 0, err)) FAIL(2, "%s", err);
   fprintf(stderr, "tune: F=%d D=%d C=%d %dx%d batch %d, %d threads, best of %d runs per kernel\n", cfg.filters,

@@ -51,7 +51,8 @@ int pcnn_plan_save(const char *path, const pcnn_plan_t *p, char err[PCNN_ERR_LEN
  * count, or max + 1 if there are more */
 static int tokens(char *line, char **tok, int max) {
   int n = 0;
-  for (char *p = strtok(line, " \t\r\n"); p; p = strtok(NULL, " \t\r\n")) {
+  char *save = NULL;
+  for (char *p = strtok_r(line, " \t\r\n", &save); p; p = strtok_r(NULL, " \t\r\n", &save)) {
     if (n == max) return max + 1;
     tok[n++] = p;
   }

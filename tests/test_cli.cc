@@ -191,8 +191,15 @@ TEST(Cli, TuneWritesAPlanThatRunsUse) {
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(FailsNaming(run("tune --reps 0"), "--reps"));
   EXPECT_TRUE(FailsNaming(run("tune --channels 2"), "--channels"));
-  const std::string bad = d / "no-such-dir/x.plan";
-  EXPECT_TRUE(FailsNaming(run("tune --filters 8 --depth 0 --size 4 --batch 1 --reps 1 --out " + bad), "--out"));
+  // an --out that cannot be written is refused before measuring (missing parents are made)
+  {
+    std::ofstream f(d / "afile");
+    f << "x";
+  }
+  const std::string bad = d / "afile/x.plan";
+  r = run("tune --filters 8 --depth 0 --size 4 --batch 1 --reps 1 --out " + bad);
+  EXPECT_TRUE(FailsNaming(r, "--out"));
+  EXPECT_EQ(r.out.find("tune: F="), std::string::npos) << "measured first:\n" << r.out;
   EXPECT_NE(access(bad.c_str(), F_OK), 0);
 }
 
@@ -307,8 +314,17 @@ TEST(Cli, BadCheckpoints) {
   EXPECT_TRUE(FailsNaming(run("sample --ckpt " + (d / "m.st") + " --prime fashion-mnist --prime-rows 29"),
                           "--prime-rows"));
   // a failed write leaves no half-written file behind
-  r = run("sample --ckpt " + (d / "m.st") + " --n 1 --quiet --out /nonexistent-dir/x.png");
+  {
+    std::ofstream f(d / "notadir");
+    f << "a file, not a directory";
+  }
+  r = run("sample --ckpt " + (d / "m.st") + " --n 1 --quiet --out " + (d / "notadir/x.png"));
   EXPECT_TRUE(FailsNaming(r, "x.png"));
+  r = run("sample --ckpt " + (d / "m.st") + " --n 1 --quiet --out-npy " + (d / "notadir/x.npy"));
+  EXPECT_TRUE(FailsNaming(r, "--out-npy"));
+  r = run("eval --ckpt " + (d / "m.st") + " --limit 8 --dump-logits " + (d / "notadir/l.npy"));
+  EXPECT_TRUE(FailsNaming(r, "--dump-logits"));
+  EXPECT_EQ(r.out.find("NLL"), std::string::npos) << "evaluated before checking --dump-logits: " << r.out;
 }
 
 }  // namespace
