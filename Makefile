@@ -47,6 +47,32 @@ PIXELCNN := $(BUILD)/pixelcnn
 TESTS := $(BUILD)/pcnn_tests
 BENCH := $(BUILD)/pcnn_bench
 
+# ---- libFuzzer targets (tests/fuzz/): a clang build of the library with
+# ASan + UBSan + fuzzer instrumentation into build-fuzz/, whatever SANITIZE is.
+#   make fuzz-build                    build-fuzz/fuzz_<target> for every target
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="safetensors plan"] [FUZZ_JOBS=1]
+#             runs each target on a scratch copy of tests/fuzz/corpus/<target>;
+#             non-zero exit on any finding (artifacts in build-fuzz/artifacts/)
+# OpenMP: clang links gcc's libgomp (-fopenmp=libgomp, already a dependency);
+# tests/fuzz/include/omp.h declares the routines (libomp-dev is not needed).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build-fuzz
+FUZZ_ALL     := safetensors checkpoint idx cifar plan npy prime
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 1
+# -O1, except the SIMD kernel files (*__avx2.c, *__avx512.c) at -O0: with
+# ASan + UBSan + fuzzer coverage together clang 14 takes many minutes per
+# kernel file at -O1 (~2 s at -O0), and no loader runs those kernels.
+FUZZ_OPT     := -O1
+FUZZ_SANF    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -g $(WARN) -fopenmp=libgomp -D_POSIX_C_SOURCE=200809L \
+                -Itests/fuzz/include $(INC) -fsanitize=fuzzer-no-link $(FUZZ_SANF)
+FUZZ_LDFLAGS := -fopenmp=libgomp -fsanitize=fuzzer $(FUZZ_SANF)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_LIBPCNN := $(FUZZ_BUILD)/libpcnn.a
+FUZZ_BINS    := $(FUZZ_ALL:%=$(FUZZ_BUILD)/fuzz_%)
+
 .PHONY: all deps test run bench clean
 all: deps $(PIXELCNN) $(TESTS)
 
@@ -79,8 +105,8 @@ $(BENCH): $(BENCH_OBJ) $(LIBPCNN)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(GBENCH) $(DNNL) $(XSMM) $(LIBS)
 
 # The test suite; its last line is `N passed, N failed`, non-zero exit on failure.
-test: deps $(PIXELCNN) $(TESTS) $(BENCH)
-	PIXELCNN_BIN=$(PIXELCNN) PCNN_BENCH_BIN=$(BENCH) $(TESTS)
+test: deps $(PIXELCNN) $(TESTS) $(BENCH) $(FUZZ_BINS)
+	PIXELCNN_BIN=$(PIXELCNN) PCNN_BENCH_BIN=$(BENCH) FUZZ_BIN_DIR=$(FUZZ_BUILD) $(TESTS)
 
 # Kernel and model benchmarks beside oneDNN, libxsmm and PyTorch; writes
 # bench/results/<cpu>-<date>.json, bench/RESULTS.md and bench/ratios.png.
@@ -96,3 +122,37 @@ clean:
 	rm -rf build build-san
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(BUILD)/model/main.d
+
+.PHONY: fuzz-build fuzz fuzz-corpus fuzz-clean
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_OPT) $(XFLAGS) -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/kernels/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
+$(FUZZ_BUILD)/kernels/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
+$(FUZZ_BUILD)/kernels/%__avx2.o $(FUZZ_BUILD)/kernels/%__avx512.o: FUZZ_OPT = -O0
+
+$(FUZZ_LIBPCNN): $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIBPCNN)
+	$(FUZZ_CC) $(FUZZ_LDFLAGS) $^ -o $@ $(DNNL) $(LIBS)
+
+fuzz: deps fuzz-build
+	FUZZ_BIN_DIR=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
+	  tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+# Regenerates the seed files of tests/fuzz/corpus/ (committed; run by hand).
+fuzz-corpus: $(BUILD)/make_corpus
+	$(BUILD)/make_corpus tests/fuzz/corpus
+$(BUILD)/make_corpus: tests/fuzz/make_corpus.c $(LIBPCNN)
+	$(CC) $(CFLAGS) $^ -o $@ $(DNNL) $(LIBS)
+
+.SECONDARY: $(FUZZ_ALL:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o)
+clean: fuzz-clean
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_ALL:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.d)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # install-deps.sh: installs with apt-get only the Debian packages that are missing.
 # Idempotent: when everything is present it prints one line and changes nothing.
-#   scripts/install-deps.sh            build + test + run packages
+#   scripts/install-deps.sh            build + test + run packages (clang and
+#                                      libclang-rt-14-dev: libFuzzer, for the fuzz targets)
 #   scripts/install-deps.sh --bench    also what `make bench` needs (python3-torch, numpy)
 set -euo pipefail
 
 pkgs=(gcc g++ make pkg-config libgomp1
       libdnnl-dev libxsmm-dev libbenchmark-dev libgtest-dev
       zlib1g-dev libpng-dev libcjson-dev
+      clang libclang-rt-14-dev
       dataset-fashion-mnist gnuplot-nox)
 for a in "$@"; do
   case "$a" in
