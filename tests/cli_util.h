@@ -26,18 +26,22 @@ struct Proc {
   std::string out;  // stdout + stderr
 };
 
-// runs `pixelcnn ARGS` under `timeout`, so a hang is a failure and not a stuck suite
-inline Proc run(const std::string &args, int timeout_s = 300) {
-  const std::string cmd =
-      "timeout -k 5 " + std::to_string(timeout_s) + " " + bin() + " " + args + " 2>&1";
-  FILE *p = popen(cmd.c_str(), "r");
-  Proc r{-1, ""};
-  if (!p) return r;
+// runs a shell command line; returns its exit status and stdout + stderr
+inline int run_shell(const std::string &cmd, std::string *out) {
+  FILE *p = popen((cmd + " 2>&1").c_str(), "r");
+  out->clear();
+  if (!p) return -1;
   char buf[4096];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
   const int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// runs `pixelcnn ARGS` under `timeout`, so a hang is a failure and not a stuck suite
+inline Proc run(const std::string &args, int timeout_s = 300) {
+  Proc r{-1, ""};
+  r.code = run_shell("timeout -k 5 " + std::to_string(timeout_s) + " " + bin() + " " + args, &r.out);
   return r;
 }
 

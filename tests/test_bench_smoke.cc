@@ -12,20 +12,11 @@
 #include <vector>
 
 #include "pcnn_kernels.h"
+#include "cli_util.h"
 
 namespace {
 
-// runs cmd through the shell; returns its exit status and stdout+stderr
-int run(const std::string &cmd, std::string *out) {
-  FILE *f = popen((cmd + " 2>&1").c_str(), "r");
-  if (!f) return -1;
-  char buf[4096];
-  size_t n;
-  out->clear();
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, n);
-  const int st = pclose(f);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using pt::cli::run_shell;
 
 std::vector<std::string> lines(const std::string &s) {
   std::vector<std::string> v;
@@ -41,7 +32,7 @@ TEST(BenchSmoke, RunsEveryRegisteredBenchmark) {
   if (!bin || !*bin) GTEST_SKIP() << "PCNN_BENCH_BIN not set (make test sets it)";
   const std::string env = "PCNN_BENCH_SMOKE=1 ";
   std::string list, out;
-  ASSERT_EQ(run(env + bin + " --benchmark_list_tests=true", &list), 0) << list;
+  ASSERT_EQ(run_shell(env + bin + " --benchmark_list_tests=true", &list), 0) << list;
   const std::vector<std::string> names = lines(list);
   ASSERT_GT(names.size(), 10u) << list;
 
@@ -58,7 +49,7 @@ TEST(BenchSmoke, RunsEveryRegisteredBenchmark) {
     }
   }
 
-  ASSERT_EQ(run(env + bin, &out), 0) << out;
+  ASSERT_EQ(run_shell(env + bin, &out), 0) << out;
   const std::vector<std::string> outl = lines(out);
   for (const std::string &nm : names) {
     bool found = false;

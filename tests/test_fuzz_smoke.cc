@@ -16,19 +16,11 @@
 #include <string>
 
 #include "test_util.h"
+#include "cli_util.h"
 
 namespace {
 
-int run(const std::string &cmd, std::string *out) {
-  FILE *f = popen((cmd + " 2>&1").c_str(), "r");
-  if (!f) return -1;
-  char buf[4096];
-  size_t n;
-  out->clear();
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, n);
-  const int st = pclose(f);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using pt::cli::run_shell;
 
 std::string env_or(const char *name, const char *dflt) {
   const char *v = std::getenv(name);
@@ -78,9 +70,9 @@ void smoke(const std::string &t) {
   ASSERT_FALSE(d.path.empty());
   const std::string corpus = d / "corpus", art = d / "artifacts";
   std::string out;
-  ASSERT_EQ(run("mkdir -p '" + art + "' && cp -r '" + seeds + "' '" + corpus + "'", &out), 0) << out;
+  ASSERT_EQ(run_shell("mkdir -p '" + art + "' && cp -r '" + seeds + "' '" + corpus + "'", &out), 0) << out;
 
-  const int code = run("'" + bin + "' -max_total_time=3 -rss_limit_mb=2048 -timeout=10 "
+  const int code = run_shell("'" + bin + "' -max_total_time=3 -rss_limit_mb=2048 -timeout=10 "
                        "-print_final_stats=1 -artifact_prefix='" + art + "/' '" + corpus + "'",
                        &out);
   const std::string what = finding(out);
@@ -89,7 +81,7 @@ void smoke(const std::string &t) {
     // keep the crashing inputs where they outlive this test
     const std::string keep = dir + "/artifacts/smoke-" + t;
     std::string ignored;
-    run("mkdir -p '" + keep + "' && cp '" + art + "'/* '" + keep + "'/ 2>/dev/null; ls '" + keep + "'",
+    run_shell("mkdir -p '" + keep + "' && cp '" + art + "'/* '" + keep + "'/ 2>/dev/null; ls '" + keep + "'",
         &ignored);
     const std::string tail = out.size() > 6000 ? "...\n" + out.substr(out.size() - 6000) : out;
     ADD_FAILURE() << "fuzz_" << t << ": exit " << code << (done ? "" : ", no 'Done' line")
