@@ -21,6 +21,7 @@
 #include "plan.h"
 #include "rng.h"
 #include "sample.h"
+#include "tune.h"
 #include "values.h"
 
 static const char *g_cmd = "pixelcnn";
@@ -345,7 +346,7 @@ static void train_usage(FILE *f) {
           "  --batch N          images per step (default 32)\n"
           "  --epochs N         epochs in total, counting resumed ones (default 1)\n"
           "  --steps N          steps per epoch (default: one pass over the training images)\n"
-          "  --lr X             Nadam learning rate (default 0.002)\n"
+          "  --lr X             Nadam learning rate (default %g)\n"
           "  --seed S           initialisation and shuffling seed (default 1)\n"
           "  --out FILE         checkpoint path (default runs/pixelcnn.safetensors)\n"
           "  --log FILE         CSV log, one row per epoch (default runs/train.csv)\n"
@@ -356,7 +357,7 @@ static void train_usage(FILE *f) {
           "  --plan FILE        kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN, else\n"
           "                     every layer on the --isa level); recorded in the checkpoint\n"
           "  --quiet            no progress line\n",
-          d.filters, d.depth);
+          d.filters, d.depth, pcnn_nadam_defaults().lr);
 }
 
 static int cmd_train(int argc, char **argv) {
@@ -365,7 +366,7 @@ static int cmd_train(int argc, char **argv) {
              *resume = NULL;
   int binarize = 0, limit = 0, test_limit = 0, channels = 0, batch = 32, epochs = 1, steps = 0, quiet = 0;
   int set_f = 0, set_d = 0, set_h = 0, set_batch = 0, set_seed = 0, set_lr = 0, set_bin = 0;
-  double lr = 0.002;
+  double lr = pcnn_nadam_defaults().lr; /* one default, the library's */
   uint64_t seed = 1;
   static const struct option opts[] = {
       {"data", 1, 0, 'd'}, {"binarize", 0, 0, 'B'}, {"limit", 1, 0, 'l'}, {"test-limit", 1, 0, 'L'},
@@ -408,7 +409,14 @@ static int cmd_train(int argc, char **argv) {
       default: train_usage(stderr); return 2;
     }
   if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
-  if (cfg.filters % 2) FAIL(2, "--filters: must be even (the blocks use F/2), got %d", cfg.filters);
+  {
+    /* the model flags, by the library's one check, before any data is read
+     * (channels and image size come from the data later) */
+    pcnn_config_t early = cfg;
+    early.channels = channels ? channels : 1;
+    char why[PCNN_ERR_LEN];
+    if (pcnn_config_check(&early, why)) FAIL(2, "%s", why);
+  }
 
   char err[PCNN_ERR_LEN];
   pcnn_model_t m;
@@ -926,7 +934,7 @@ static int cmd_tune(int argc, char **argv) {
   fprintf(stderr, "tune: F=%d D=%d C=%d %dx%d batch %d, %d threads, best of %d runs per kernel\n", cfg.filters,
           cfg.depth, cfg.channels, size, size, batch, omp_get_max_threads(), reps);
   pcnn_plan_t plan;
-  pcnn_model_tune(&m, batch, reps, stderr, &plan);
+  pcnn_tune_plan(&m, batch, reps, stderr, &plan);
   plan.threads = omp_get_max_threads();
   pcnn_model_set_plan(&m, &plan);
   snprintf(m.plan.source, sizeof m.plan.source, "%s", out);

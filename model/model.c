@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "rng.h"
 
 #define NONE ((size_t)-1)
@@ -279,46 +278,6 @@ const pcnn_layer_t *pcnn_model_role_layer(const pcnn_model_t *m, int role) {
     case PCNN_ROLE_OUT: return &m->out[0];
     default: return &m->head;
   }
-}
-
-void pcnn_model_tune(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan_t *plan) {
-  static const char *const conv_ops[PCNN_DIRS] = {"conv_fwd", "conv_bwd_data", "conv_bwd_weights"};
-  static const char *const fused_ops[PCNN_DIRS] = {"conv1x1_prelu_fwd", "conv1x1_prelu_bwd_data",
-                                                   "conv1x1_prelu_bwd_weights"};
-  pcnn_plan_default(plan);
-  for (int r = 0; r < PCNN_ROLES; r++) {
-    const pcnn_layer_t *l = pcnn_model_role_layer(m, r);
-    if (!l) continue;
-    pcnn_conv_t c = l->c;
-    c.n = n;
-    for (int d = 0; d < PCNN_DIRS; d++) {
-      /* time the op the model runs: the forward of in, conv2 and conv3 is
-       * conv_prelu_fwd (the next PReLU, and conv3's skip, in the epilogue) */
-      const int fwd_epi = d == PCNN_DIR_FWD &&
-                          (r == PCNN_ROLE_IN || r == PCNN_ROLE_CONV2 || r == PCNN_ROLE_CONV3);
-      const int op = pcnn_op_index(fwd_epi                ? "conv_prelu_fwd"
-                                   : pcnn_role_fused(r) ? fused_ops[d]
-                                                        : conv_ops[d]);
-      double best = -1, ms[PCNN_ISA_COUNT], err[PCNN_ISA_COUNT];
-      pcnn_kernel_measure(op, &c, reps, ms, err);
-      for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
-        if (ms[isa] < 0) continue;
-        const int ok = err[isa] <= pcnn_op_tolerance(op);
-        if (log)
-          fprintf(log, "  %-6s %-12s %-7s %9.3f ms  err %.1e %s\n", pcnn_role_name(r), pcnn_dir_name(d),
-                  pcnn_isa_name((pcnn_isa_t)isa), ms[isa], err[isa],
-                  ok ? "" : "(failed verification: not used)");
-        if (ok && (best < 0 || ms[isa] < best)) {
-          best = ms[isa];
-          plan->isa[r][d] = (pcnn_isa_t)isa;
-          plan->ms[r][d] = ms[isa];
-        }
-      }
-    }
-  }
-  plan->batch = n;
-  plan->threads = 0;
-  snprintf(plan->source, sizeof plan->source, "tuned");
 }
 
 /* ---- forward / backward ---- */

@@ -124,11 +124,6 @@ void pcnn_model_set_plan(pcnn_model_t *m, const pcnn_plan_t *plan);
 /* The first layer of a role (PCNN_ROLE_*), whose shape the plan is for; NULL
  * for the block roles when depth is 0. */
 const pcnn_layer_t *pcnn_model_role_layer(const pcnn_model_t *m, int role);
-/* Measures, for this model's layer shapes at batch n and the current thread
- * count, every kernel level that passes verification against the reference,
- * and fills plan with the fastest per role and direction (best of reps runs).
- * Progress lines go to log (may be NULL). */
-void pcnn_model_tune(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan_t *plan);
 /* tensor by name or NULL */
 const pcnn_tensor_t *pcnn_model_find(const pcnn_model_t *m, const char *name);
 
