@@ -10,6 +10,7 @@
 
 #include "onednn.h"
 #include "pcnn_kernels.h"
+#include "pcnn_tolerance.h"
 #include "rng.h"
 
 static double now_s(void) {
@@ -249,7 +250,7 @@ int pcnn_op_index(const char *name) {
 
 double pcnn_op_tolerance(int op) {
   const char *name = pcnn_op_name(op);
-  return strstr(name, "bwd") || strstr(name, "loss") ? 1e-4 : 1e-5;
+  return strstr(name, "bwd") || strstr(name, "loss") ? PCNN_TOL_GRAD : PCNN_TOL_FWD;
 }
 
 int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_ISA_COUNT],

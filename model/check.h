@@ -18,7 +18,7 @@ int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_I
                         double err[PCNN_ISA_COUNT]);
 /* op index by name, -1 if none */
 int pcnn_op_index(const char *name);
-/* tolerance of an op: forward 1e-5, gradients and losses 1e-4 */
+/* tolerance of an op (pcnn_tolerance.h): forward PCNN_TOL_FWD, gradients and losses PCNN_TOL_GRAD */
 double pcnn_op_tolerance(int op);
 
 /* batch: images per conv problem (28x28). Returns the number of failures. */

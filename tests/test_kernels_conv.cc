@@ -19,8 +19,8 @@
 
 namespace {
 
-constexpr double kFwdTol = 1e-5;
-constexpr double kGradTol = 1e-4;
+constexpr double kFwdTol = PCNN_TOL_FWD;
+constexpr double kGradTol = PCNN_TOL_GRAD;
 
 pcnn_conv_t C(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
   pcnn_conv_t c;

@@ -47,7 +47,7 @@ TEST(KernelsGemm, EverySimdRowMatchesReference) {
           char what[128];
           snprintf(what, sizeof what, "%s m%d n%d k%d", row->fn_name, m, n, k);
           // |sum of k products of values in [-1,1]| <= k: tolerance scales with k
-          ASSERT_TRUE(pt::AllClose(got.data(), want.data(), got.size(), 1e-6 * (k + 1), 1e-6, what));
+          ASSERT_TRUE(pt::AllClose(got.data(), want.data(), got.size(), PCNN_TOL_ELEMENTWISE * (k + 1), PCNN_TOL_ELEMENTWISE, what));
           for (int i = 0; i < m; i++)  // padding columns n..ldc (and the guard) untouched
             ASSERT_EQ(0, memcmp(&got[(size_t)i * ldc + n], &c0[(size_t)i * ldc + n],
                                 (size_t)(i == m - 1 ? ldc - n + 64 : ldc - n) * sizeof(float)))

@@ -117,8 +117,8 @@ void check_conv1x1_fwd(pcnn_conv1x1_prelu_fwd_fn *fn, pcnn_conv1x1_prelu_fwd_fn 
     ref(pre_r.data(), out_r.data(), d.in.data(), d.w.data(), d.b.data(), d.alpha.data(), &c);
     fn(pre.data(), out.data(), d.in.data(), d.w.data(), d.b.data(), d.alpha.data(), &c);
     fn(pre2.data(), out2.data(), d.in.data(), d.w.data(), d.b.data(), d.alpha.data(), &c);
-    ASSERT_TRUE(Close(pre, pre_r, 1e-5, "pre"));
-    ASSERT_TRUE(Close(out, out_r, 1e-5, "out"));
+    ASSERT_TRUE(Close(pre, pre_r, PCNN_TOL_FWD, "pre"));
+    ASSERT_TRUE(Close(out, out_r, PCNN_TOL_FWD, "out"));
     ASSERT_TRUE(same_bits(pre, pre2) && same_bits(out, out2)) << "two runs differ";
   }
 }
@@ -134,7 +134,7 @@ void check_conv1x1_bwd_data(pcnn_conv1x1_prelu_bwd_data_fn *fn,
     ref(din_r.data(), d.dout.data(), d.pre.data(), d.w.data(), d.alpha.data(), &c);
     fn(din.data(), d.dout.data(), d.pre.data(), d.w.data(), d.alpha.data(), &c);
     fn(din2.data(), d.dout.data(), d.pre.data(), d.w.data(), d.alpha.data(), &c);
-    ASSERT_TRUE(Close(din, din_r, 1e-4, "din"));
+    ASSERT_TRUE(Close(din, din_r, PCNN_TOL_GRAD, "din"));
     ASSERT_TRUE(same_bits(din, din2)) << "two runs differ";
   }
 }
@@ -160,9 +160,9 @@ void check_conv1x1_bwd_weights(pcnn_conv1x1_prelu_bwd_weights_fn *fn,
     std::vector<float> ddw(dw.size()), ddw_r(dw.size());
     for (size_t i = 0; i < dw.size(); i++) ddw[i] = dw[i] - fw[i], ddw_r[i] = dw_r[i] - fw[i];
     const double mag = std::max(max_abs(ddw_r), 1e-30);
-    ASSERT_TRUE(pt::AllClose(dw.data(), dw_r.data(), dw.size(), 1e-4 * mag, 1e-4, "dw"));
-    ASSERT_TRUE(Close(db, db_r, 1e-4, "db"));
-    ASSERT_TRUE(Close(da, da_r, 1e-4, "dalpha"));
+    ASSERT_TRUE(pt::AllClose(dw.data(), dw_r.data(), dw.size(), PCNN_TOL_GRAD * mag, PCNN_TOL_GRAD, "dw"));
+    ASSERT_TRUE(Close(db, db_r, PCNN_TOL_GRAD, "db"));
+    ASSERT_TRUE(Close(da, da_r, PCNN_TOL_GRAD, "dalpha"));
     for (size_t i = 0; i < dw.size(); i++) {
       if (d.mask[i] == 0.f) {
         ASSERT_EQ(dw[i], fw[i]) << "masked tap " << i << " written";
@@ -188,7 +188,7 @@ void check_prelu_fwd(pcnn_prelu_fwd_fn *fn, pcnn_prelu_fwd_fn *ref) {
       std::vector<float> o_r(p * ch), o(p * ch, 7.f);
       ref(o_r.data(), x.data(), a.data(), p, ch);
       fn(o.data(), x.data(), a.data(), p, ch);
-      ASSERT_TRUE(Close(o, o_r, 1e-5, "out"));
+      ASSERT_TRUE(Close(o, o_r, PCNN_TOL_FWD, "out"));
     }
 }
 
@@ -204,8 +204,8 @@ void check_prelu_bwd(pcnn_prelu_bwd_fn *fn, pcnn_prelu_bwd_fn *ref) {
       ref(dx_r.data(), da_r.data(), g.data(), x.data(), a.data(), p, ch);
       fn(dx.data(), da.data(), g.data(), x.data(), a.data(), p, ch);
       fn(dx2.data(), da2.data(), g.data(), x.data(), a.data(), p, ch);
-      ASSERT_TRUE(Close(dx, dx_r, 1e-4, "dx"));
-      ASSERT_TRUE(Close(da, da_r, 1e-4, "dalpha"));
+      ASSERT_TRUE(Close(dx, dx_r, PCNN_TOL_GRAD, "dx"));
+      ASSERT_TRUE(Close(da, da_r, PCNN_TOL_GRAD, "dalpha"));
       ASSERT_TRUE(same_bits(dx, dx2) && same_bits(da, da2)) << "two runs differ";
     }
 }
@@ -219,8 +219,8 @@ void check_add_fwd(pcnn_add_fwd_fn *fn, pcnn_add_fwd_fn *ref) {
     ref(o_r.data(), a.data(), b.data(), n);
     fn(o.data(), a.data(), b.data(), n);
     fn(alias.data(), alias.data(), b.data(), n);  // out aliases a
-    ASSERT_TRUE(Close(o, o_r, 1e-5, "out"));
-    ASSERT_TRUE(Close(alias, o_r, 1e-5, "out aliasing a"));
+    ASSERT_TRUE(Close(o, o_r, PCNN_TOL_FWD, "out"));
+    ASSERT_TRUE(Close(alias, o_r, PCNN_TOL_FWD, "out aliasing a"));
   }
 }
 
@@ -233,8 +233,8 @@ void check_add_bwd(pcnn_add_bwd_fn *fn, pcnn_add_bwd_fn *ref) {
     std::vector<float> da_r = fa, db_r = fb, da = fa, db = fb;
     ref(da_r.data(), db_r.data(), g.data(), n);
     fn(da.data(), db.data(), g.data(), n);
-    ASSERT_TRUE(Close(da, da_r, 1e-4, "da"));
-    ASSERT_TRUE(Close(db, db_r, 1e-4, "db"));
+    ASSERT_TRUE(Close(da, da_r, PCNN_TOL_GRAD, "da"));
+    ASSERT_TRUE(Close(db, db_r, PCNN_TOL_GRAD, "db"));
   }
 }
 
@@ -251,9 +251,9 @@ void check_nadam(pcnn_nadam_update_fn *fn, pcnn_nadam_update_fn *ref) {
       const pcnn_nadam_coef_t k = pcnn_nadam_begin_step(&st, &hp);
       ref(p_r.data(), m_r.data(), v_r.data(), g.data(), n, &k);
       fn(p.data(), m.data(), v.data(), g.data(), n, &k);
-      ASSERT_TRUE(pt::AllClose(m.data(), m_r.data(), n, 0, 1e-6, "m"));
-      ASSERT_TRUE(pt::AllClose(v.data(), v_r.data(), n, 0, 1e-6, "v"));
-      ASSERT_TRUE(pt::AllClose(p.data(), p_r.data(), n, 0, 1e-6, "param"));
+      ASSERT_TRUE(pt::AllClose(m.data(), m_r.data(), n, 0, PCNN_TOL_ELEMENTWISE, "m"));
+      ASSERT_TRUE(pt::AllClose(v.data(), v_r.data(), n, 0, PCNN_TOL_ELEMENTWISE, "v"));
+      ASSERT_TRUE(pt::AllClose(p.data(), p_r.data(), n, 0, PCNN_TOL_ELEMENTWISE, "param"));
     }
   }
 }
@@ -292,7 +292,7 @@ double loss_threads(pcnn_bernoulli_loss_fn *fn, std::vector<float> &dx, const st
 
 ::testing::AssertionResult LossClose(double l, double ref) {
   const float lf = (float)l, rf = (float)ref;
-  return pt::AllClose(&lf, &rf, 1, 0, 1e-5, "loss");
+  return pt::AllClose(&lf, &rf, 1, 0, PCNN_TOL_FWD, "loss");
 }
 
 // the kernel (at 1 and 2 threads, dx pre-filled) against the reference:
@@ -303,7 +303,7 @@ void expect_loss_matches(pcnn_bernoulli_loss_fn *fn, pcnn_bernoulli_loss_fn *ref
   const double l_r = ref(dx_r.data(), x.data(), t.data(), p, ch, 0.37f);
   const double l = loss_threads(fn, dx, x, t, p, ch, 0.37f);
   ASSERT_TRUE(LossClose(l, l_r));
-  ASSERT_TRUE(Close(dx, dx_r, 1e-5, "dx"));
+  ASSERT_TRUE(Close(dx, dx_r, PCNN_TOL_FWD, "dx"));
 }
 
 void check_bernoulli(pcnn_bernoulli_loss_fn *fn, pcnn_bernoulli_loss_fn *ref) {
@@ -361,8 +361,8 @@ void check_bernoulli_ulp(pcnn_bernoulli_loss_fn *fn, pcnn_bernoulli_loss_fn *ref
         l_r.push_back((float)ref(&dx_r, &x, &t, 1, 1, 1.f));
         if (t == 0.f) s.push_back(dx), s_r.push_back(dx_r);
       }
-  ASSERT_TRUE(pt::AllClose(l.data(), l_r.data(), l.size(), 0, 5e-7, "per-element loss"));
-  ASSERT_TRUE(pt::AllClose(s.data(), s_r.data(), s.size(), 0, 5e-7, "sigmoid"));
+  ASSERT_TRUE(pt::AllClose(l.data(), l_r.data(), l.size(), 0, PCNN_TOL_ULP8, "per-element loss"));
+  ASSERT_TRUE(pt::AllClose(s.data(), s_r.data(), s.size(), 0, PCNN_TOL_ULP8, "sigmoid"));
 }
 
 void check_softmax256_ulp(pcnn_softmax256_loss_fn *fn, pcnn_softmax256_loss_fn *ref) {
@@ -375,7 +375,7 @@ void check_softmax256_ulp(pcnn_softmax256_loss_fn *fn, pcnn_softmax256_loss_fn *
   }
   fn(dx.data(), x.data(), t.data(), rows, 1, 1.f);
   ref(dx_r.data(), x.data(), t.data(), rows, 1, 1.f);
-  ASSERT_TRUE(pt::AllClose(dx.data(), dx_r.data(), dx.size(), 0, 5e-7, "softmax - onehot"));
+  ASSERT_TRUE(pt::AllClose(dx.data(), dx_r.data(), dx.size(), 0, PCNN_TOL_ULP8, "softmax - onehot"));
 }
 
 class PointwiseKernel : public ::testing::TestWithParam<int> {};

@@ -20,7 +20,7 @@ namespace {
 
 using pdnnl::Layout;
 
-constexpr double kRelTol = 1e-4;  // pt::rel_err over a tensor
+constexpr double kRelTol = PCNN_TOL_ONEDNN;  // pt::rel_err over a tensor
 constexpr double kAbsFrac = 1e-5; // elementwise atol, as a fraction of max |ref|
 
 double max_abs(const std::vector<float> &v) {

@@ -101,7 +101,7 @@ void expect_logits_match(pcnn_model_t *m, const std::vector<float> &img, int n, 
           for (int k = 0; k < r.K; k++)
             worst = std::max(worst, (double)std::fabs(r.logits[at * r.K + k] - want[k]));
         }
-  EXPECT_LE(worst, 1e-4) << what << ": max |cached - forward| logit difference";
+  EXPECT_LE(worst, PCNN_TOL_CACHED) << what << ": max |cached - forward| logit difference";
 }
 
 class SampleCached : public ::testing::TestWithParam<pcnn_config_t> {};
@@ -166,7 +166,7 @@ TEST_P(SampleCached, LogitsEqualForwardOnPartialImage) {
       for (int i = 0; i < n; i++) {
         const size_t pix = i * P + (size_t)p[0] * sc.width + p[1];
         EXPECT_TRUE(pt::AllClose(&r.logits[(pix * sc.channels + c) * m.k_out],
-                                 m.logits + pix * L + (size_t)c * m.k_out, m.k_out, 1e-4, 0,
+                                 m.logits + pix * L + (size_t)c * m.k_out, m.k_out, PCNN_TOL_CACHED, 0,
                                  "partial image at y" + std::to_string(p[0]) + " x" +
                                      std::to_string(p[1]) + " c" + std::to_string(c)));
       }

@@ -1,5 +1,6 @@
 // test_util.h: shared helpers for the GoogleTest suite.
-// Tolerances live here, in one place: |y - ref| <= atol + rtol |ref|.
+// Tolerances: kernels/pcnn_tolerance.h (shared with `pixelcnn check`), applied
+// here as |y - ref| <= atol + rtol |ref|.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "pcnn_kernels.h"
+#include "pcnn_tolerance.h"
 
 namespace pt {
 
