@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-#define PCNN_ENUM(op) PCNN_OP_##op,
-  PCNN_OPS(PCNN_ENUM)
-#undef PCNN_ENUM
-      PCNN_OP_COUNT
-};
-
 static const char *const op_names[] = {
 #define PCNN_NAME(op) #op,
     PCNN_OPS(PCNN_NAME)

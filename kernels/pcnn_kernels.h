@@ -167,12 +167,21 @@ int pcnn_isa_supported(pcnn_isa_t isa);
   X(add_bwd) X(bernoulli_loss) X(softmax256_loss) X(nadam_update) X(gemm_acc)                 \
   X(conv_prelu_fwd)
 
+/* the op index, in PCNN_OPS order: PCNN_OP_conv_fwd, ...; every per-op
+ * table is sized by PCNN_OP_COUNT */
+typedef enum {
+#define PCNN_ENUM(op) PCNN_OP_##op,
+  PCNN_OPS(PCNN_ENUM)
+#undef PCNN_ENUM
+  PCNN_OP_COUNT
+} pcnn_op_t;
+
 typedef struct {
 #define PCNN_SLOT(op) pcnn_##op##_fn *op;
   PCNN_OPS(PCNN_SLOT)
 #undef PCNN_SLOT
-  /* ISA each slot came from, by op name order above */
-  pcnn_isa_t isa_of[24];
+  /* ISA each slot came from, indexed by pcnn_op_t */
+  pcnn_isa_t isa_of[PCNN_OP_COUNT];
 } pcnn_kernels_t;
 
 /* One row per implemented kernel: (isa, op, function). kernels/kernel_list.h
@@ -184,7 +193,7 @@ typedef struct {
 
 typedef struct {
   pcnn_isa_t isa;
-  int op; /* index in PCNN_OPS order */
+  int op; /* pcnn_op_t */
   const char *op_name;
   const char *fn_name;
   void (*fn)(void);

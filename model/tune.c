@@ -8,9 +8,10 @@
 #include "check.h"
 
 void pcnn_tune_plan(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan_t *plan) {
-  static const char *const conv_ops[PCNN_DIRS] = {"conv_fwd", "conv_bwd_data", "conv_bwd_weights"};
-  static const char *const fused_ops[PCNN_DIRS] = {"conv1x1_prelu_fwd", "conv1x1_prelu_bwd_data",
-                                                   "conv1x1_prelu_bwd_weights"};
+  static const pcnn_op_t conv_ops[PCNN_DIRS] = {PCNN_OP_conv_fwd, PCNN_OP_conv_bwd_data,
+                                                 PCNN_OP_conv_bwd_weights};
+  static const pcnn_op_t fused_ops[PCNN_DIRS] = {PCNN_OP_conv1x1_prelu_fwd, PCNN_OP_conv1x1_prelu_bwd_data,
+                                                  PCNN_OP_conv1x1_prelu_bwd_weights};
   pcnn_plan_default(plan);
   for (int r = 0; r < PCNN_ROLES; r++) {
     const pcnn_layer_t *l = pcnn_model_role_layer(m, r);
@@ -22,9 +23,7 @@ void pcnn_tune_plan(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan
        * conv_prelu_fwd (the next PReLU, and conv3's skip, in the epilogue) */
       const int fwd_epi = d == PCNN_DIR_FWD &&
                           (r == PCNN_ROLE_IN || r == PCNN_ROLE_CONV2 || r == PCNN_ROLE_CONV3);
-      const int op = pcnn_op_index(fwd_epi                ? "conv_prelu_fwd"
-                                   : pcnn_role_fused(r) ? fused_ops[d]
-                                                        : conv_ops[d]);
+      const pcnn_op_t op = fwd_epi ? PCNN_OP_conv_prelu_fwd : pcnn_role_fused(r) ? fused_ops[d] : conv_ops[d];
       double best = -1, ms[PCNN_ISA_COUNT], err[PCNN_ISA_COUNT];
       pcnn_kernel_measure(op, &c, reps, ms, err);
       for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
