@@ -62,58 +62,66 @@ struct problem {
   double flops;                                     /* useful FLOPs */
 };
 
-static int known_op(const char *op) {
-  static const char *const known[] = {"conv_fwd", "conv_bwd_data", "conv_bwd_weights", "conv1x1_prelu_fwd",
-                                      "conv1x1_prelu_bwd_data", "conv1x1_prelu_bwd_weights", "prelu_fwd",
-                                      "prelu_bwd", "add_fwd", "add_bwd", "bernoulli_loss",
-                                      "softmax256_loss", "nadam_update", "conv_prelu_fwd"};
-  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-    if (!strcmp(op, known[i])) return 1;
-  return 0;
-}
+/* 1 if op has a harness below (call_op and make_problem know its operands) */
+static int known_op(int op) { return op >= 0 && op < PCNN_OP_COUNT; }
 
 static void reset_outputs(problem_t *P) {
   for (int i = 0; i < 3; i++)
     if (P->nout[i]) memset(P->out[i], 0, P->nout[i] * sizeof(float));
 }
 
-/* one call of the kernel on the problem (outputs as they are: see run_op) */
+/* one call of the kernel on the problem (outputs as they are: see run_op):
+ * the one adapter per op from the problem's operands to its signature */
 static void call_op(problem_t *P, void (*fn)(void)) {
   const pcnn_conv_t *c = &P->c;
-  const char *op = pcnn_op_name(P->op);
-  if (!strcmp(op, "conv_fwd")) ((pcnn_conv_fwd_fn *)fn)(P->out[0], P->in, P->w, P->b, c);
-  else if (!strcmp(op, "conv_bwd_data")) ((pcnn_conv_bwd_data_fn *)fn)(P->out[0], P->dout, P->w, c);
-  else if (!strcmp(op, "conv_bwd_weights"))
-    ((pcnn_conv_bwd_weights_fn *)fn)(P->out[0], P->out[1], P->dout, P->in, c);
-  else if (!strcmp(op, "conv1x1_prelu_fwd"))
-    ((pcnn_conv1x1_prelu_fwd_fn *)fn)(P->out[0], P->out[1], P->in, P->w, P->b, P->alpha, c);
-  else if (!strcmp(op, "conv_prelu_fwd")) /* the residual input on 1x1s, as in the model */
-    ((pcnn_conv_prelu_fwd_fn *)fn)(P->out[0], P->out[1], P->in, P->w, P->b, c->k == 1 ? P->x2 : NULL,
-                                   P->alpha, c);
-  else if (!strcmp(op, "conv1x1_prelu_bwd_data"))
-    ((pcnn_conv1x1_prelu_bwd_data_fn *)fn)(P->out[0], P->dout, P->pre, P->w, P->alpha, c);
-  else if (!strcmp(op, "conv1x1_prelu_bwd_weights"))
-    ((pcnn_conv1x1_prelu_bwd_weights_fn *)fn)(P->out[0], P->out[1], P->out[2], P->dout, P->pre, P->in,
-                                              P->alpha, c);
-  else if (!strcmp(op, "prelu_fwd")) ((pcnn_prelu_fwd_fn *)fn)(P->out[0], P->in, P->alpha, P->p, P->ch);
-  else if (!strcmp(op, "prelu_bwd"))
-    ((pcnn_prelu_bwd_fn *)fn)(P->out[0], P->out[1], P->dout, P->in, P->alpha, P->p, P->ch);
-  else if (!strcmp(op, "add_fwd")) ((pcnn_add_fwd_fn *)fn)(P->out[0], P->in, P->x2, P->p * P->ch);
-  else if (!strcmp(op, "add_bwd")) ((pcnn_add_bwd_fn *)fn)(P->out[0], P->out[1], P->dout, P->p * P->ch);
-  else if (!strcmp(op, "bernoulli_loss"))
-    P->out[1][0] = (float)((pcnn_bernoulli_loss_fn *)fn)(P->out[0], P->in, P->t, P->p, P->ch, 0.5f);
-  else if (!strcmp(op, "softmax256_loss"))
-    P->out[1][0] = (float)((pcnn_softmax256_loss_fn *)fn)(P->out[0], P->in, P->t, P->p, P->ch, 0.5f);
-  else if (!strcmp(op, "nadam_update")) {
-    /* params, m, v start as copies of the inputs */
-    memcpy(P->out[0], P->in, P->nout[0] * 4);
-    memcpy(P->out[1], P->x2, P->nout[0] * 4);
-    memcpy(P->out[2], P->pre, P->nout[0] * 4);
-    for (size_t i = 0; i < P->nout[0]; i++) P->out[2][i] = fabsf(P->out[2][i]);
-    pcnn_nadam_state_t st = {4, 0.5};
-    pcnn_nadam_hparams_t hp = pcnn_nadam_defaults();
-    const pcnn_nadam_coef_t k = pcnn_nadam_begin_step(&st, &hp);
-    ((pcnn_nadam_update_fn *)fn)(P->out[0], P->out[1], P->out[2], P->dout, P->nout[0], &k);
+  switch ((pcnn_op_t)P->op) {
+    case PCNN_OP_conv_fwd: ((pcnn_conv_fwd_fn *)fn)(P->out[0], P->in, P->w, P->b, c); break;
+    case PCNN_OP_conv_bwd_data: ((pcnn_conv_bwd_data_fn *)fn)(P->out[0], P->dout, P->w, c); break;
+    case PCNN_OP_conv_bwd_weights:
+      ((pcnn_conv_bwd_weights_fn *)fn)(P->out[0], P->out[1], P->dout, P->in, c);
+      break;
+    case PCNN_OP_conv1x1_prelu_fwd:
+      ((pcnn_conv1x1_prelu_fwd_fn *)fn)(P->out[0], P->out[1], P->in, P->w, P->b, P->alpha, c);
+      break;
+    case PCNN_OP_conv_prelu_fwd: /* the residual input on 1x1s, as in the model */
+      ((pcnn_conv_prelu_fwd_fn *)fn)(P->out[0], P->out[1], P->in, P->w, P->b, c->k == 1 ? P->x2 : NULL,
+                                     P->alpha, c);
+      break;
+    case PCNN_OP_conv1x1_prelu_bwd_data:
+      ((pcnn_conv1x1_prelu_bwd_data_fn *)fn)(P->out[0], P->dout, P->pre, P->w, P->alpha, c);
+      break;
+    case PCNN_OP_conv1x1_prelu_bwd_weights:
+      ((pcnn_conv1x1_prelu_bwd_weights_fn *)fn)(P->out[0], P->out[1], P->out[2], P->dout, P->pre, P->in,
+                                                P->alpha, c);
+      break;
+    case PCNN_OP_prelu_fwd: ((pcnn_prelu_fwd_fn *)fn)(P->out[0], P->in, P->alpha, P->p, P->ch); break;
+    case PCNN_OP_prelu_bwd:
+      ((pcnn_prelu_bwd_fn *)fn)(P->out[0], P->out[1], P->dout, P->in, P->alpha, P->p, P->ch);
+      break;
+    case PCNN_OP_add_fwd: ((pcnn_add_fwd_fn *)fn)(P->out[0], P->in, P->x2, P->p * P->ch); break;
+    case PCNN_OP_add_bwd: ((pcnn_add_bwd_fn *)fn)(P->out[0], P->out[1], P->dout, P->p * P->ch); break;
+    case PCNN_OP_bernoulli_loss:
+      P->out[1][0] = (float)((pcnn_bernoulli_loss_fn *)fn)(P->out[0], P->in, P->t, P->p, P->ch, 0.5f);
+      break;
+    case PCNN_OP_softmax256_loss:
+      P->out[1][0] = (float)((pcnn_softmax256_loss_fn *)fn)(P->out[0], P->in, P->t, P->p, P->ch, 0.5f);
+      break;
+    case PCNN_OP_nadam_update: {
+      /* params, m, v start as copies of the inputs */
+      memcpy(P->out[0], P->in, P->nout[0] * 4);
+      memcpy(P->out[1], P->x2, P->nout[0] * 4);
+      memcpy(P->out[2], P->pre, P->nout[0] * 4);
+      for (size_t i = 0; i < P->nout[0]; i++) P->out[2][i] = fabsf(P->out[2][i]);
+      pcnn_nadam_state_t st = {4, 0.5};
+      pcnn_nadam_hparams_t hp = pcnn_nadam_defaults();
+      const pcnn_nadam_coef_t k = pcnn_nadam_begin_step(&st, &hp);
+      ((pcnn_nadam_update_fn *)fn)(P->out[0], P->out[1], P->out[2], P->dout, P->nout[0], &k);
+      break;
+    }
+    case PCNN_OP_gemm_acc: /* the caching sampler's C += A B: (pixels x cin) (cin x cout) */
+      ((pcnn_gemm_acc_fn *)fn)(P->out[0], P->in, P->w, (int)P->p, c->cout, c->cin, c->cin, c->cout, c->cout);
+      break;
+    case PCNN_OP_COUNT: break;
   }
 }
 
@@ -204,6 +212,8 @@ static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t se
     free(P->in), free(P->x2), free(P->pre), free(P->dout);
     P->in = rnd(P->nout[0], seed, -1, 1), P->x2 = rnd(P->nout[0], seed + 1, -1e-2f, 1e-2f);
     P->pre = rnd(P->nout[0], seed + 6, 0, 1e-3f), P->dout = rnd(P->nout[0], seed + 5, -1, 1);
+  } else if (op == PCNN_OP_gemm_acc) {
+    P->nout[0] = P->p * c->cout, P->flops = 2.0 * P->p * c->cin * c->cout;
   } else {
     P->nout[0] = nout, P->flops = 0;
   }
@@ -262,7 +272,7 @@ int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_I
     if (pcnn_kernel_rows[i].op == op && pcnn_isa_supported(isa)) fn[isa] = pcnn_kernel_rows[i].fn;
   }
   for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) ms[isa] = err[isa] = -1;
-  if (!known_op(pcnn_op_name(op)) || !ref_of(op)) return 0;
+  if (!known_op(op) || !ref_of(op)) return 0;
   /* one problem for every level, the reference's result computed once */
   problem_t P;
   make_problem(&P, op, c, 4242 + op);
@@ -301,7 +311,7 @@ int pcnn_check_run(FILE *out, int batch) {
           "err(dnnl)", "ref(dnnl)", "time ms", "GFLOP/s", "");
   for (int op = 0; op < pcnn_op_count(); op++) {
     const char *name = pcnn_op_name(op);
-    if (!known_op(name)) {
+    if (!known_op(op)) {
       fprintf(out, "%-26s (no check harness for this op yet: covered by the test suite only)\n", name);
       continue;
     }

@@ -328,3 +328,20 @@ TEST(Cli, BadCheckpoints) {
 }
 
 }  // namespace
+
+namespace {
+
+// `pixelcnn check` has a harness for every op of the kernel list (gemm_acc
+// included) and passes on this CPU
+TEST(Cli, CheckCoversEveryOp) {
+  NEED_BIN();
+  Proc r = run("check --batch 1 --threads 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("no check harness"), std::string::npos) << r.out;
+  for (int op = 0; op < PCNN_OP_COUNT; op++) {
+    const std::string name = pcnn_op_name(op);
+    EXPECT_NE(r.out.find("\n" + name + " "), std::string::npos) << name << " not checked:\n" << r.out;
+  }
+}
+
+}  // namespace
