@@ -1,7 +1,6 @@
 /* checkpoint.c: save / load a model as safetensors (see checkpoint.h). */
 #include "checkpoint.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

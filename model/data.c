@@ -44,17 +44,29 @@ static int range_of(const char *path, int64_t n, int64_t first, int64_t *count, 
   return 0;
 }
 
+/* zlib's error state of gz as " (reason)" in *why ("" when the data merely
+ * ended), copied out of zlib's state so it outlives gzclose; returns the
+ * zlib error code */
+static int gz_why(gzFile gz, char *why, size_t n) {
+  int zerr = Z_OK;
+  const char *zmsg = gzerror(gz, &zerr);
+  /* zlib prefixes its message with the name it was opened under ("<fd:3>: ") */
+  const char *colon = zmsg ? strstr(zmsg, ": ") : NULL;
+  if (zmsg && zmsg[0] == '<' && colon) zmsg = colon + 2;
+  if (zerr == Z_BUF_ERROR) snprintf(why, n, " (the compressed data end early)");
+  else if (zerr != Z_OK && zerr != Z_STREAM_END) snprintf(why, n, " (%s)", zmsg ? zmsg : "zlib error");
+  else why[0] = 0;
+  return zerr;
+}
+
 /* Reads the 16- or 20-byte IDX header.  dims[] = n, h, w, c. */
 static int idx_header(gzFile gz, const char *path, int64_t dims[4], int *hdr_len, char *err) {
   uint8_t b[20];
   int got = gzread(gz, b, 4);
-  int zerr = Z_OK;
-  const char *zmsg = gzerror(gz, &zerr);
-  if (got < 0 && (zerr == Z_DATA_ERROR || zerr == Z_BUF_ERROR)) {
-    const char *colon = zmsg ? strstr(zmsg, ": ") : NULL; /* zlib's "<fd:3>: " prefix */
-    return pcnn_errf(err, "%s: %s (%s)", path, zerr == Z_BUF_ERROR ? "truncated gzip stream" : "corrupt gzip stream",
-                     zmsg && zmsg[0] == '<' && colon ? colon + 2 : zmsg ? zmsg : "zlib error");
-  }
+  char why[160];
+  const int zerr = gz_why(gz, why, sizeof why);
+  if (got < 0 && (zerr == Z_DATA_ERROR || zerr == Z_BUF_ERROR))
+    return pcnn_errf(err, "%s: %s gzip stream%s", path, zerr == Z_BUF_ERROR ? "truncated" : "corrupt", why);
   if (got < 4)
     return pcnn_errf(err, "%s: too short for an IDX file (%d bytes)", path, got < 0 ? 0 : got);
   const uint32_t magic = be32(b);
@@ -117,21 +129,12 @@ static gzFile open_gz(const char *path, int *is_gz, int64_t *fsize, char *err) {
   return gz;
 }
 
-/* closes gz; *why says why the data ended (copied out of zlib's state
- * before gzclose frees it): "" for a plain end of file; returns 1 if the
- * stream is corrupt (bad data or checksum) rather than merely short */
+/* closes gz; *why as gz_why; returns 1 if the stream is corrupt (bad data or
+ * checksum) rather than merely short */
 static int gz_close_why(gzFile gz, char *why, size_t n) {
-  int zerr = Z_OK;
-  const char *zmsg = gzerror(gz, &zerr);
-  /* zlib prefixes its message with the name it was opened under ("<fd:3>: ") */
-  const char *colon = zmsg ? strstr(zmsg, ": ") : NULL;
-  if (zmsg && zmsg[0] == '<' && colon) zmsg = colon + 2;
-  const int corrupt = zerr == Z_DATA_ERROR || zerr == Z_STREAM_ERROR;
-  if (zerr == Z_BUF_ERROR) snprintf(why, n, " (the compressed data end early)");
-  else if (zerr != Z_OK && zerr != Z_STREAM_END) snprintf(why, n, " (%s)", zmsg ? zmsg : "zlib error");
-  else why[0] = 0;
+  const int zerr = gz_why(gz, why, n);
   gzclose(gz);
-  return corrupt;
+  return zerr == Z_DATA_ERROR || zerr == Z_STREAM_ERROR;
 }
 
 int pcnn_idx_read(pcnn_dataset_t *ds, const char *path, int64_t first, int64_t count,
@@ -196,11 +199,10 @@ int pcnn_idx_read(pcnn_dataset_t *ds, const char *path, int64_t first, int64_t c
   if (is_gz && first + count == d[0]) {
     uint8_t extra;
     const int r = gzread(gz, &extra, 1);
-    int zerr = Z_OK;
-    gzerror(gz, &zerr);
+    const int zerr = gz_why(gz, why, sizeof why);
     if (r != 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
       free(px);
-      gz_close_why(gz, why, sizeof why);
+      gzclose(gz);
       return pcnn_errf(err, "%s: %s after %lld images%s", path,
                        r > 0 ? "trailing bytes" : "corrupt gzip stream", (long long)d[0],
                        r > 0 ? "" : why);

@@ -73,12 +73,14 @@ int pcnn_open_regular(const char *path, char err[PCNN_ERR_LEN]) {
   const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return pcnn_errf(err, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
     const int e = errno;
-    const int ok = fstat(fd, &st) == 0;
     close(fd);
-    return ok ? pcnn_errf(err, "%s: not a regular file (it is %s)", path, kind_of(st.st_mode))
-              : pcnn_errf(err, "%s: cannot stat: %s", path, strerror(e));
+    return pcnn_errf(err, "%s: cannot stat: %s", path, strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return pcnn_errf(err, "%s: not a regular file (it is %s)", path, kind_of(st.st_mode));
   }
   const int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {

@@ -1,6 +1,5 @@
 /* model.c: the PixelCNN forward, backward and Nadam step on the kernel table. */
 #include "model.h"
-#include "values.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "rng.h"
+#include "values.h"
 
 #define NONE ((size_t)-1)
 
