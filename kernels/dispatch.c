@@ -66,11 +66,12 @@ static void set_slot(pcnn_kernels_t *t, int op, void (*fn)(void)) {
   }
 }
 
-void pcnn_kernels_fill(pcnn_kernels_t *t, pcnn_isa_t max_isa) {
-  memset(t, 0, sizeof *t);
+/* fills the slots of op (every op if op < 0) as pcnn_kernels_fill says */
+static void fill_ops(pcnn_kernels_t *t, int op, pcnn_isa_t max_isa) {
   for (int pass = 0; pass < 2; pass++) {
     for (int i = 0; i < pcnn_kernel_row_count; i++) {
       const pcnn_kernel_row_t *r = &pcnn_kernel_rows[i];
+      if (op >= 0 && r->op != op) continue;
       if (pass == 0 ? r->isa != PCNN_ISA_REF
                     : (r->isa == PCNN_ISA_REF || r->isa > max_isa || !pcnn_isa_supported(r->isa)))
         continue;
@@ -78,6 +79,15 @@ void pcnn_kernels_fill(pcnn_kernels_t *t, pcnn_isa_t max_isa) {
       t->isa_of[r->op] = r->isa;
     }
   }
+}
+
+void pcnn_kernels_fill(pcnn_kernels_t *t, pcnn_isa_t max_isa) {
+  memset(t, 0, sizeof *t);
+  fill_ops(t, -1, max_isa);
+}
+
+void pcnn_kernels_fill_op(pcnn_kernels_t *t, pcnn_op_t op, pcnn_isa_t max_isa) {
+  if ((int)op >= 0 && op < PCNN_OP_COUNT) fill_ops(t, (int)op, max_isa);
 }
 
 static pcnn_kernels_t g_table;

@@ -206,6 +206,9 @@ int pcnn_op_count(void);
 /* Table with every slot filled from the reference, then overridden by the
  * fastest listed kernel whose ISA is <= max_isa and supported here. */
 void pcnn_kernels_fill(pcnn_kernels_t *t, pcnn_isa_t max_isa);
+/* Sets only op's slot of t, as pcnn_kernels_fill would at max_isa (a model
+ * takes its element-wise ops at their own plan level this way). */
+void pcnn_kernels_fill_op(pcnn_kernels_t *t, pcnn_op_t op, pcnn_isa_t max_isa);
 /* The process-wide table: max ISA from PIXELCNN_ISA (ref|avx2|avx512) if set,
  * else the best this CPU supports. Filled on first call. */
 const pcnn_kernels_t *pcnn_kernels(void);

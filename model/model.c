@@ -10,7 +10,6 @@
 #include "rng.h"
 #include "values.h"
 
-#define NONE ((size_t)-1)
 
 pcnn_config_t pcnn_config_default(void) {
   pcnn_config_t c = {1, 128, 6, PCNN_HEAD_BERNOULLI, 28, 28};
@@ -52,25 +51,26 @@ int pcnn_config_check(const pcnn_config_t *c, char *err) {
   return 0;
 }
 
-int pcnn_config_ntensors(const pcnn_config_t *c) { return 11 + 9 * c->depth; }
+/* ---- the graph builder ---- */
 
-size_t pcnn_config_nparams(const pcnn_config_t *c) {
-  const size_t F = (size_t)c->filters, H = F / 2, C = (size_t)c->channels, D = (size_t)c->depth;
-  const size_t L = C * (size_t)pcnn_head_k(c->head);
-  const size_t in = 49 * C * F + F;
-  const size_t block = F + (F * H + 2 * H) + (9 * H * H + 2 * H) + (H * F + F);
-  const size_t out = F + 2 * (F * F + 2 * F);
-  const size_t head = F * L + L;
-  return in + D * block + out + head;
+static int grow(void **p, int *cap, int need, size_t elem) {
+  if (need <= *cap) return 0;
+  int nc = *cap ? *cap * 2 : 16;
+  while (nc < need) nc *= 2;
+  void *q = realloc(*p, (size_t)nc * elem);
+  if (!q) return -1;
+  memset((char *)q + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
+  *p = q;
+  *cap = nc;
+  return 0;
 }
 
-/* ---- parameter layout ---- */
-
-static size_t add_tensor(pcnn_model_t *m, int cap, const char *name, int ndim, int s0, int s1,
-                         int s2, int s3) {
-  pcnn_tensor_t *t = &m->tensors[m->ntensors];
-  if (m->ntensors >= cap) abort(); /* count below is wrong: a bug, not an input error */
-  m->ntensors++;
+size_t pcnn_graph_tensor(pcnn_model_t *m, const char *name, int ndim, int s0, int s1, int s2, int s3) {
+  if (grow((void **)&m->tensors, &m->cap_tensors, m->ntensors + 1, sizeof *m->tensors)) {
+    m->build_oom = 1;
+    return PCNN_NO_PARAM;
+  }
+  pcnn_tensor_t *t = &m->tensors[m->ntensors++];
   snprintf(t->name, sizeof t->name, "%s", name);
   t->ndim = ndim;
   const int s[4] = {s0, s1, s2, s3};
@@ -84,44 +84,83 @@ static size_t add_tensor(pcnn_model_t *m, int cap, const char *name, int ndim, i
   return t->off;
 }
 
-static void add_conv(pcnn_model_t *m, int cap, pcnn_layer_t *l, int role, const char *prefix, int cin,
-                     int cout, int k, int mask, int with_prelu) {
-  char nm[48];
-  l->role = role;
-  l->c = (pcnn_conv_t){0, m->cfg.height, m->cfg.width, cin, cout, k, mask, m->groups};
-  snprintf(nm, sizeof nm, "%s.weight", prefix);
-  l->w = add_tensor(m, cap, nm, 4, k, k, cin, cout);
-  snprintf(nm, sizeof nm, "%s.bias", prefix);
-  l->b = add_tensor(m, cap, nm, 1, cout, 0, 0, 0);
-  l->alpha = NONE;
-  if (with_prelu) {
-    snprintf(nm, sizeof nm, "%s.prelu", prefix);
-    l->alpha = add_tensor(m, cap, nm, 1, cout, 0, 0, 0);
+int pcnn_graph_slot(pcnn_model_t *m, const char *name, int ch) {
+  if (grow((void **)&m->slots, &m->cap_slots, m->nslots + 1, sizeof *m->slots)) {
+    m->build_oom = 1;
+    return -1;
   }
+  pcnn_slot_t *s = &m->slots[m->nslots];
+  snprintf(s->name, sizeof s->name, "%s", name);
+  s->ch = ch;
+  return m->nslots++;
 }
 
-static void layout(pcnn_model_t *m, int cap) {
-  const int F = m->cfg.filters, H = F / 2, C = m->cfg.channels;
-  char nm[48];
-  m->nparams = 0;
-  m->ntensors = 0;
-  add_conv(m, cap, &m->in, PCNN_ROLE_IN, "in", C, F, 7, PCNN_MASK_A, 0);
-  for (int d = 0; d < m->cfg.depth; d++) {
-    pcnn_block_t *b = &m->blocks[d];
-    snprintf(nm, sizeof nm, "blocks.%d.prelu1", d);
-    b->prelu1 = add_tensor(m, cap, nm, 1, F, 0, 0, 0);
-    snprintf(nm, sizeof nm, "blocks.%d.conv1", d);
-    add_conv(m, cap, &b->conv1, PCNN_ROLE_CONV1, nm, F, H, 1, PCNN_MASK_B, 1);
-    snprintf(nm, sizeof nm, "blocks.%d.conv2", d);
-    add_conv(m, cap, &b->conv2, PCNN_ROLE_CONV2, nm, H, H, 3, PCNN_MASK_B, 1);
-    snprintf(nm, sizeof nm, "blocks.%d.conv3", d);
-    add_conv(m, cap, &b->conv3, PCNN_ROLE_CONV3, nm, H, F, 1, PCNN_MASK_B, 0);
+pcnn_layer_t *pcnn_graph_conv(pcnn_model_t *m, const char *name, int role, int cin, int cout, int k,
+                              int mask, int src, int pre) {
+  if (grow((void **)&m->layers, &m->cap_layers, m->nlayers + 1, sizeof *m->layers)) {
+    m->build_oom = 1;
+    return NULL;
   }
-  m->out_prelu = add_tensor(m, cap, "out_prelu", 1, F, 0, 0, 0);
-  add_conv(m, cap, &m->out[0], PCNN_ROLE_OUT, "out.0", F, F, 1, PCNN_MASK_B, 1);
-  add_conv(m, cap, &m->out[1], PCNN_ROLE_OUT, "out.1", F, F, 1, PCNN_MASK_B, 1);
-  add_conv(m, cap, &m->head, PCNN_ROLE_HEAD, "head", F, C * m->k_out, 1, PCNN_MASK_B, 0);
+  char nm[64];
+  pcnn_layer_t *l = &m->layers[m->nlayers++];
+  snprintf(l->name, sizeof l->name, "%s", name);
+  l->op = PCNN_OP_conv_fwd;
+  l->role = role;
+  l->c = (pcnn_conv_t){0, m->cfg.height, m->cfg.width, cin, cout, k, mask, m->groups};
+  snprintf(nm, sizeof nm, "%s.weight", name);
+  l->w = pcnn_graph_tensor(m, nm, 4, k, k, cin, cout);
+  snprintf(nm, sizeof nm, "%s.bias", name);
+  l->b = pcnn_graph_tensor(m, nm, 1, cout, 0, 0, 0);
+  l->alpha = PCNN_NO_PARAM;
+  l->src = src;
+  l->res = -1;
+  l->pre = pre;
+  l->out = -1;
+  return m->build_oom ? NULL : l;
 }
+
+static void graph_free(pcnn_model_t *m) {
+  free(m->tensors);
+  free(m->layers);
+  free(m->slots);
+  m->tensors = NULL, m->layers = NULL, m->slots = NULL;
+  m->ntensors = m->nlayers = m->nslots = 0;
+  m->cap_tensors = m->cap_layers = m->cap_slots = 0;
+}
+
+/* the graph of m->cfg (tensors, slots, layers); 0 or -1 (out of memory) */
+static int build(pcnn_model_t *m) {
+  m->groups = m->cfg.channels == 3 ? 3 : 1;
+  m->k_out = pcnn_head_k(m->cfg.head);
+  m->nparams = 0;
+  return pcnn_arch_pixelcnn(m) || m->build_oom ? -1 : 0;
+}
+
+/* what the builder makes of cfg, without the parameter buffers */
+static int dry_build(const pcnn_config_t *cfg, size_t *nparams, int *ntensors) {
+  pcnn_model_t m;
+  memset(&m, 0, sizeof m);
+  m.cfg = *cfg;
+  const int rc = build(&m);
+  *nparams = m.nparams;
+  *ntensors = m.ntensors;
+  graph_free(&m);
+  return rc;
+}
+
+int pcnn_config_ntensors(const pcnn_config_t *c) {
+  size_t np;
+  int nt;
+  return dry_build(c, &np, &nt) ? -1 : nt;
+}
+
+size_t pcnn_config_nparams(const pcnn_config_t *c) {
+  size_t np;
+  int nt;
+  return dry_build(c, &np, &nt) ? 0 : np;
+}
+
+/* ---- parameters ---- */
 
 static void init_conv(pcnn_model_t *m, const pcnn_layer_t *l, pcnn_rng_t *r, float *mask) {
   /* torch.nn.Conv2d.reset_parameters: kaiming_uniform_(a=sqrt(5)) gives
@@ -134,12 +173,6 @@ static void init_conv(pcnn_model_t *m, const pcnn_layer_t *l, pcnn_rng_t *r, flo
     m->params[l->w + i] = (float)((2.0 * pcnn_rng_double(r) - 1.0) * bound) * mask[i];
   for (int i = 0; i < c->cout; i++)
     m->params[l->b + i] = (float)((2.0 * pcnn_rng_double(r) - 1.0) * bound);
-  if (l->alpha != NONE)
-    for (int i = 0; i < c->cout; i++) m->params[l->alpha + i] = 0.25f;
-}
-
-static void fill(float *p, float v, int n) {
-  for (int i = 0; i < n; i++) p[i] = v;
 }
 
 int pcnn_model_init(pcnn_model_t *m, const pcnn_config_t *cfg, uint64_t seed, int batch_cap,
@@ -147,40 +180,34 @@ int pcnn_model_init(pcnn_model_t *m, const pcnn_config_t *cfg, uint64_t seed, in
   memset(m, 0, sizeof *m);
   if (pcnn_config_check(cfg, err)) return -1;
   m->cfg = *cfg;
-  m->groups = cfg->channels == 3 ? 3 : 1;
-  m->k_out = pcnn_head_k(cfg->head);
   m->hp = pcnn_nadam_defaults();
   m->opt.step = 0;
   m->opt.mu_product = 1.0;
-  const int cap = 2 + 4 * 2 + cfg->depth * 9 + 2 + 2; /* in(2) out(2x3) out_prelu head(2) blocks */
-  m->blocks = calloc((size_t)(cfg->depth > 0 ? cfg->depth : 1), sizeof *m->blocks);
-  m->tensors = calloc((size_t)cap, sizeof *m->tensors);
-  if (!m->blocks || !m->tensors) goto oom;
-  layout(m, cap);
+  if (build(m)) goto oom;
   m->params = calloc(m->nparams, sizeof(float));
   m->grads = calloc(m->nparams, sizeof(float));
   m->m = calloc(m->nparams, sizeof(float));
   m->v = calloc(m->nparams, sizeof(float));
   if (!m->params || !m->grads || !m->m || !m->v) goto oom;
 
+  /* weights and biases drawn layer by layer in forward order; every PReLU
+   * slope (each is one layer's epilogue) 0.25 */
   pcnn_rng_t r;
   pcnn_rng_seed(&r, seed);
-  const int F = cfg->filters;
-  float *mask = malloc((size_t)7 * 7 * (F > cfg->channels * m->k_out ? F : cfg->channels * m->k_out) *
-                       (F > cfg->channels ? F : cfg->channels) * sizeof(float));
-  if (!mask) goto oom;
-  init_conv(m, &m->in, &r, mask);
-  for (int d = 0; d < cfg->depth; d++) {
-    pcnn_block_t *b = &m->blocks[d];
-    fill(m->params + b->prelu1, 0.25f, F);
-    init_conv(m, &b->conv1, &r, mask);
-    init_conv(m, &b->conv2, &r, mask);
-    init_conv(m, &b->conv3, &r, mask);
+  size_t mask_n = 0;
+  for (int i = 0; i < m->nlayers; i++) {
+    const pcnn_conv_t *c = &m->layers[i].c;
+    const size_t n = (size_t)c->k * c->k * c->cin * c->cout;
+    mask_n = n > mask_n ? n : mask_n;
   }
-  fill(m->params + m->out_prelu, 0.25f, F);
-  init_conv(m, &m->out[0], &r, mask);
-  init_conv(m, &m->out[1], &r, mask);
-  init_conv(m, &m->head, &r, mask);
+  float *mask = malloc(mask_n * sizeof(float));
+  if (!mask) goto oom;
+  for (int i = 0; i < m->nlayers; i++) {
+    const pcnn_layer_t *l = &m->layers[i];
+    init_conv(m, l, &r, mask);
+    if (l->alpha != PCNN_NO_PARAM)
+      for (int j = 0; j < l->c.cout; j++) m->params[l->alpha + j] = 0.25f;
+  }
   free(mask);
   pcnn_plan_t plan;
   pcnn_plan_default(&plan);
@@ -197,49 +224,55 @@ oom:
   return -1;
 }
 
+static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, int *pool_ch);
+
 int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err) {
   if (batch_cap <= m->batch_cap) return 0;
+  free(m->mem);
   free(m->act);
-  m->act = NULL;
+  free(m->gbuf);
+  free(m->gbuf_ch);
+  m->mem = NULL, m->act = NULL, m->gbuf = NULL, m->gbuf_ch = NULL, m->logits = m->dlogits = NULL;
   m->batch_cap = 0;
+  m->ngrad = 0;
+  /* the gradient buffers backward needs: a dry run of its walk */
+  int ngrad = 0;
+  int *gch = calloc((size_t)m->nslots + 1, sizeof(int));
+  if (!gch) return pcnn_errf(err, "out of memory");
+  backward_walk(m, NULL, 0, &ngrad, gch);
   const size_t P = (size_t)batch_cap * m->cfg.height * m->cfg.width;
-  const size_t F = (size_t)m->cfg.filters, H = F / 2, D = (size_t)m->cfg.depth;
+  size_t per_pixel = 0;
+  for (int s = 0; s < m->nslots; s++) per_pixel += (size_t)m->slots[s].ch;
   const size_t L = (size_t)m->cfg.channels * m->k_out;
-  const size_t total = P * ((D + 1) * F + D * F + 4 * D * H + F + 4 * F + 2 * L + 3 * F + 2 * H);
+  per_pixel += L; /* dlogits */
+  for (int i = 0; i < ngrad; i++) per_pixel += (size_t)gch[i];
+  const size_t total = P * per_pixel;
   /* more than the machine has would be overcommitted and then killed at
    * first touch: say so instead (a hostile or mistaken config gets a line) */
   const long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
-  if (pages > 0 && psize > 0 && total * 4.0 > (double)pages * psize)
+  if (pages > 0 && psize > 0 && total * 4.0 > (double)pages * psize) {
+    free(gch);
     return pcnn_errf(err, "%.1f GB of activations for batch %d of %dx%d images exceed this "
                      "machine's %.1f GB of memory (use a smaller batch)", total * 4.0 / 1e9,
                      batch_cap, m->cfg.height, m->cfg.width, (double)pages * psize / 1e9);
-  m->act = malloc(total * sizeof(float));
-  if (!m->act) {
+  }
+  m->mem = malloc(total * sizeof(float));
+  m->act = calloc((size_t)m->nslots, sizeof(float *));
+  m->gbuf = calloc((size_t)ngrad + 1, sizeof(float *));
+  if (!m->mem || !m->act || !m->gbuf) {
+    free(m->mem), free(m->act), free(m->gbuf), free(gch);
+    m->mem = NULL, m->act = NULL, m->gbuf = NULL;
     snprintf(err, PCNN_ERR_LEN, "out of memory: %.1f GB of activations for batch %d",
              total * 4.0 / 1e9, batch_cap);
     return -1;
   }
-  float *p = m->act;
-#define CARVE(ptr, count) (ptr = p, p += (count))
-  CARVE(m->x, (D + 1) * P * F);
-  CARVE(m->a1, D * P * F);
-  CARVE(m->pre2, D * P * H);
-  CARVE(m->a2, D * P * H);
-  CARVE(m->pre3, D * P * H);
-  CARVE(m->a3, D * P * H);
-  CARVE(m->af, P * F);
-  for (int i = 0; i < 2; i++) {
-    CARVE(m->pre_o[i], P * F);
-    CARVE(m->a_o[i], P * F);
-  }
-  CARVE(m->logits, P * L);
-  CARVE(m->dlogits, P * L);
-  CARVE(m->g, P * F);
-  CARVE(m->gF, P * F);
-  CARVE(m->tF, P * F);
-  CARVE(m->gh1, P * H);
-  CARVE(m->gh2, P * H);
-#undef CARVE
+  float *p = m->mem;
+  for (int s = 0; s < m->nslots; s++) m->act[s] = p, p += P * (size_t)m->slots[s].ch;
+  m->dlogits = p, p += P * L;
+  for (int i = 0; i < ngrad; i++) m->gbuf[i] = p, p += P * (size_t)gch[i];
+  m->gbuf_ch = gch;
+  m->ngrad = ngrad;
+  m->logits = m->act[m->layers[m->nlayers - 1].pre];
   m->batch_cap = batch_cap;
   return 0;
 }
@@ -249,10 +282,16 @@ void pcnn_model_free(pcnn_model_t *m) {
   free(m->grads);
   free(m->m);
   free(m->v);
-  free(m->tensors);
-  free(m->blocks);
+  graph_free(m);
+  free(m->mem);
   free(m->act);
+  free(m->gbuf);
+  free(m->gbuf_ch);
   memset(m, 0, sizeof *m);
+}
+
+float *pcnn_model_act(const pcnn_model_t *m, int slot) {
+  return slot >= 0 && slot < m->nslots && m->act ? m->act[slot] : NULL;
 }
 
 const pcnn_tensor_t *pcnn_model_find(const pcnn_model_t *m, const char *name) {
@@ -265,78 +304,73 @@ const pcnn_tensor_t *pcnn_model_find(const pcnn_model_t *m, const char *name) {
 
 void pcnn_model_set_plan(pcnn_model_t *m, const pcnn_plan_t *plan) {
   m->plan = *plan;
+  pcnn_kernels_fill(&m->ops, plan->isa[PCNN_ROLE_HEAD][PCNN_DIR_FWD]);
+  for (int op = 0; op < PCNN_OP_COUNT; op++)
+    if (pcnn_op_elementwise(op)) pcnn_kernels_fill_op(&m->ops, (pcnn_op_t)op, plan->elem[op]);
   for (int r = 0; r < PCNN_ROLES; r++)
-    for (int d = 0; d < PCNN_DIRS; d++) pcnn_kernels_fill(&m->tab[r][d], plan->isa[r][d]);
+    for (int d = 0; d < PCNN_DIRS; d++) {
+      pcnn_kernels_fill(&m->tab[r][d], plan->isa[r][d]);
+      for (int op = 0; op < PCNN_OP_COUNT; op++)
+        if (pcnn_op_elementwise(op)) pcnn_kernels_fill_op(&m->tab[r][d], (pcnn_op_t)op, plan->elem[op]);
+    }
 }
 
 const pcnn_layer_t *pcnn_model_role_layer(const pcnn_model_t *m, int role) {
-  switch (role) {
-    case PCNN_ROLE_IN: return &m->in;
-    case PCNN_ROLE_CONV1: return m->cfg.depth ? &m->blocks[0].conv1 : NULL;
-    case PCNN_ROLE_CONV2: return m->cfg.depth ? &m->blocks[0].conv2 : NULL;
-    case PCNN_ROLE_CONV3: return m->cfg.depth ? &m->blocks[0].conv3 : NULL;
-    case PCNN_ROLE_OUT: return &m->out[0];
-    default: return &m->head;
+  for (int i = 0; i < m->nlayers; i++)
+    if (m->layers[i].role == role) return &m->layers[i];
+  return NULL;
+}
+
+void pcnn_model_describe(const pcnn_model_t *m, FILE *f) {
+  static const char *const dir_short[PCNN_DIRS] = {"fwd", "bwd_data", "bwd_weights"};
+  (void)dir_short;
+  fprintf(f, "%-18s %-18s %-6s %-22s %-8s %-8s %-8s %-8s %s\n", "layer", "op", "role", "shape",
+          "src", "res", "pre", "out", "levels fwd/bwd_data/bwd_weights");
+  for (int i = 0; i < m->nlayers; i++) {
+    const pcnn_layer_t *l = &m->layers[i];
+    char shape[40];
+    snprintf(shape, sizeof shape, "%dx%d%s %d->%d", l->c.k, l->c.k, l->c.mask == PCNN_MASK_A ? "A" : "B",
+             l->c.cin, l->c.cout);
+    const char *src = l->src == PCNN_SLOT_IMAGE ? "image" : m->slots[l->src].name;
+    fprintf(f, "%-18s %-18s %-6s %-22s %-8s %-8s %-8s %-8s %s/%s/%s\n", l->name, pcnn_op_name(l->op),
+            pcnn_role_name(l->role), shape, src, l->res >= 0 ? m->slots[l->res].name : "-",
+            m->slots[l->pre].name, l->out >= 0 ? m->slots[l->out].name : "-",
+            pcnn_isa_name(m->plan.isa[l->role][0]), pcnn_isa_name(m->plan.isa[l->role][1]),
+            pcnn_isa_name(m->plan.isa[l->role][2]));
   }
 }
 
-/* ---- forward / backward ---- */
+/* ---- forward / backward: walks of m->layers ---- */
 
 /* the kernel table the plan picked for layer l and direction d */
-#define KT(l, d) (&m->tab[(l).role][PCNN_DIR_##d])
-
-static pcnn_conv_t at_n(const pcnn_layer_t *l, int n) {
-  pcnn_conv_t c = l->c;
-  c.n = n;
-  return c;
-}
+#define KT(l, d) (&m->tab[(l)->role][PCNN_DIR_##d])
 
 void pcnn_model_forward(pcnn_model_t *m, const float *in, int n) {
   const float *W = m->params;
-  const size_t F = (size_t)m->cfg.filters, H = F / 2, Pc = (size_t)m->batch_cap * m->cfg.height * m->cfg.width;
-  const int D = m->cfg.depth;
-  /* the slope of the PReLU that reads x_d: block d's prelu1, or out_prelu */
-#define NEXT_ALPHA(d) (W + ((d) < D ? m->blocks[(d)].prelu1 : m->out_prelu))
-#define NEXT_ACT(d) ((d) < D ? m->a1 + (size_t)(d) * Pc * F : m->af)
-  /* x_0 = conv_in(in), a = prelu(x_0) in one pass */
-  pcnn_conv_t c = at_n(&m->in, n);
-  KT(m->in, FWD)->conv_prelu_fwd(m->x, NEXT_ACT(0), in, W + m->in.w, W + m->in.b, NULL, NEXT_ALPHA(0),
-                                 &c);
-  for (int d = 0; d < D; d++) {
-    const pcnn_block_t *b = &m->blocks[d];
-    float *x = m->x + d * Pc * F, *xn = m->x + (d + 1) * Pc * F;
-    float *a1 = m->a1 + d * Pc * F;
-    float *pre2 = m->pre2 + d * Pc * H, *a2 = m->a2 + d * Pc * H;
-    float *pre3 = m->pre3 + d * Pc * H, *a3 = m->a3 + d * Pc * H;
-    c = at_n(&b->conv1, n);
-    KT(b->conv1, FWD)->conv1x1_prelu_fwd(pre2, a2, a1, W + b->conv1.w, W + b->conv1.b, W + b->conv1.alpha, &c);
-    c = at_n(&b->conv2, n);
-    KT(b->conv2, FWD)->conv_prelu_fwd(pre3, a3, a2, W + b->conv2.w, W + b->conv2.b, NULL,
-                                      W + b->conv2.alpha, &c);
-    /* x_{d+1} = x_d + conv3(a3), and the next PReLU of the stream, in one pass */
-    c = at_n(&b->conv3, n);
-    KT(b->conv3, FWD)->conv_prelu_fwd(xn, NEXT_ACT(d + 1), a3, W + b->conv3.w, W + b->conv3.b, x,
-                                      NEXT_ALPHA(d + 1), &c);
+  for (int i = 0; i < m->nlayers; i++) {
+    const pcnn_layer_t *l = &m->layers[i];
+    pcnn_conv_t c = l->c;
+    c.n = n;
+    const float *src = l->src == PCNN_SLOT_IMAGE ? in : m->act[l->src];
+    float *pre = m->act[l->pre], *out = l->out >= 0 ? m->act[l->out] : NULL;
+    switch (l->op) {
+      case PCNN_OP_conv1x1_prelu_fwd:
+        KT(l, FWD)->conv1x1_prelu_fwd(pre, out, src, W + l->w, W + l->b, W + l->alpha, &c);
+        break;
+      case PCNN_OP_conv_prelu_fwd:
+        KT(l, FWD)->conv_prelu_fwd(pre, out, src, W + l->w, W + l->b, l->res >= 0 ? m->act[l->res] : NULL,
+                                   W + l->alpha, &c);
+        break;
+      default: KT(l, FWD)->conv_fwd(pre, src, W + l->w, W + l->b, &c); break;
+    }
   }
-#undef NEXT_ALPHA
-#undef NEXT_ACT
-  const float *h = m->af;
-  for (int i = 0; i < 2; i++) {
-    c = at_n(&m->out[i], n);
-    KT(m->out[i], FWD)->conv1x1_prelu_fwd(m->pre_o[i], m->a_o[i], h, W + m->out[i].w, W + m->out[i].b,
-                         W + m->out[i].alpha, &c);
-    h = m->a_o[i];
-  }
-  c = at_n(&m->head, n);
-  KT(m->head, FWD)->conv_fwd(m->logits, h, W + m->head.w, W + m->head.b, &c);
 }
 
 double pcnn_model_loss(pcnn_model_t *m, const float *t, int n, float scale) {
-  const pcnn_kernels_t *K = pcnn_kernels();
   const size_t P = (size_t)n * m->cfg.height * m->cfg.width;
   if (m->cfg.head == PCNN_HEAD_BERNOULLI)
-    return K->bernoulli_loss(m->dlogits, m->logits, t, P, m->cfg.channels, scale);
-  return K->softmax256_loss(m->dlogits, m->logits, t, P, m->cfg.channels, scale);
+    return m->ops.bernoulli_loss(m->dlogits, m->logits, t, P, m->cfg.channels, scale);
+  return m->ops.softmax256_loss(m->dlogits, m->logits, t, P, m->cfg.channels, scale);
 }
 
 void pcnn_model_zero_grad(pcnn_model_t *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
@@ -352,72 +386,122 @@ static void par_zero(float *p, size_t n) {
   }
 }
 
-void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
-  const pcnn_kernels_t *K = pcnn_kernels();
-  const float *W = m->params;
-  float *G = m->grads;
-  const size_t P = (size_t)n * m->cfg.height * m->cfg.width;
-  const size_t F = (size_t)m->cfg.filters, H = F / 2, Pc = (size_t)m->batch_cap * m->cfg.height * m->cfg.width;
-  pcnn_conv_t c;
+/* Backward's gradient buffers: d[s] is the gradient of slot s, held from the
+ * first layer (in reverse order) that accumulates into it to the layer that
+ * wrote s. A dry run (in == NULL, n == 0) runs no kernel and records the
+ * pool it needs (count, channels of each); a real run takes buffers from the
+ * pool pcnn_model_reserve made by the same rule, so both see the same
+ * sequence of takes and releases. */
+typedef struct {
+  pcnn_model_t *m;
+  size_t P;     /* pixels of this batch */
+  int dry;
+  int *npool, *pool_ch; /* dry run: the pool being sized */
+  int *busy;    /* real run: which pool buffers are held */
+  int *of;      /* of[slot]: pool index of d[slot], or -1 */
+} gpool_t;
 
-  /* head: logits = conv(a_o[1]) */
-  c = at_n(&m->head, n);
-  par_zero(m->gF, P * F);
-  KT(m->head, BWD_DATA)->conv_bwd_data(m->gF, m->dlogits, W + m->head.w, &c);
-  KT(m->head, BWD_WEIGHTS)->conv_bwd_weights(G + m->head.w, G + m->head.b, m->dlogits, m->a_o[1], &c);
-  /* out.1 then out.0: a_o[i] = prelu(conv(h_i)); go holds d a_o[i] (gF,
-   * then tF: out.1's data gradient is out.0's output gradient) */
-  const float *go = m->gF;
-  for (int i = 1; i >= 0; i--) {
-    const float *hin = i ? m->a_o[0] : m->af;
-    float *dh = i ? m->tF : m->g; /* d h_i; g is free until the blocks */
-    c = at_n(&m->out[i], n);
-    par_zero(dh, P * F);
-    KT(m->out[i], BWD_DATA)->conv1x1_prelu_bwd_data(dh, go, m->pre_o[i], W + m->out[i].w, W + m->out[i].alpha, &c);
-    KT(m->out[i], BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + m->out[i].w, G + m->out[i].b, G + m->out[i].alpha, go,
-                                 m->pre_o[i], hin, W + m->out[i].alpha, &c);
-    go = dh;
-  }
-  /* m->g = d af; out_prelu: af = prelu(x_D) -> stream gradient gF = d x_D */
-  par_zero(m->gF, P * F);
-  K->prelu_bwd(m->gF, G + m->out_prelu, m->g, m->x + (size_t)m->cfg.depth * Pc * F,
-               W + m->out_prelu, P, (int)F);
-  float *g = m->gF, *da1 = m->g;
-  for (int d = m->cfg.depth - 1; d >= 0; d--) {
-    const pcnn_block_t *b = &m->blocks[d];
-    const float *x = m->x + d * Pc * F, *a1 = m->a1 + d * Pc * F;
-    const float *pre2 = m->pre2 + d * Pc * H, *a2 = m->a2 + d * Pc * H;
-    const float *pre3 = m->pre3 + d * Pc * H, *a3 = m->a3 + d * Pc * H;
-    /* x_{d+1} = x_d + conv3(a3): d(conv3 out) = g */
-    c = at_n(&b->conv3, n);
-    par_zero(m->gh1, P * H);
-    KT(b->conv3, BWD_DATA)->conv_bwd_data(m->gh1, g, W + b->conv3.w, &c); /* gh1 = d a3 */
-    KT(b->conv3, BWD_WEIGHTS)->conv_bwd_weights(G + b->conv3.w, G + b->conv3.b, g, a3, &c);
-    /* a3 = prelu(pre3) */
-    par_zero(m->gh2, P * H);
-    K->prelu_bwd(m->gh2, G + b->conv2.alpha, m->gh1, pre3, W + b->conv2.alpha, P, (int)H);
-    /* pre3 = conv2(a2) */
-    c = at_n(&b->conv2, n);
-    par_zero(m->gh1, P * H);
-    KT(b->conv2, BWD_DATA)->conv_bwd_data(m->gh1, m->gh2, W + b->conv2.w, &c); /* gh1 = d a2 */
-    KT(b->conv2, BWD_WEIGHTS)->conv_bwd_weights(G + b->conv2.w, G + b->conv2.b, m->gh2, a2, &c);
-    /* a2 = prelu(conv1(a1)) */
-    c = at_n(&b->conv1, n);
-    par_zero(da1, P * F);
-    KT(b->conv1, BWD_DATA)->conv1x1_prelu_bwd_data(da1, m->gh1, pre2, W + b->conv1.w, W + b->conv1.alpha, &c);
-    KT(b->conv1, BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + b->conv1.w, G + b->conv1.b, G + b->conv1.alpha, m->gh1, pre2,
-                                 a1, W + b->conv1.alpha, &c);
-    /* a1 = prelu(x_d): the stream gradient g becomes d x_d = g + prelu'(x_d) da1 */
-    K->prelu_bwd(g, G + b->prelu1, da1, x, W + b->prelu1, P, (int)F);
-  }
-  c = at_n(&m->in, n);
-  KT(m->in, BWD_WEIGHTS)->conv_bwd_weights(G + m->in.w, G + m->in.b, g, in, &c);
+static float *gbuf_of(gpool_t *g, int slot) {
+  return g->dry || g->of[slot] < 0 ? NULL : g->m->gbuf[g->of[slot]];
 }
 
+/* d[slot], zeroed if this is its first use */
+static float *gtake(gpool_t *g, int slot) {
+  if (g->of[slot] >= 0) return gbuf_of(g, slot);
+  const int ch = g->m->slots[slot].ch;
+  int *busy = g->busy, n = g->dry ? *g->npool : g->m->ngrad;
+  const int *pch = g->dry ? g->pool_ch : g->m->gbuf_ch;
+  int i = 0;
+  while (i < n && (busy[i] || pch[i] != ch)) i++;
+  if (i == n) {
+    if (!g->dry) abort(); /* the dry run sized the pool: a bug */
+    g->pool_ch[i] = ch;
+    (*g->npool)++;
+  }
+  busy[i] = 1;
+  g->of[slot] = i;
+  if (!g->dry) par_zero(g->m->gbuf[i], g->P * (size_t)ch);
+  return gbuf_of(g, slot);
+}
+
+static void grelease(gpool_t *g, int slot) {
+  if (g->of[slot] >= 0) g->busy[g->of[slot]] = 0;
+  g->of[slot] = -1;
+}
+
+static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, int *pool_ch) {
+  const float *W = m->params;
+  float *G = m->grads;
+  gpool_t g = {m, (size_t)n * m->cfg.height * m->cfg.width, in == NULL, npool, pool_ch, NULL, NULL};
+  const int ns = m->nslots;
+  int stack_busy[64], stack_of[64];
+  int *busy = ns + 1 <= 64 ? stack_busy : malloc(sizeof(int) * (size_t)(ns + 1));
+  int *of = ns <= 64 ? stack_of : malloc(sizeof(int) * (size_t)ns);
+  if (!busy || !of) abort();
+  for (int i = 0; i <= ns; i++) busy[i] = 0;
+  for (int i = 0; i < ns; i++) of[i] = -1;
+  g.busy = busy;
+  g.of = of;
+  /* the logits' gradient is m->dlogits (from the loss), outside the pool */
+  const int logits = m->layers[m->nlayers - 1].pre;
+  for (int i = m->nlayers - 1; i >= 0; i--) {
+    const pcnn_layer_t *l = &m->layers[i];
+    pcnn_conv_t c = l->c;
+    c.n = n;
+    const float *src = g.dry ? NULL : l->src == PCNN_SLOT_IMAGE ? in : m->act[l->src];
+    if (l->op == PCNN_OP_conv1x1_prelu_fwd) {
+      /* the fused 1x1 + PReLU: its backward reads d out and the saved pre */
+      const float *dout = gbuf_of(&g, l->out);
+      if (l->src != PCNN_SLOT_IMAGE) {
+        float *din = gtake(&g, l->src);
+        if (!g.dry)
+          KT(l, BWD_DATA)->conv1x1_prelu_bwd_data(din, dout, m->act[l->pre], W + l->w, W + l->alpha, &c);
+      }
+      if (!g.dry)
+        KT(l, BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + l->w, G + l->b, G + l->alpha, dout, m->act[l->pre],
+                                                      src, W + l->alpha, &c);
+      grelease(&g, l->out);
+      continue;
+    }
+    /* out = PReLU(pre): d pre += prelu'(pre) d out (d pre may already hold
+     * a residual's gradient: it accumulates) */
+    if (l->out >= 0) {
+      float *dpre = gtake(&g, l->pre);
+      if (!g.dry)
+        KT(l, BWD_DATA)->prelu_bwd(dpre, G + l->alpha, gbuf_of(&g, l->out), m->act[l->pre], W + l->alpha,
+                                   g.P, l->c.cout);
+      grelease(&g, l->out);
+    }
+    const float *dpre = l->pre == logits ? m->dlogits : gbuf_of(&g, l->pre);
+    /* pre = conv + b + res: d res = d pre. When d res is not held yet it is
+     * the same buffer, handed over (no copy); otherwise it accumulates. */
+    int handed = 0;
+    if (l->res >= 0) {
+      if (of[l->res] < 0 && l->pre != logits) {
+        of[l->res] = of[l->pre];
+        of[l->pre] = -1;
+        handed = 1;
+      } else {
+        float *dres = gtake(&g, l->res);
+        if (!g.dry) KT(l, BWD_DATA)->add_fwd(dres, dres, dpre, g.P * (size_t)l->c.cout);
+      }
+    }
+    if (l->src != PCNN_SLOT_IMAGE) {
+      float *din = gtake(&g, l->src);
+      if (!g.dry) KT(l, BWD_DATA)->conv_bwd_data(din, dpre, W + l->w, &c);
+    }
+    if (!g.dry) KT(l, BWD_WEIGHTS)->conv_bwd_weights(G + l->w, G + l->b, dpre, src, &c);
+    if (!handed && l->pre != logits) grelease(&g, l->pre);
+  }
+  if (busy != stack_busy) free(busy);
+  if (of != stack_of) free(of);
+}
+
+void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) { backward_walk(m, in, n, NULL, NULL); }
+
 void pcnn_model_step(pcnn_model_t *m) {
-  const pcnn_kernels_t *K = pcnn_kernels();
   const pcnn_nadam_coef_t k = pcnn_nadam_begin_step(&m->opt, &m->hp);
-  K->nadam_update(m->params, m->m, m->v, m->grads, m->nparams, &k);
+  m->ops.nadam_update(m->params, m->m, m->v, m->grads, m->nparams, &k);
 }
 
 double pcnn_model_train_step(pcnn_model_t *m, const float *in, int n) {

@@ -16,9 +16,10 @@
  * Logits are NHWC (N,H,W,C*K): colour c's K logits at [c*K, c*K+K).
  *
  * Parameters live in one float buffer (gradients, Nadam m and v likewise, same
- * offsets); pcnn_model_tensor() lists the named tensors (see README for the
- * names, shapes and the PyTorch mapping). Activations for a batch of up to
- * batch_cap images are allocated once, in one buffer.
+ * offsets); m->tensors lists the named tensors (see README for the names,
+ * shapes and the PyTorch mapping). The layer sequence is data (the layer
+ * records below, built by model/arch_pixelcnn.c). Activations for a batch of
+ * up to batch_cap images are allocated once, in one buffer (pcnn_model_act).
  */
 #ifndef PCNN_MODEL_H
 #define PCNN_MODEL_H
@@ -61,18 +62,45 @@ typedef struct {
   size_t off, size; /* offset and length in the parameter buffer (floats) */
 } pcnn_tensor_t;
 
-/* a conv layer: descriptor (n set per call) and parameter offsets */
+/* ---- the network as data ----
+ * A model is a list of layer records over activation slots, built once from
+ * the config by the architecture's graph builder (model/arch_pixelcnn.c) and
+ * walked by everything that runs the network: forward and backward
+ * (model.c), the caching sampler (sample_cached.c, which derives its
+ * per-position steps from the same records), tune and `info`. No other file
+ * writes the layer sequence down.
+ *
+ * Every layer is one masked convolution with a fused epilogue:
+ *   pre = conv(src) + bias (+ res)      written to slot `pre`
+ *   out = PReLU(pre, alpha)             written to slot `out` (if alpha is set)
+ * run by one forward kernel (op): conv_fwd (no PReLU), conv_prelu_fwd (any k,
+ * optional residual) or conv1x1_prelu_fwd (k = 1, no residual; its backward is
+ * the fused conv1x1_prelu_bwd_*). Backward walks the list in reverse and
+ * derives every gradient from the same fields; a residual's gradient shares
+ * the buffer of the gradient it equals. The PReLU slope of an epilogue is any
+ * parameter tensor (the seed's per-block "prelu1" is the epilogue of the layer
+ * that writes the residual stream). */
+enum { PCNN_SLOT_IMAGE = -1 }; /* the model's input image (n,H,W,C) */
+#define PCNN_NO_PARAM ((size_t)-1)
+
+/* an activation: (batch_cap, H, W, ch) floats, NHWC */
 typedef struct {
-  pcnn_conv_t c;
-  size_t w, b;  /* offsets of weights and bias */
-  size_t alpha; /* offset of the PReLU slope after it, or (size_t)-1 */
-  int role;     /* PCNN_ROLE_*: which plan entry runs it */
-} pcnn_layer_t;
+  char name[24]; /* "x.0", "a2.3", "logits": for info */
+  int ch;
+} pcnn_slot_t;
 
 typedef struct {
-  size_t prelu1;                /* alpha (F) */
-  pcnn_layer_t conv1, conv2, conv3;
-} pcnn_block_t;
+  char name[40];  /* parameter prefix: "in", "blocks.0.conv1", "head" */
+  pcnn_op_t op;   /* forward kernel: conv_fwd, conv_prelu_fwd or conv1x1_prelu_fwd */
+  int role;       /* PCNN_ROLE_*: which plan entries (kernel tables) run it */
+  pcnn_conv_t c;  /* shape; n is set per call */
+  size_t w, b;    /* weight [k][k][cin][cout] and bias (cout) offsets */
+  size_t alpha;   /* the epilogue's PReLU slope (cout), or PCNN_NO_PARAM */
+  int src;        /* slot read, or PCNN_SLOT_IMAGE */
+  int res;        /* slot added before the PReLU, or -1 */
+  int pre;        /* slot of conv + bias (+ res) */
+  int out;        /* slot of PReLU(pre), or -1 when alpha is PCNN_NO_PARAM */
+} pcnn_layer_t;
 
 typedef struct {
   pcnn_config_t cfg;
@@ -86,30 +114,57 @@ typedef struct {
   pcnn_nadam_hparams_t hp;
   pcnn_nadam_state_t opt;
 
-  /* the kernel plan and, per role and direction, the table it selects */
+  /* the graph: layers in forward order over nslots activation slots; the
+   * last layer's pre slot holds the logits (n,H,W,C*K) */
+  pcnn_layer_t *layers;
+  int nlayers;
+  pcnn_slot_t *slots;
+  int nslots;
+  int cap_tensors, cap_layers, cap_slots; /* builder capacities */
+  int build_oom;                          /* an append ran out of memory */
+
+  /* the kernel plan and the tables it selects: every kernel the model runs
+   * comes from these, never from the process-wide table. tab[role][dir] runs
+   * the conv layers of a role (with the element-wise slots at the plan's
+   * element-wise levels: a layer's epilogue backward uses its role's
+   * BWD_DATA table); ops runs the loss heads and Nadam. */
   pcnn_plan_t plan;
   pcnn_kernels_t tab[PCNN_ROLES][PCNN_DIRS];
+  pcnn_kernels_t ops;
 
-  pcnn_layer_t in;
-  pcnn_block_t *blocks; /* depth */
-  size_t out_prelu;
-  pcnn_layer_t out[2];
-  pcnn_layer_t head;
-
-  /* activations for up to batch_cap images (one allocation) */
+  /* activations for up to batch_cap images (one allocation): slot s is
+   * act[s], (batch_cap, H, W, slots[s].ch), images batch_cap*H*W*ch apart
+   * (pcnn_model_act); a forward of n < batch_cap images fills the first n */
   int batch_cap;
-  float *act;
-  float *x;       /* (D+1, P, F) residual stream x_0..x_D */
-  float *a1;      /* (D, P, F) */
-  float *pre2, *a2, *pre3, *a3; /* (D, P, F/2) each */
-  float *af;      /* (P, F) PReLU(x_D) */
-  float *pre_o[2], *a_o[2]; /* (P, F) */
-  float *logits;  /* (P, C*K) */
-  float *dlogits; /* (P, C*K) */
-  float *g, *gF;  /* (P, F) stream gradient, scratch */
-  float *gh1, *gh2; /* (P, F/2) scratch */
-  float *tF;      /* (P, F) scratch for conv3's output */
+  float *mem;
+  float **act;     /* nslots pointers into mem */
+  float *logits;   /* = act[last layer's pre] */
+  float *dlogits;  /* (batch_cap, H, W, C*K) */
+  /* backward's gradient buffers, reused by liveness (pcnn_model_reserve sizes
+   * the pool by a dry run of the backward walk) */
+  int ngrad;
+  float **gbuf;
+  int *gbuf_ch;
 } pcnn_model_t;
+
+/* ---- graph builder (used by an architecture's builder; see README "Adding
+ * an architecture") ---- */
+/* appends a parameter tensor; returns its offset */
+size_t pcnn_graph_tensor(pcnn_model_t *m, const char *name, int ndim, int s0, int s1, int s2, int s3);
+/* appends an activation slot of ch channels; returns its index */
+int pcnn_graph_slot(pcnn_model_t *m, const char *name, int ch);
+/* appends a conv layer with weight and bias tensors "<name>.weight",
+ * "<name>.bias"; the caller sets the epilogue (alpha, res, out) and op
+ * afterwards if it has one. Returns the record (valid until the next append). */
+pcnn_layer_t *pcnn_graph_conv(pcnn_model_t *m, const char *name, int role, int cin, int cout, int k,
+                              int mask, int src, int pre);
+/* the seed PixelCNN's graph for m->cfg (model/arch_pixelcnn.c); 0 or -1 (out of memory) */
+int pcnn_arch_pixelcnn(pcnn_model_t *m);
+
+/* slot s's buffer: (batch_cap, H, W, slots[s].ch) */
+float *pcnn_model_act(const pcnn_model_t *m, int slot);
+/* one line per layer (op, shape, slots, kernel levels of the plan) to f */
+void pcnn_model_describe(const pcnn_model_t *m, FILE *f);
 
 /* Allocates the model for cfg and initialises it from seed (PyTorch's
  * defaults: conv weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
@@ -119,7 +174,8 @@ int pcnn_model_init(pcnn_model_t *m, const pcnn_config_t *cfg, uint64_t seed, in
                     char *err);
 int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err);
 void pcnn_model_free(pcnn_model_t *m);
-/* Runs conv layers as the plan says (pcnn_model_init sets the default plan). */
+/* Takes every kernel from the plan (pcnn_model_init sets the default plan);
+ * later changes of the process-wide level do not change the model. */
 void pcnn_model_set_plan(pcnn_model_t *m, const pcnn_plan_t *plan);
 /* The first layer of a role (PCNN_ROLE_*), whose shape the plan is for; NULL
  * for the block roles when depth is 0. */

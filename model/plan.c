@@ -1,5 +1,6 @@
 /* plan.c: see plan.h. File format: text, '#' comments, one line per role and
- * direction: "<role> <dir> <isa> <ms>", plus "threads N" and "batch N". */
+ * direction: "<role> <dir> <isa> <ms>", optional "elem <op> <isa> <ms>" lines,
+ * plus "threads N" and "batch N". */
 #include "plan.h"
 
 #include <stdlib.h>
@@ -15,11 +16,20 @@ const char *pcnn_role_name(int role) { return role >= 0 && role < PCNN_ROLES ? r
 const char *pcnn_dir_name(int dir) { return dir >= 0 && dir < PCNN_DIRS ? dirs[dir] : "?"; }
 int pcnn_role_fused(int role) { return role == PCNN_ROLE_CONV1 || role == PCNN_ROLE_OUT; }
 
+int pcnn_op_elementwise(int op) {
+  switch (op) {
+    case PCNN_OP_prelu_fwd: case PCNN_OP_prelu_bwd: case PCNN_OP_add_fwd: case PCNN_OP_add_bwd:
+    case PCNN_OP_bernoulli_loss: case PCNN_OP_softmax256_loss: case PCNN_OP_nadam_update: return 1;
+    default: return 0;
+  }
+}
+
 void pcnn_plan_default(pcnn_plan_t *p) {
   memset(p, 0, sizeof *p);
   const pcnn_isa_t isa = pcnn_kernels_isa();
   for (int r = 0; r < PCNN_ROLES; r++)
     for (int d = 0; d < PCNN_DIRS; d++) p->isa[r][d] = isa;
+  for (int op = 0; op < PCNN_OP_COUNT; op++) p->elem[op] = isa;
   snprintf(p->source, sizeof p->source, "default (%s)", pcnn_isa_name(isa));
 }
 
@@ -30,17 +40,35 @@ void pcnn_plan_str(const pcnn_plan_t *p, char *buf, size_t n) {
     o += (size_t)snprintf(buf + o, n - o, "%s%s=%s/%s/%s", r ? " " : "", roles[r],
                           pcnn_isa_name(p->isa[r][0]), pcnn_isa_name(p->isa[r][1]),
                           pcnn_isa_name(p->isa[r][2]));
+  int same = 1, first = -1;
+  for (int op = 0; op < PCNN_OP_COUNT; op++)
+    if (pcnn_op_elementwise(op)) {
+      if (first < 0) first = op;
+      same &= p->elem[op] == p->elem[first];
+    }
+  if (same && o < n) {
+    snprintf(buf + o, n - o, " elem=%s", pcnn_isa_name(p->elem[first]));
+    return;
+  }
+  for (int op = 0, k = 0; op < PCNN_OP_COUNT && o < n; op++)
+    if (pcnn_op_elementwise(op))
+      o += (size_t)snprintf(buf + o, n - o, "%s%s:%s", k++ ? "," : " elem=", pcnn_op_name(op),
+                            pcnn_isa_name(p->elem[op]));
 }
 
 int pcnn_plan_save(const char *path, const pcnn_plan_t *p, char err[PCNN_ERR_LEN]) {
   char buf[4096];
   size_t o = (size_t)snprintf(buf, sizeof buf,
-                              "# pixelcnn kernel plan (pixelcnn tune): role direction level ms\n"
+                              "# pixelcnn kernel plan (pixelcnn tune): role direction level ms; elem op level ms\n"
                               "threads %d\nbatch %d\n", p->threads, p->batch);
   for (int r = 0; r < PCNN_ROLES; r++)
     for (int d = 0; d < PCNN_DIRS; d++)
       o += (size_t)snprintf(buf + o, sizeof buf - o, "%s %s %s %.4f\n", roles[r], dirs[d],
                             pcnn_isa_name(p->isa[r][d]), p->ms[r][d]);
+  for (int op = 0; op < PCNN_OP_COUNT; op++)
+    if (pcnn_op_elementwise(op))
+      o += (size_t)snprintf(buf + o, sizeof buf - o, "elem %s %s %.4f\n", pcnn_op_name(op),
+                            pcnn_isa_name(p->elem[op]), p->elem_ms[op]);
   pcnn_atomic_t a;
   if (pcnn_atomic_open(&a, path, err)) return -1;
   if (pcnn_atomic_write(&a, buf, o, err)) return -1; /* it aborts on error */
@@ -63,7 +91,7 @@ int pcnn_plan_load(const char *path, pcnn_plan_t *p, char err[PCNN_ERR_LEN]) {
   FILE *f = pcnn_fopen_regular(path, err);
   if (!f) return -1;
   pcnn_plan_default(p);
-  int seen[PCNN_ROLES][PCNN_DIRS] = {{0}}, seen_threads = 0, seen_batch = 0;
+  int seen[PCNN_ROLES][PCNN_DIRS] = {{0}}, seen_elem[PCNN_OP_COUNT] = {0}, seen_threads = 0, seen_batch = 0;
   char *line = NULL, why[PCNN_ERR_LEN];
   size_t cap = 0;
   int ln = 0, rc = 0;
@@ -89,6 +117,26 @@ int pcnn_plan_load(const char *path, pcnn_plan_t *p, char err[PCNN_ERR_LEN]) {
       rc = pcnn_errf(err, "%s:%d: expected '<role> <direction> <level> <ms>' (%s fields)", path, ln,
                      nt > 4 ? "more than 4" : "fewer than 4");
       break;
+    }
+    if (strcmp(tok[0], "elem") == 0) {
+      int op = -1;
+      for (int i = 0; i < PCNN_OP_COUNT; i++) op = pcnn_op_elementwise(i) && !strcmp(tok[1], pcnn_op_name(i)) ? i : op;
+      const int isa = pcnn_isa_parse(tok[2]);
+      double ms;
+      if (op < 0 || isa < 0)
+        rc = pcnn_errf(err, "%s:%d: unknown %s '%.40s'", path, ln, op < 0 ? "element-wise op" : "level",
+                       op < 0 ? tok[1] : tok[2]);
+      else if (seen_elem[op])
+        rc = pcnn_errf(err, "%s:%d: a second line for elem %s (the first is line %d)", path, ln, tok[1],
+                       seen_elem[op]);
+      else if (pcnn_value_real(&PCNN_V_PLAN_MS, tok[3], &ms, why))
+        rc = pcnn_errf(err, "%s:%d: ms: %s", path, ln, why);
+      else if (!pcnn_isa_supported((pcnn_isa_t)isa))
+        rc = pcnn_errf(err, "%s:%d: this CPU cannot run %s kernels (the plan was tuned elsewhere?)", path, ln,
+                       tok[2]);
+      else
+        p->elem[op] = (pcnn_isa_t)isa, p->elem_ms[op] = ms, seen_elem[op] = ln;
+      continue;
     }
     int r = -1, d = -1;
     for (int i = 0; i < PCNN_ROLES; i++) r = strcmp(tok[0], roles[i]) ? r : i;

@@ -4,7 +4,10 @@
  * model config and three directions (forward, backward-data,
  * backward-weights). A plan picks, per role and direction, the kernel level
  * (ref, avx2, avx512: the rows of kernels/kernel_list.h) that runs it. The
- * element-wise ops (PReLU, add, heads, Nadam) use the process-wide table.
+ * element-wise ops (PReLU, add, the loss heads, Nadam: pcnn_op_elementwise)
+ * have one level each (elem[op]), used by every path that runs them. A model
+ * takes every kernel from its plan (model.h), never from the process-wide
+ * table.
  *
  * Default plan (no tuning): every entry is the process-wide level
  * (pcnn_kernels_isa(): the best this CPU runs, or PIXELCNN_ISA / --isa), so a
@@ -28,6 +31,8 @@ enum { PCNN_DIR_FWD, PCNN_DIR_BWD_DATA, PCNN_DIR_BWD_WEIGHTS, PCNN_DIRS };
 typedef struct {
   pcnn_isa_t isa[PCNN_ROLES][PCNN_DIRS];
   double ms[PCNN_ROLES][PCNN_DIRS]; /* measured time of the chosen kernel; 0 if not tuned */
+  pcnn_isa_t elem[PCNN_OP_COUNT];   /* level of each element-wise op (others unused) */
+  double elem_ms[PCNN_OP_COUNT];
   int threads, batch;               /* what it was tuned for; 0 if not tuned */
   char source[256];                 /* "default (avx512)" or the plan file */
 } pcnn_plan_t;
@@ -37,10 +42,17 @@ const char *pcnn_dir_name(int dir);
 /* 1 if the role runs the fused 1x1 + PReLU ops, 0 if the masked conv ops */
 int pcnn_role_fused(int role);
 
+/* 1 for the element-wise ops (prelu_*, add_*, the loss heads, nadam_update):
+ * their plan entries are "elem <op> <level> <ms>" lines, optional in a plan
+ * file (a missing one is the process-wide level) */
+int pcnn_op_elementwise(int op);
+
 /* every entry at the process-wide level */
 void pcnn_plan_default(pcnn_plan_t *p);
 /* compact one-line form, for checkpoint metadata and logs:
- * "in=avx512/avx512/avx512 conv1=... " (fwd/bwd_data/bwd_weights) */
+ * "in=avx512/avx512/avx512 conv1=... " (fwd/bwd_data/bwd_weights), then
+ * "elem=avx512" (all element-wise ops at one level) or
+ * "elem=prelu_fwd:avx512,prelu_bwd:ref,..." */
 void pcnn_plan_str(const pcnn_plan_t *p, char *buf, size_t n);
 int pcnn_plan_save(const char *path, const pcnn_plan_t *p, char err[PCNN_ERR_LEN]);
 int pcnn_plan_load(const char *path, pcnn_plan_t *p, char err[PCNN_ERR_LEN]);

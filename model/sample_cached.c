@@ -8,12 +8,17 @@
  * output once, at the position being drawn, and keeps what later positions
  * will read.
  *
- * What is kept. Only convolutions with k > 1 read other positions: the 7x7
+ * The steps come from the model's layer records (model.h): at each position
+ * the records run in order, each as one small GEMM plus its epilogue (bias,
+ * residual, PReLU), exactly as model.c's forward runs them over the image.
+ *
+ * What is kept. Only records with k > 1 read other positions: the 7x7
  * input conv reads the image itself (kept whole by the caller), and each
  * block's 3x3 conv2 reads a2 = PReLU(conv1(...)) of the current and the
  * previous row. Every other layer is a 1x1 and needs its input at the current
- * position only. So the only cache is, per block, a rolling window of the last
- * k/2 + 1 = 2 rows of a2, indexed by row mod 2. We chose the window over a
+ * position only. So a slot read by a k > 1 record keeps a rolling window of
+ * its last k/2 + 1 rows (2 for the seed's a2), indexed by row mod that; every
+ * other slot keeps the current position only. We chose the window over a
  * whole-image cache for memory: the seed model at batch 64, 64x64 would need
  * D*n*H*W*F/2*4 B = 400 MB whole-image, 12 MB as a window (and the window
  * stays in cache); the extra cost is one `% R` in the address.
@@ -29,7 +34,9 @@
  * centre-tap channels the mask keeps for it, a prefix of cin
  * (pcnn_mask_co_begin); the masked-out taps are never read. So R, G, B cost
  * one position's forward in total.
- * PReLU and the residual add are applied exactly as model.c's forward does.
+ * PReLU and the residual add are applied exactly as model.c's forward does
+ * (inline: a few dozen floats per call, inside the sampler's own parallel
+ * region, where a kernel-table call and its omp region would cost more).
  *
  * Threads: the batch is split into one contiguous chunk of images per thread
  * and each thread runs the whole sampling of its chunk with its own buffers,
@@ -50,10 +57,9 @@
 
 #include "sample.h"
 
-#define NONE ((size_t)-1)
-
-/* a conv layer seen from one output position */
+/* a layer of m->layers seen from one output position */
 typedef struct {
+  const pcnn_layer_t *l;
   int cin, cout;
   int ntap;     /* full taps: all cin -> all cout kept */
   int *dy, *dx; /* their offsets from the output position */
@@ -63,7 +69,7 @@ typedef struct {
   pcnn_gemm_acc_fn *gemm; /* the plan's kernel for this layer's forward */
 } clayer_t;
 
-/* where a layer's input lives: value(i, y, x, c) =
+/* where a slot lives for one thread: value(i, y, x, c) =
  * base[i*s_img + (y % ring)*s_row + x*s_pix + c], zero outside the image */
 typedef struct {
   const float *base;
@@ -73,27 +79,20 @@ typedef struct {
 
 typedef struct {
   const pcnn_model_t *m;
-  int F, Hc, D, L, K, G, H, W, C, R; /* R: rows in each a2 window */
-  clayer_t in, out[2], head;
-  clayer_t *c1, *c2, *c3; /* per block */
-  const float **prelu1;   /* per block */
-  const float *out_prelu;
+  int G, H, W, C, K, L; /* L = C*K logits per pixel */
+  clayer_t *ly;         /* m->nlayers */
+  int *ring;            /* per slot: rows of the window a k > 1 layer reads, 0 if only
+                           the current position is kept */
+  int R;                /* the largest window */
 } net_t;
 
 /* one thread's images [i0, i0 + nt) and its buffers */
 typedef struct {
   int i0, nt;
   float *mem;
-  float *x;      /* (nt, F) residual stream at the current position */
-  float *t;      /* (nt, F) conv3 output */
-  float *a1;     /* (D, nt, F) PReLU(x_d) */
-  float *a2;     /* (D, nt, R, W, Hc) window of PReLU(conv1) */
-  float *a3;     /* (D, nt, Hc) PReLU(conv2) */
-  float *af, *o0, *o1; /* (nt, F) */
-  float *logits; /* (nt, L) */
-  float *gin;    /* (nt, lda_in) gathered input of the 7x7 */
-  float *g2;     /* (D, nt, lda2) gathered input of each conv2 */
-  int lda_in, lda2;
+  float **slot;  /* per slot: (nt, ring, W, ch) window, or (nt, ch) at the current position */
+  float **gath;  /* per layer with k > 1: (nt, lda) gathered input */
+  int *lda;
   pcnn_rng_t rng;
 } tstate_t;
 
@@ -110,6 +109,7 @@ static int clayer_pack(clayer_t *L, const pcnn_model_t *m, const pcnn_layer_t *l
   const pcnn_conv_t *c = &l->c;
   const int k = c->k, r = k / 2, cin = c->cin, cout = c->cout;
   memset(L, 0, sizeof *L);
+  L->l = l;
   L->gemm = m->tab[l->role][PCNN_DIR_FWD].gemm_acc;
   L->cin = cin;
   L->cout = cout;
@@ -144,82 +144,88 @@ static int clayer_pack(clayer_t *L, const pcnn_model_t *m, const pcnn_layer_t *l
     L->kc[g] = n;
   }
   L->b = params + l->b;
-  L->alpha = l->alpha != NONE ? params + l->alpha : NULL;
+  L->alpha = l->alpha != PCNN_NO_PARAM ? params + l->alpha : NULL;
   return 0;
 }
 
 static void net_free(net_t *N) {
-  clayer_free(&N->in);
-  for (int i = 0; i < 2; i++) clayer_free(&N->out[i]);
-  clayer_free(&N->head);
-  for (int d = 0; d < N->D && N->c1; d++) {
-    clayer_free(&N->c1[d]);
-    clayer_free(&N->c2[d]);
-    clayer_free(&N->c3[d]);
-  }
-  free(N->c1);
-  free(N->prelu1);
+  for (int i = 0; N->ly && i < N->m->nlayers; i++) clayer_free(&N->ly[i]);
+  free(N->ly);
+  free(N->ring);
 }
 
 static int net_init(net_t *N, const pcnn_model_t *m) {
   memset(N, 0, sizeof *N);
-  const float *P = m->params;
   N->m = m;
-  N->F = m->cfg.filters;
-  N->Hc = N->F / 2;
-  N->D = m->cfg.depth;
-  N->K = m->k_out;
-  N->C = m->cfg.channels;
-  N->L = N->C * N->K;
   N->G = m->groups;
   N->H = m->cfg.height;
   N->W = m->cfg.width;
-  const int nd = N->D > 0 ? N->D : 1;
-  N->c1 = calloc((size_t)nd * 3, sizeof(clayer_t));
-  N->prelu1 = calloc((size_t)nd, sizeof(float *));
-  if (!N->c1 || !N->prelu1) return -1;
-  N->c2 = N->c1 + nd;
-  N->c3 = N->c2 + nd;
-  int bad = clayer_pack(&N->in, m, &m->in, P);
-  for (int i = 0; i < 2; i++) bad |= clayer_pack(&N->out[i], m, &m->out[i], P);
-  bad |= clayer_pack(&N->head, m, &m->head, P);
-  N->R = N->D > 0 ? m->blocks[0].conv2.c.k / 2 + 1 : 1;
-  for (int d = 0; d < N->D; d++) {
-    bad |= clayer_pack(&N->c1[d], m, &m->blocks[d].conv1, P);
-    bad |= clayer_pack(&N->c2[d], m, &m->blocks[d].conv2, P);
-    bad |= clayer_pack(&N->c3[d], m, &m->blocks[d].conv3, P);
-    N->prelu1[d] = P + m->blocks[d].prelu1;
+  N->C = m->cfg.channels;
+  N->K = m->k_out;
+  N->L = N->C * N->K;
+  N->ly = calloc((size_t)m->nlayers, sizeof *N->ly);
+  N->ring = calloc((size_t)m->nslots, sizeof *N->ring);
+  if (!N->ly || !N->ring) return -1;
+  int bad = 0;
+  N->R = 1;
+  for (int i = 0; i < m->nlayers; i++) {
+    const pcnn_layer_t *l = &m->layers[i];
+    bad |= clayer_pack(&N->ly[i], m, l, m->params);
+    /* a k > 1 layer reads rows y - k/2 .. y of its input: keep k/2 + 1 */
+    if (l->c.k > 1 && l->src != PCNN_SLOT_IMAGE) {
+      const int rows = l->c.k / 2 + 1;
+      N->ring[l->src] = rows > N->ring[l->src] ? rows : N->ring[l->src];
+      N->R = rows > N->R ? rows : N->R;
+    }
   }
-  N->out_prelu = P + m->out_prelu;
   return bad ? -1 : 0;
 }
 
+/* floats one image of slot s takes in a thread's buffers */
+static size_t slot_floats(const net_t *N, int s) {
+  const size_t ch = (size_t)N->m->slots[s].ch;
+  return N->ring[s] ? (size_t)N->ring[s] * N->W * ch : ch;
+}
+
 static int tstate_init(tstate_t *T, const net_t *N, int i0, int nt, uint64_t seed) {
-  const size_t F = (size_t)N->F, Hc = (size_t)N->Hc, D = (size_t)N->D, n = (size_t)nt;
+  const pcnn_model_t *m = N->m;
+  const size_t n = (size_t)nt;
   T->i0 = i0;
   T->nt = nt;
-  T->lda_in = (N->in.ntap + 1) * N->in.cin;
-  T->lda2 = N->D > 0 ? (N->c2[0].ntap + 1) * N->c2[0].cin : 0;
-  const size_t total = n * (5 * F + D * F + D * N->R * N->W * Hc + D * Hc + (size_t)N->L +
-                            (size_t)T->lda_in + D * (size_t)T->lda2);
+  T->slot = calloc((size_t)m->nslots + (size_t)m->nlayers, sizeof(float *));
+  T->lda = calloc((size_t)m->nlayers, sizeof(int));
+  if (!T->slot || !T->lda) return -1;
+  T->gath = T->slot + m->nslots;
+  size_t total = 0;
+  for (int s = 0; s < m->nslots; s++) total += n * slot_floats(N, s);
+  for (int i = 0; i < m->nlayers; i++)
+    if (m->layers[i].c.k > 1) {
+      T->lda[i] = (N->ly[i].ntap + 1) * N->ly[i].cin;
+      total += n * (size_t)T->lda[i];
+    }
   T->mem = calloc(total, sizeof(float));
   if (!T->mem) return -1;
   float *p = T->mem;
-#define CARVE(ptr, count) (ptr = p, p += (count))
-  CARVE(T->x, n * F);
-  CARVE(T->t, n * F);
-  CARVE(T->af, n * F);
-  CARVE(T->o0, n * F);
-  CARVE(T->o1, n * F);
-  CARVE(T->a1, D * n * F);
-  CARVE(T->a2, D * n * N->R * N->W * Hc);
-  CARVE(T->a3, D * n * Hc);
-  CARVE(T->logits, n * N->L);
-  CARVE(T->gin, n * T->lda_in);
-  CARVE(T->g2, D * n * T->lda2);
-#undef CARVE
+  for (int s = 0; s < m->nslots; s++) T->slot[s] = p, p += n * slot_floats(N, s);
+  for (int i = 0; i < m->nlayers; i++)
+    if (T->lda[i]) T->gath[i] = p, p += n * (size_t)T->lda[i];
   pcnn_rng_seed(&T->rng, seed);
   return 0;
+}
+
+/* slot s (or the image) as this thread reads and writes it */
+static src_t view(const net_t *N, const tstate_t *T, const float *img, int s) {
+  if (s == PCNN_SLOT_IMAGE)
+    return (src_t){img + (size_t)T->i0 * N->H * N->W * N->C, (size_t)N->H * N->W * N->C,
+                   (size_t)N->W * N->C, N->C, N->H, N->W};
+  const size_t ch = (size_t)N->m->slots[s].ch;
+  if (N->ring[s]) return (src_t){T->slot[s], slot_floats(N, s), (size_t)N->W * ch, (int)ch, N->ring[s], N->W};
+  return (src_t){T->slot[s], ch, 0, 0, 1, N->W};
+}
+
+/* the address of (image 0 of this thread, y, x) in a view */
+static float *at(const src_t *v, int y, int x) {
+  return (float *)v->base + (size_t)(y % v->ring) * v->s_row + (size_t)x * v->s_pix;
 }
 
 /* ---- one layer at one position ---- */
@@ -229,7 +235,10 @@ static void set_bias(float *c, size_t ldc, const float *b, int nt, int c0, int c
   for (int i = 0; i < nt; i++) memcpy(c + i * ldc + c0, b + c0, sizeof(float) * (size_t)(c1 - c0));
 }
 
-/* out[i][ch] = prelu(x[i][ch]) for ch in [c0, c1); out may be x */
+/* out[i][ch] = prelu(x[i][ch]) for ch in [c0, c1); out may be x. Inline, not
+ * the kernel table's prelu_fwd: a few dozen floats per call from inside the
+ * sampler's parallel region, where a kernel call (and its omp region) would
+ * cost more than the work. */
 static void prelu(float *out, size_t ldo, const float *x, size_t ldx, const float *alpha, int nt,
                   int c0, int c1) {
   /* omp simd: vectorised (baseline SSE) without a branch per element, whose
@@ -275,72 +284,64 @@ static int gather(float *a, int lda, const clayer_t *L, const src_t *s, int nt, 
   return L->ntap * cin + L->kc[g];
 }
 
-/* out[:, group g] = prelu?(b + a * w) of a 1x1 layer, a (nt, cin) at lda */
-static void dense(const net_t *N, float *out, size_t ldo, const clayer_t *L, const float *a,
-                  int lda, int nt, int g) {
-  const int c0 = pcnn_group_begin(g, L->cout, N->G), c1 = pcnn_group_begin(g + 1, L->cout, N->G);
-  set_bias(out, ldo, L->b, nt, c0, c1);
-  L->gemm(out + c0, a, L->w + c0, nt, c1 - c0, L->kc[g], lda, L->cout, (int)ldo);
-  if (L->alpha) prelu(out, ldo, out, ldo, L->alpha, nt, c0, c1);
+/* layer i at (y, x) for output group g: pre = b + conv (+ res), out = PReLU(pre)
+ * over the group's columns, exactly the epilogue of model.c's forward */
+static void layer_at(const net_t *N, tstate_t *T, const float *img, int i, int y, int x, int g) {
+  const clayer_t *L = &N->ly[i];
+  const pcnn_layer_t *l = L->l;
+  const int nt = T->nt, c0 = pcnn_group_begin(g, L->cout, N->G), c1 = pcnn_group_begin(g + 1, L->cout, N->G);
+  const src_t s = view(N, T, img, l->src);
+  const float *a;
+  int lda, k;
+  if (l->c.k > 1) {
+    k = gather(T->gath[i], T->lda[i], L, &s, nt, y, x, g);
+    a = T->gath[i], lda = T->lda[i];
+  } else {
+    a = at(&s, y, x), lda = (int)s.s_img, k = L->kc[g];
+  }
+  const src_t sp = view(N, T, img, l->pre);
+  float *pre = at(&sp, y, x);
+  set_bias(pre, sp.s_img, L->b, nt, c0, c1);
+  L->gemm(pre + c0, a, L->w + c0, nt, c1 - c0, k, lda, L->cout, (int)sp.s_img);
+  if (l->res >= 0) {
+    const src_t sr = view(N, T, img, l->res);
+    const float *res = at(&sr, y, x);
+    for (int j = 0; j < nt; j++) {
+      float *pj = pre + (size_t)j * sp.s_img;
+      const float *rj = res + (size_t)j * sr.s_img;
+#pragma omp simd
+      for (int ch = c0; ch < c1; ch++) pj[ch] += rj[ch];
+    }
+  }
+  if (l->out >= 0) {
+    const src_t so = view(N, T, img, l->out);
+    prelu(at(&so, y, x), so.s_img, pre, sp.s_img, L->alpha, nt, c0, c1);
+  }
 }
 
 /* the whole network at (y, x) for colour group g of this thread's images:
- * leaves colour g's logits in T->logits[:, g*K .. g*K+K) and a2 in the windows */
+ * leaves colour g's logits in the logits slot and the windows updated */
 static void position(const net_t *N, tstate_t *T, const float *img, int y, int x, int g) {
-  const int F = N->F, Hc = N->Hc, nt = T->nt, W = N->W;
-  const int c0 = pcnn_group_begin(g, F, N->G), c1 = pcnn_group_begin(g + 1, F, N->G);
-  const size_t win = (size_t)N->R * W * Hc; /* one image's a2 window */
-  /* in: masked 7x7 type A over the image */
-  const src_t si = {img + (size_t)T->i0 * N->H * W * N->C, (size_t)N->H * W * N->C,
-                    (size_t)W * N->C, N->C, N->H, W};
-  int k = gather(T->gin, T->lda_in, &N->in, &si, nt, y, x, g);
-  set_bias(T->x, F, N->in.b, nt, c0, c1);
-  N->in.gemm(T->x + c0, T->gin, N->in.w + c0, nt, c1 - c0, k, T->lda_in, F, F);
-  for (int d = 0; d < N->D; d++) {
-    float *a1 = T->a1 + (size_t)d * nt * F, *a3 = T->a3 + (size_t)d * nt * Hc;
-    float *a2 = T->a2 + (size_t)d * nt * win, *g2 = T->g2 + (size_t)d * nt * T->lda2;
-    prelu(a1, F, T->x, F, N->prelu1[d], nt, c0, c1);
-    /* conv1 (1x1 + PReLU) into the window at (y, x) */
-    dense(N, a2 + (size_t)(y % N->R) * W * Hc + (size_t)x * Hc, win, &N->c1[d], a1, F, nt, g);
-    /* conv2 (3x3 + PReLU) from the window */
-    const src_t s2 = {a2, win, (size_t)W * Hc, Hc, N->R, W};
-    const clayer_t *L2 = &N->c2[d];
-    const int h0 = pcnn_group_begin(g, Hc, N->G), h1 = pcnn_group_begin(g + 1, Hc, N->G);
-    k = gather(g2, T->lda2, L2, &s2, nt, y, x, g);
-    set_bias(a3, Hc, L2->b, nt, h0, h1);
-    L2->gemm(a3 + h0, g2, L2->w + h0, nt, h1 - h0, k, T->lda2, Hc, Hc);
-    prelu(a3, Hc, a3, Hc, L2->alpha, nt, h0, h1);
-    /* x += conv3(a3) */
-    dense(N, T->t, F, &N->c3[d], a3, Hc, nt, g);
-    for (int i = 0; i < nt; i++) {
-      float *xi = T->x + (size_t)i * F;
-      const float *ti = T->t + (size_t)i * F;
-#pragma omp simd
-      for (int ch = c0; ch < c1; ch++) xi[ch] += ti[ch];
-    }
-  }
-  prelu(T->af, F, T->x, F, N->out_prelu, nt, c0, c1);
-  dense(N, T->o0, F, &N->out[0], T->af, F, nt, g);
-  dense(N, T->o1, F, &N->out[1], T->o0, F, nt, g);
-  dense(N, T->logits, N->L, &N->head, T->o1, F, nt, g);
+  for (int i = 0; i < N->m->nlayers; i++) layer_at(N, T, img, i, y, x, g);
 }
 
-/* copies rows [y0, y1) of every block's a2 for images [j0, j0 + cnt) from the
- * model's activations (batch of cnt starting at image j0) into the windows */
+/* copies rows [y0, y1) of every windowed slot for images [j0, j0 + cnt) from
+ * the model's activations (a forward of cnt images starting at image j0) */
 static void prime_copy(const net_t *N, tstate_t *T, int nT, int j0, int cnt, int y0, int y1) {
   const pcnn_model_t *m = N->m;
-  const size_t Hc = (size_t)N->Hc, W = (size_t)N->W;
-  const size_t Pc = (size_t)m->batch_cap * N->H * N->W, win = (size_t)N->R * W * Hc;
-  for (int t = 0; t < nT; t++)
-    for (int i = T[t].i0; i < T[t].i0 + T[t].nt; i++) {
-      if (i < j0 || i >= j0 + cnt) continue;
-      for (int d = 0; d < N->D; d++)
+  const size_t W = (size_t)N->W;
+  for (int s = 0; s < m->nslots; s++) {
+    if (!N->ring[s]) continue;
+    const size_t ch = (size_t)m->slots[s].ch, win = slot_floats(N, s);
+    const float *act = pcnn_model_act(m, s); /* (batch_cap, H, W, ch) */
+    for (int t = 0; t < nT; t++)
+      for (int i = T[t].i0; i < T[t].i0 + T[t].nt; i++) {
+        if (i < j0 || i >= j0 + cnt) continue;
         for (int y = y0; y < y1; y++)
-          memcpy(T[t].a2 + (size_t)d * T[t].nt * win + (size_t)(i - T[t].i0) * win +
-                     (size_t)(y % N->R) * W * Hc,
-                 m->a2 + d * Pc * Hc + (((size_t)(i - j0) * N->H + y) * W) * Hc,
-                 sizeof(float) * W * Hc);
-    }
+          memcpy(T[t].slot[s] + (size_t)(i - T[t].i0) * win + (size_t)(y % N->ring[s]) * W * ch,
+                 act + (((size_t)(i - j0) * N->H + y) * W) * ch, sizeof(float) * W * ch);
+      }
+  }
 }
 
 int pcnn_sample_cached(pcnn_model_t *m, float *img, int n, int prime_rows, float temperature,
@@ -375,6 +376,7 @@ int pcnn_sample_cached(pcnn_model_t *m, float *img, int n, int prime_rows, float
     }
   }
   const int y_start = prime_rows > 0 && incremental ? 0 : prime_rows;
+  const int logits = m->layers[m->nlayers - 1].pre; /* (nt, C*K) at the current position */
   const int total = H - prime_rows;
   int reported = 0;
   const pcnn_logits_hook_fn hook = opt ? opt->hook : NULL;
@@ -391,7 +393,7 @@ int pcnn_sample_cached(pcnn_model_t *m, float *img, int n, int prime_rows, float
           for (int i = 0; i < S->i0; i++) pcnn_rng_double(&S->rng);
           /* G = 1 with C = 1, G = 3 with C = 3: group g is colour g */
           for (int i = 0; i < S->nt; i++) {
-            const float *lg = S->logits + (size_t)i * N.L + (size_t)g * N.K;
+            const float *lg = S->slot[logits] + (size_t)i * N.L + (size_t)g * N.K;
             const int im = S->i0 + i;
             if (hook) hook(hook_ctx, im, y, x, g, lg);
             img[(((size_t)im * H + y) * W + x) * C + g] = pcnn_draw(lg, N.K, temperature, &S->rng);
@@ -415,7 +417,7 @@ int pcnn_sample_cached(pcnn_model_t *m, float *img, int n, int prime_rows, float
   rc = 0;
 done:
   if (T)
-    for (int t = 0; t < nT; t++) free(T[t].mem);
+    for (int t = 0; t < nT; t++) free(T[t].mem), free(T[t].slot), free(T[t].lda);
   free(T);
   free(rows_done);
   net_free(&N);

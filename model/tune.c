@@ -19,11 +19,10 @@ void pcnn_tune_plan(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan
     pcnn_conv_t c = l->c;
     c.n = n;
     for (int d = 0; d < PCNN_DIRS; d++) {
-      /* time the op the model runs: the forward of in, conv2 and conv3 is
-       * conv_prelu_fwd (the next PReLU, and conv3's skip, in the epilogue) */
-      const int fwd_epi = d == PCNN_DIR_FWD &&
-                          (r == PCNN_ROLE_IN || r == PCNN_ROLE_CONV2 || r == PCNN_ROLE_CONV3);
-      const pcnn_op_t op = fwd_epi ? PCNN_OP_conv_prelu_fwd : pcnn_role_fused(r) ? fused_ops[d] : conv_ops[d];
+      /* time the op the model runs for this layer (model.h's layer record):
+       * its forward kernel, or the backward of the fused 1x1 + PReLU */
+      const int fused = l->op == PCNN_OP_conv1x1_prelu_fwd;
+      const pcnn_op_t op = d == PCNN_DIR_FWD ? l->op : fused ? fused_ops[d] : conv_ops[d];
       double best = -1, ms[PCNN_ISA_COUNT], err[PCNN_ISA_COUNT];
       pcnn_kernel_measure(op, &c, reps, ms, err);
       for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
@@ -38,6 +37,29 @@ void pcnn_tune_plan(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan
           plan->isa[r][d] = (pcnn_isa_t)isa;
           plan->ms[r][d] = ms[isa];
         }
+      }
+    }
+  }
+  /* the element-wise ops on an activation of the stream: (n, H, W, F) */
+  pcnn_conv_t e = m->layers[0].c;
+  e.n = n;
+  e.cin = e.cout = m->cfg.filters;
+  e.k = 1;
+  e.mask = PCNN_MASK_B;
+  for (int op = 0; op < PCNN_OP_COUNT; op++) {
+    if (!pcnn_op_elementwise(op)) continue;
+    double best = -1, ms[PCNN_ISA_COUNT], err[PCNN_ISA_COUNT];
+    pcnn_kernel_measure(op, &e, reps, ms, err);
+    for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
+      if (ms[isa] < 0) continue;
+      const int ok = err[isa] <= pcnn_op_tolerance(op);
+      if (log)
+        fprintf(log, "  %-6s %-16s %-7s %9.3f ms  err %.1e %s\n", "elem", pcnn_op_name(op),
+                pcnn_isa_name((pcnn_isa_t)isa), ms[isa], err[isa], ok ? "" : "(failed verification: not used)");
+      if (ok && (best < 0 || ms[isa] < best)) {
+        best = ms[isa];
+        plan->elem[op] = (pcnn_isa_t)isa;
+        plan->elem_ms[op] = ms[isa];
       }
     }
   }

@@ -41,11 +41,7 @@ void make_model(pcnn_model_t *m, const pcnn_config_t &cfg, int batch_cap, uint64
   char err[PCNN_ERR_LEN];
   ASSERT_EQ(pcnn_model_init(m, &cfg, seed, batch_cap, err), 0) << err;
   for (size_t i = 0; i < m->nparams; i++) m->params[i] *= 2.f;
-  poison_masked(m, m->in);
-  for (int d = 0; d < cfg.depth; d++)
-    for (const pcnn_layer_t *l : {&m->blocks[d].conv1, &m->blocks[d].conv2, &m->blocks[d].conv3})
-      poison_masked(m, *l);
-  for (const pcnn_layer_t *l : {&m->out[0], &m->out[1], &m->head}) poison_masked(m, *l);
+  for (int i = 0; i < m->nlayers; i++) poison_masked(m, m->layers[i]);
 }
 
 // images in [0,1] like the data: binary for bernoulli, k/255 for softmax256
