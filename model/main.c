@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <omp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,6 @@
 #include "eval.h"
 #include "fileio.h"
 #include "image_io.h"
-#include "model.h"
-#include "plan.h"
 #include "train.h"
 #include "tune.h"
 #include "values.h"
@@ -32,16 +31,22 @@ static const pcnn_irange_t PCNN_V_TUNE_SIZE = {"size", 1, 1024};
 static const pcnn_irange_t PCNN_V_REPS = {"reps", 1, 100};
 static const pcnn_irange_t PCNN_V_CHECK_BATCH = {"batch", 1, 256};
 
-/* one-line error, naming the flag or file, then exit status 2 (usage) or 1 */
-#define FAIL(code, ...)                              \
-  do {                                               \
-    fprintf(stderr, "pixelcnn %s: ", g_cmd);         \
-    fprintf(stderr, __VA_ARGS__);                    \
-    fputc('\n', stderr);                             \
-    return (code);                                   \
-  } while (0)
+/* one line "pixelcnn CMD: ..." naming the flag or file; returns code, the
+ * exit status (2 usage, 1 a file or a failure) or -1 */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int fail(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "pixelcnn %s: ", g_cmd);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return code;
+}
 
-/* the exit status of a library run (eval.h) */
+/* the exit status of a library run (pcnn_run_status_t, eval.h) */
 static int exit_status(int run) {
   return run == PCNN_RUN_OK ? 0 : run == PCNN_RUN_BAD_REQUEST ? 2 : run == PCNN_RUN_STOPPED ? 130 : 1;
 }
@@ -53,54 +58,44 @@ static double now_s(void) {
 }
 
 /* flags are checked by the ranges of values.h, the same that check a
- * checkpoint's metadata; one line naming the flag on failure */
-static int parse_iv(const char *flag, const char *s, const pcnn_irange_t *r, int *out) {
+ * checkpoint's metadata; -1 after one line naming the flag */
+static int flag_int(const char *flag, const char *s, const pcnn_irange_t *r, int *out) {
   char why[PCNN_ERR_LEN];
   long long v;
-  if (pcnn_value_int(r, s, &v, why)) {
-    fprintf(stderr, "pixelcnn %s: %s: %s\n", g_cmd, flag, why);
-    return -1;
-  }
+  if (pcnn_value_int(r, s, &v, why)) return fail(-1, "%s: %s", flag, why);
   *out = (int)v;
   return 0;
 }
 
-static int parse_rv(const char *flag, const char *s, const pcnn_rrange_t *r, double *out) {
+static int flag_real(const char *flag, const char *s, const pcnn_rrange_t *r, double *out) {
   char why[PCNN_ERR_LEN];
-  if (pcnn_value_real(r, s, out, why)) {
-    fprintf(stderr, "pixelcnn %s: %s: %s\n", g_cmd, flag, why);
-    return -1;
-  }
-  return 0;
+  return pcnn_value_real(r, s, out, why) ? fail(-1, "%s: %s", flag, why) : 0;
 }
 
-static int parse_seed(const char *s, uint64_t *out) {
+static int flag_seed(const char *s, uint64_t *out) {
   char why[PCNN_ERR_LEN];
-  if (pcnn_value_u64(s, out, why)) {
-    fprintf(stderr, "pixelcnn %s: --seed: %s\n", g_cmd, why);
-    return -1;
-  }
-  return 0;
+  return pcnn_value_u64(s, out, why) ? fail(-1, "--seed: %s", why) : 0;
+}
+
+/* caps the kernel level at s: 0, 1 if s is not a level, 2 if this CPU cannot run it */
+static int set_isa(const char *s) {
+  const int isa = pcnn_isa_parse(s);
+  return isa < 0 ? 1 : pcnn_kernels_set_isa((pcnn_isa_t)isa) ? 2 : 0;
 }
 
 /* the flags several commands share: --threads N, --isa LEVEL, --plan FILE
  * (getopt's 't', 'i', 'P'); -1 after a line naming the flag */
 static const char *g_plan_path;
 static int common_flag(int o, const char *s) {
-  int v;
-  if (o == 'P') {
-    g_plan_path = s;
-  } else if (o == 't') {
-    if (parse_iv("--threads", s, &PCNN_V_THREADS, &v)) return -1;
+  int v = 0;
+  if (o == 'P') g_plan_path = s;
+  if (o == 't') {
+    if (flag_int("--threads", s, &PCNN_V_THREADS, &v)) return -1;
     omp_set_num_threads(v);
-  } else if ((v = pcnn_isa_parse(s)) < 0) {
-    fprintf(stderr, "pixelcnn %s: --isa: '%s' is not one of ref, avx2, avx512\n", g_cmd, s);
-    return -1;
-  } else if (pcnn_kernels_set_isa((pcnn_isa_t)v)) {
-    fprintf(stderr, "pixelcnn %s: --isa: this CPU cannot run %s kernels\n", g_cmd, s);
-    return -1;
   }
-  return 0;
+  if (o != 'i' || !(v = set_isa(s))) return 0;
+  if (v == 1) return fail(-1, "--isa: '%s' is not one of ref, avx2, avx512", s);
+  return fail(-1, "--isa: this CPU cannot run %s kernels", s);
 }
 
 /* the plan file: --plan FILE, else $PIXELCNN_PLAN, else none (the default plan) */
@@ -109,18 +104,9 @@ static const char *plan_file(const char **label) {
   return g_plan_path ? g_plan_path : getenv("PIXELCNN_PLAN");
 }
 
-/* the plan file, if any, for a model the command made (no line when it is applied) */
-static int use_plan(pcnn_model_t *m) {
-  const char *label, *path = plan_file(&label);
-  char err[PCNN_ERR_LEN];
-  if (!pcnn_plan_apply_file(m, NULL, path, label, err)) return 0;
-  fprintf(stderr, "pixelcnn %s: %s\n", g_cmd, err);
-  return -1;
-}
-
 static void plan_line(void *ctx, const char *path, const pcnn_plan_t *p) {
-  (void)ctx;
   char b[512];
+  (void)ctx;
   pcnn_plan_str(p, b, sizeof b);
   fprintf(stderr, "plan %s: %s\n", path, b);
 }
@@ -153,9 +139,8 @@ static void fmt_duration(char *b, size_t n, double s) {
   else snprintf(b, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
-
-/* progress of an NLL evaluation, on a terminal: a line every second, wiped
- * at the end if it took more than one */
+/* an NLL evaluation on a terminal: a line every second, wiped at the end if
+ * it took more than one */
 typedef struct {
   double t0, last;
 } eval_line_t;
@@ -163,11 +148,8 @@ typedef struct {
 static void eval_progress(void *p, int done, int total) {
   eval_line_t *c = p;
   if (!isatty(2)) return;
-  if (done == 0) {
-    c->t0 = c->last = now_s();
-    return;
-  }
-  if (now_s() - c->last > 1.0) {
+  if (done == 0) c->t0 = c->last = now_s();
+  if (done > 0 && now_s() - c->last > 1.0) {
     c->last = now_s();
     fprintf(stderr, "\r  eval %d/%d images, %.0f img/s   ", done, total, done / (c->last - c->t0));
   }
@@ -196,7 +178,7 @@ static void eval_usage(FILE *f) {
 
 static int cmd_eval(int argc, char **argv) {
   pcnn_eval_opts_t e = pcnn_eval_opts_default();
-  const char *dump_path = NULL;
+  const char *dump = NULL;
   static const struct option opts[] = {
       {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'}, {"split", 1, 0, 's'}, {"limit", 1, 0, 'l'},
       {"batch", 1, 0, 'b'}, {"binarize", 0, 0, 'B'}, {"dump-logits", 1, 0, 'D'},
@@ -206,39 +188,33 @@ static int cmd_eval(int argc, char **argv) {
       case 'c': e.ckpt = optarg; break;
       case 'd': e.data = optarg; break;
       case 's':
-        if (strcmp(optarg, "test") == 0) e.split = PCNN_SPLIT_TEST;
-        else if (strcmp(optarg, "train") == 0) e.split = PCNN_SPLIT_TRAIN;
-        else FAIL(2, "--split: '%s' is not test or train", optarg);
+        if (strcmp(optarg, "test") != 0 && strcmp(optarg, "train") != 0)
+          return fail(2, "--split: '%s' is not test or train", optarg);
+        e.split = strcmp(optarg, "test") == 0 ? PCNN_SPLIT_TEST : PCNN_SPLIT_TRAIN;
         break;
-      case 'l': if (parse_iv("--limit", optarg, &PCNN_V_POS_LIMIT, &e.limit)) return 2; break;
-      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_BATCH, &e.batch)) return 2; break;
+      case 'l': if (flag_int("--limit", optarg, &PCNN_V_POS_LIMIT, &e.limit)) return 2; break;
+      case 'b': if (flag_int("--batch", optarg, &PCNN_V_BATCH, &e.batch)) return 2; break;
       case 'B': e.binarize = 1; break;
-      case 'D': dump_path = optarg; break;
-      case 'h': eval_usage(stdout); return 0;
+      case 'D': dump = optarg; break;
       case 't': case 'i': case 'P': if (common_flag(o, optarg)) return 2; break;
+      case 'h': eval_usage(stdout); return 0;
       default: eval_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
-  if (!e.ckpt) FAIL(2, "--ckpt is required (see --help)");
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (!e.ckpt) return fail(2, "--ckpt is required (see --help)");
   char err[PCNN_ERR_LEN];
-  if (dump_path && pcnn_prepare_output(dump_path, err)) FAIL(1, "--dump-logits: %s", err);
-  e.keep_logits = dump_path != NULL;
+  if (dump && pcnn_prepare_output(dump, err)) return fail(1, "--dump-logits: %s", err);
+  e.keep_logits = dump != NULL;
   e.plan = plan_file(&e.plan_label);
   eval_line_t line;
   pcnn_eval_result_t r;
-  if ((rc = pcnn_eval_run(&r, &e, eval_progress, &line, err))) FAIL(exit_status(rc), "%s", err);
+  if ((rc = pcnn_eval_run(&r, &e, eval_progress, &line, err))) return fail(exit_status(rc), "%s", err);
   const pcnn_config_t *c = &r.cfg;
   printf("%s %s: %d images, NLL %.4f nats/image, %.4f bits/dim (%.1f s, %.0f img/s)\n", r.data,
          pcnn_split_name(e.split), r.n, r.nll, pcnn_bits_per_dim(r.nll, c), r.seconds, r.n / r.seconds);
-  if (dump_path) {
-    const int64_t shape[4] = {r.n, c->height, c->width, (int64_t)c->channels * r.k_out};
-    if (pcnn_npy_write(dump_path, PCNN_NPY_F32, r.logits, 4, shape, err)) {
-      fprintf(stderr, "pixelcnn eval: %s\n", err);
-      rc = 1;
-    } else {
-      printf("logits: %s (%d, %d, %d, %d) float32\n", dump_path, r.n, c->height, c->width, c->channels * r.k_out);
-    }
-  }
+  const int64_t shape[4] = {r.n, c->height, c->width, (int64_t)c->channels * r.k_out};
+  if (dump && pcnn_npy_write(dump, PCNN_NPY_F32, r.logits, 4, shape, err)) rc = fail(1, "%s", err);
+  else if (dump) printf("logits: %s (%d, %d, %d, %d) float32\n", dump, r.n, c->height, c->width, c->channels * r.k_out);
   free(r.logits);
   return rc;
 }
@@ -324,10 +300,10 @@ static void train_step(void *p, const pcnn_train_step_t *s) {
 static void train_eval(void *p, int done, int total) { eval_progress(&((train_lines_t *)p)->eval, done, total); }
 
 static void train_epoch(void *p, const pcnn_train_epoch_t *e) {
-  const train_lines_t *u = p;
+  const pcnn_config_t *c = &((const train_lines_t *)p)->cfg;
   fprintf(stderr, "epoch %d: train %.2f nats/image (%.4f bpd), test %.2f nats/image (%.4f bpd) -> %s\n",
-          e->epoch, e->train_nll, pcnn_bits_per_dim(e->train_nll, &u->cfg), e->test_nll,
-          pcnn_bits_per_dim(e->test_nll, &u->cfg), e->out);
+          e->epoch, e->train_nll, pcnn_bits_per_dim(e->train_nll, c), e->test_nll,
+          pcnn_bits_per_dim(e->test_nll, c), e->out);
 }
 
 static int cmd_train(int argc, char **argv) {
@@ -340,37 +316,40 @@ static int cmd_train(int argc, char **argv) {
       {"seed", 1, 0, 's'}, {"out", 1, 0, 'o'}, {"log", 1, 0, 'g'}, {"resume", 1, 0, 'R'},
       {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"quiet", 0, 0, 'q'}, {"plan", 1, 0, 'P'},
       {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-  int o, rc;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
+  int o, rc = 0;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (o) {
       case 'd': t.data = optarg; break;
       case 'B': t.binarize = 1, t.given |= PCNN_GIVEN_BINARIZE; break;
-      case 'l': if (parse_iv("--limit", optarg, &PCNN_V_POS_LIMIT, &t.limit)) return 2; break;
-      case 'L': if (parse_iv("--test-limit", optarg, &PCNN_V_POS_LIMIT, &t.test_limit)) return 2; break;
+      case 'l': rc = flag_int("--limit", optarg, &PCNN_V_POS_LIMIT, &t.limit); break;
+      case 'L': rc = flag_int("--test-limit", optarg, &PCNN_V_POS_LIMIT, &t.test_limit); break;
       case 'C':
         if (strcmp(optarg, "1") != 0 && strcmp(optarg, "3") != 0)
-          FAIL(2, "--channels: '%s' is not 1 or 3", optarg);
+          return fail(2, "--channels: '%s' is not 1 or 3", optarg);
         t.channels = optarg[0] - '0';
         break;
-      case 'F': if (parse_iv("--filters", optarg, &PCNN_V_FILTERS, &t.filters)) return 2; t.given |= PCNN_GIVEN_FILTERS; break;
-      case 'D': if (parse_iv("--depth", optarg, &PCNN_V_DEPTH, &t.depth)) return 2; t.given |= PCNN_GIVEN_DEPTH; break;
+      case 'F': rc = flag_int("--filters", optarg, &PCNN_V_FILTERS, &t.filters), t.given |= PCNN_GIVEN_FILTERS; break;
+      case 'D': rc = flag_int("--depth", optarg, &PCNN_V_DEPTH, &t.depth), t.given |= PCNN_GIVEN_DEPTH; break;
       case 'H':
-        if ((t.head = pcnn_head_parse(optarg)) < 0) FAIL(2, "--head: '%s' is not bernoulli or softmax256", optarg);
+        if ((t.head = pcnn_head_parse(optarg)) < 0) return fail(2, "--head: '%s' is not bernoulli or softmax256", optarg);
         t.given |= PCNN_GIVEN_HEAD;
         break;
-      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_BATCH, &t.batch)) return 2; t.given |= PCNN_GIVEN_BATCH; break;
-      case 'e': if (parse_iv("--epochs", optarg, &PCNN_V_EPOCHS, &t.epochs)) return 2; break;
-      case 'S': if (parse_iv("--steps", optarg, &PCNN_V_STEPS, &t.steps)) return 2; break;
-      case 'r': if (parse_rv("--lr", optarg, &PCNN_V_LR, &t.lr)) return 2; t.given |= PCNN_GIVEN_LR; break;
-      case 's': if (parse_seed(optarg, &t.seed)) return 2; t.given |= PCNN_GIVEN_SEED; break;
+      case 'b': rc = flag_int("--batch", optarg, &PCNN_V_BATCH, &t.batch), t.given |= PCNN_GIVEN_BATCH; break;
+      case 'e': rc = flag_int("--epochs", optarg, &PCNN_V_EPOCHS, &t.epochs); break;
+      case 'S': rc = flag_int("--steps", optarg, &PCNN_V_STEPS, &t.steps); break;
+      case 'r': rc = flag_real("--lr", optarg, &PCNN_V_LR, &t.lr), t.given |= PCNN_GIVEN_LR; break;
+      case 's': rc = flag_seed(optarg, &t.seed), t.given |= PCNN_GIVEN_SEED; break;
       case 'o': t.out = optarg; break;
       case 'g': t.log = optarg; break;
       case 'R': t.resume = optarg; break;
       case 'q': quiet = 1; break;
+      case 't': case 'i': case 'P': rc = common_flag(o, optarg); break;
       case 'h': train_usage(stdout); return 0;
-      case 't': case 'i': case 'P': if (common_flag(o, optarg)) return 2; break;
       default: train_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (rc) return 2;
+  }
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
   t.plan = plan_file(&t.plan_label);
   t.stop = &g_interrupted;
   train_lines_t u = {.quiet = quiet, .tty = isatty(2)};
@@ -384,13 +363,38 @@ static int cmd_train(int argc, char **argv) {
             r.step, t.out, t.out);
   else if (r.stopped)
     fprintf(stderr, "\npixelcnn train: interrupted; writing the checkpoint failed: %s\n", err);
-  else if (rc)
-    /* a step's loss ends the run mid-line on a terminal */
+  else if (rc) /* a step's loss ends the run in the middle of a live line */
     fprintf(stderr, "%spixelcnn train: %s\n", rc == PCNN_RUN_DIVERGED && !quiet && u.tty ? "\n" : "", err);
   return exit_status(rc);
 }
 
 /* -------------------------------------------------------------- sample --- */
+
+static void sample_usage(FILE *f) {
+  const pcnn_sample_opts_t d = pcnn_sample_opts_default();
+  fprintf(f,
+          "usage: pixelcnn sample --ckpt FILE [options]\n"
+          "Draws images from a trained model, pixel by pixel (and R, G, B within a pixel).\n"
+          "  --ckpt FILE          checkpoint written by `pixelcnn train` (required)\n"
+          "  --sampler cached|naive  cached (default): exact incremental sampling, each layer\n"
+          "                       computed once per pixel from cached activations (about one\n"
+          "                       forward pass per image); naive: the seed's, a full forward\n"
+          "                       pass per pixel and colour. Same seed, same images.\n"
+          "  --n N                images (default %d)\n"
+          "  --seed S             sampling seed (default %llu)\n"
+          "  --temperature T      logits are divided by T > 0 (default %g)\n"
+          "  --out FILE.png       PNG grid (default samples.png)\n"
+          "  --out-npy FILE.npy   also the images as float32 (N, H, W, C) in [0, 1]\n"
+          "  --prime DATA         complete images: DATA as for train --data (its test split's\n"
+          "                       first N images) ...\n"
+          "  --prime-rows R       ... keeping their top R rows (default: half the image)\n"
+          "  --scale K            PNG pixels per image pixel (default 2)\n"
+          "  --threads N          OpenMP threads (default: all cores)\n"
+          "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
+          "  --plan FILE          kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN)\n"
+          "  --quiet              no progress line\n",
+          d.n, (unsigned long long)d.seed, d.temperature);
+}
 
 /* the lines of a sampling run (the hooks of pcnn_sample_run) */
 typedef struct {
@@ -418,89 +422,59 @@ static void sample_progress(void *p, int done, int total) {
   if (done == total && isatty(2)) fputc('\n', stderr);
 }
 
-static void sample_usage(FILE *f) {
-  fprintf(f,
-          "usage: pixelcnn sample --ckpt FILE [options]\n"
-          "Draws images from a trained model, pixel by pixel (and R, G, B within a pixel).\n"
-          "  --ckpt FILE          checkpoint written by `pixelcnn train` (required)\n"
-          "  --sampler cached|naive  cached (default): exact incremental sampling, each layer\n"
-          "                       computed once per pixel from cached activations (about one\n"
-          "                       forward pass per image); naive: the seed's, a full forward\n"
-          "                       pass per pixel and colour. Same seed, same images.\n"
-          "  --n N                images (default 16)\n"
-          "  --seed S             sampling seed (default 1)\n"
-          "  --temperature T      logits are divided by T > 0 (default 1)\n"
-          "  --out FILE.png       PNG grid (default samples.png)\n"
-          "  --out-npy FILE.npy   also the images as float32 (N, H, W, C) in [0, 1]\n"
-          "  --prime DATA         complete images: DATA as for train --data (its test split's\n"
-          "                       first N images) ...\n"
-          "  --prime-rows R       ... keeping their top R rows (default: half the image)\n"
-          "  --scale K            PNG pixels per image pixel (default 2)\n"
-          "  --threads N          OpenMP threads (default: all cores)\n"
-          "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
-          "  --plan FILE          kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN)\n"
-          "  --quiet              no progress line\n");
-}
-
-
 static int cmd_sample(int argc, char **argv) {
   pcnn_sample_opts_t s = pcnn_sample_opts_default();
-  const char *out = "samples.png", *out_npy = NULL;
+  const char *out = "samples.png", *npy = NULL;
   int scale = 2, quiet = 0;
   static const struct option opts[] = {
       {"ckpt", 1, 0, 'c'}, {"sampler", 1, 0, 'S'}, {"n", 1, 0, 'n'}, {"seed", 1, 0, 's'},
       {"temperature", 1, 0, 'T'}, {"out", 1, 0, 'o'}, {"out-npy", 1, 0, 'N'}, {"prime", 1, 0, 'p'},
       {"prime-rows", 1, 0, 'r'}, {"scale", 1, 0, 'k'}, {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'},
       {"quiet", 0, 0, 'q'}, {"plan", 1, 0, 'P'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-  int o, rc;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
+  int o, rc = 0;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (o) {
       case 'c': s.ckpt = optarg; break;
       case 'S':
         if (strcmp(optarg, "cached") != 0 && strcmp(optarg, "naive") != 0)
-          FAIL(2, "--sampler: '%s' is not available (this build has: cached, naive)", optarg);
+          return fail(2, "--sampler: '%s' is not available (this build has: cached, naive)", optarg);
         s.cached = strcmp(optarg, "cached") == 0;
         break;
-      case 'n': if (parse_iv("--n", optarg, &PCNN_V_SAMPLES, &s.n)) return 2; break;
-      case 's': if (parse_seed(optarg, &s.seed)) return 2; break;
-      case 'T': if (parse_rv("--temperature", optarg, &PCNN_V_TEMPERATURE, &s.temperature)) return 2; break;
+      case 'n': rc = flag_int("--n", optarg, &PCNN_V_SAMPLES, &s.n); break;
+      case 's': rc = flag_seed(optarg, &s.seed); break;
+      case 'T': rc = flag_real("--temperature", optarg, &PCNN_V_TEMPERATURE, &s.temperature); break;
       case 'o': out = optarg; break;
-      case 'N': out_npy = optarg; break;
+      case 'N': npy = optarg; break;
       case 'p': s.prime = optarg; break;
-      case 'r': if (parse_iv("--prime-rows", optarg, &PCNN_V_PRIME_ROWS, &s.prime_rows)) return 2; break;
-      case 'k': if (parse_iv("--scale", optarg, &PCNN_V_SCALE, &scale)) return 2; break;
+      case 'r': rc = flag_int("--prime-rows", optarg, &PCNN_V_PRIME_ROWS, &s.prime_rows); break;
+      case 'k': rc = flag_int("--scale", optarg, &PCNN_V_SCALE, &scale); break;
       case 'q': quiet = 1; break;
+      case 't': case 'i': case 'P': rc = common_flag(o, optarg); break;
       case 'h': sample_usage(stdout); return 0;
-      case 't': case 'i': case 'P': if (common_flag(o, optarg)) return 2; break;
       default: sample_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
-  if (!s.ckpt) FAIL(2, "--ckpt is required (see --help)");
-  if (s.prime_rows >= 0 && !s.prime) FAIL(2, "--prime-rows needs --prime DATA");
+    if (rc) return 2;
+  }
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (!s.ckpt) return fail(2, "--ckpt is required (see --help)");
+  if (s.prime_rows >= 0 && !s.prime) return fail(2, "--prime-rows needs --prime DATA");
   char err[PCNN_ERR_LEN];
   /* outputs are checked before the sampling, which can take long */
-  if (pcnn_prepare_output(out, err)) FAIL(1, "--out: %s", err);
-  if (out_npy && pcnn_prepare_output(out_npy, err)) FAIL(1, "--out-npy: %s", err);
+  if (pcnn_prepare_output(out, err)) return fail(1, "--out: %s", err);
+  if (npy && pcnn_prepare_output(npy, err)) return fail(1, "--out-npy: %s", err);
   s.plan = plan_file(&s.plan_label);
   sample_lines_t u = {&s, quiet, now_s()};
   const pcnn_sample_hooks_t h = {&u, quiet ? NULL : plan_line, sample_start, quiet ? NULL : sample_progress};
   pcnn_sample_result_t r;
-  if ((rc = pcnn_sample_run(&r, &s, &h, err))) FAIL(exit_status(rc), "%s", err);
+  if ((rc = pcnn_sample_run(&r, &s, &h, err))) return fail(exit_status(rc), "%s", err);
   const pcnn_config_t *c = &r.cfg;
-  if (pcnn_png_write_grid_f32(out, r.images, s.n, c->height, c->width, c->channels, 0, 1, scale, err)) {
-    fprintf(stderr, "pixelcnn sample: --out: %s\n", err);
-    rc = 1;
-  } else {
-    printf("samples: %s (%d images, %.1f s)\n", out, s.n, now_s() - u.t0);
-  }
   const int64_t shape[4] = {s.n, c->height, c->width, c->channels};
-  if (!rc && out_npy) {
-    if (pcnn_npy_write(out_npy, PCNN_NPY_F32, r.images, 4, shape, err)) {
-      fprintf(stderr, "pixelcnn sample: --out-npy: %s\n", err);
-      rc = 1;
-    } else {
-      printf("images: %s (%d, %d, %d, %d) float32\n", out_npy, s.n, c->height, c->width, c->channels);
-    }
-  }
+  if (pcnn_png_write_grid_f32(out, r.images, s.n, c->height, c->width, c->channels, 0, 1, scale, err))
+    rc = fail(1, "--out: %s", err);
+  else
+    printf("samples: %s (%d images, %.1f s)\n", out, s.n, now_s() - u.t0);
+  if (!rc && npy && pcnn_npy_write(npy, PCNN_NPY_F32, r.images, 4, shape, err)) rc = fail(1, "--out-npy: %s", err);
+  else if (!rc && npy) printf("images: %s (%d, %d, %d, %d) float32\n", npy, s.n, c->height, c->width, c->channels);
   free(r.images);
   return rc;
 }
@@ -522,12 +496,11 @@ static int cmd_info(int argc, char **argv) {
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
       case 'c': ckpt = optarg; break;
-      case 'i': if (common_flag(o, optarg)) return 2; break;
-      case 'P': if (common_flag(o, optarg)) return 2; break;
+      case 'i': case 'P': if (common_flag(o, optarg)) return 2; break;
       case 'h': info_usage(stdout); return 0;
       default: info_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
   printf("kernel levels:");
   for (int i = 0; i < PCNN_ISA_COUNT; i++)
     printf(" %s%s", pcnn_isa_name((pcnn_isa_t)i), pcnn_isa_supported((pcnn_isa_t)i) ? "" : "(unsupported)");
@@ -536,33 +509,27 @@ static int cmd_info(int argc, char **argv) {
          omp_get_max_threads());
   for (int op = 0; op < pcnn_op_count(); op++)
     printf("  %-28s %s\n", pcnn_op_name(op), pcnn_isa_name(t->isa_of[op]));
+  char err[PCNN_ERR_LEN];
+  pcnn_model_t m;
+  const pcnn_config_t seed = pcnn_config_default();
   if (ckpt) {
-    char err[PCNN_ERR_LEN];
-    pcnn_model_t m;
     static pcnn_ckpt_extra_t extra;
     int has_opt;
-    if (pcnn_ckpt_load(ckpt, &m, 0, &has_opt, &extra, err)) FAIL(1, "%s", err);
+    if (pcnn_ckpt_load(ckpt, &m, 0, &has_opt, &extra, err)) return fail(1, "%s", err);
     printf("checkpoint %s:\n  channels %d, filters %d, depth %d, head %s, image %dx%d\n"
            "  %zu parameters in %d tensors, optimizer state: %s (step %ld)\n",
            ckpt, m.cfg.channels, m.cfg.filters, m.cfg.depth, pcnn_head_name(m.cfg.head), m.cfg.height,
            m.cfg.width, m.nparams, m.ntensors, has_opt ? "yes" : "no", m.opt.step);
     for (int i = 0; i < extra.n; i++) printf("  %s = %s\n", extra.key[i], extra.value[i]);
-    const int rc = use_plan(&m);
-    if (!rc) print_plan(stdout, &m);
-    pcnn_model_free(&m);
-    return rc ? 1 : 0;
+  } else if (pcnn_model_init(&m, &seed, 1, 0, err)) {
+    return fail(1, "%s", err);
   }
-  char err[PCNN_ERR_LEN];
-  pcnn_model_t m;
-  const pcnn_config_t seed = pcnn_config_default();
-  if (pcnn_model_init(&m, &seed, 1, 0, err)) FAIL(1, "%s", err);
-  const int rc = use_plan(&m);
-  if (!rc) {
-    printf("seed model (F=%d, D=%d, 28x28): ", seed.filters, seed.depth);
-    print_plan(stdout, &m);
-  }
+  const char *label, *path = plan_file(&label);
+  const int rc = pcnn_plan_apply_file(&m, NULL, path, label, err) ? fail(1, "%s", err) : 0;
+  if (!rc && !ckpt) printf("seed model (F=%d, D=%d, 28x28): ", seed.filters, seed.depth);
+  if (!rc) print_plan(stdout, &m);
   pcnn_model_free(&m);
-  return rc ? 1 : 0;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- tune --- */
@@ -591,29 +558,31 @@ static int cmd_tune(int argc, char **argv) {
       {"channels", 1, 0, 'C'}, {"filters", 1, 0, 'F'}, {"depth", 1, 0, 'D'}, {"head", 1, 0, 'H'},
       {"size", 1, 0, 's'}, {"batch", 1, 0, 'b'}, {"reps", 1, 0, 'r'}, {"out", 1, 0, 'o'},
       {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-  int o;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
-      case 'C': if (parse_iv("--channels", optarg, &PCNN_V_CHANNELS, &cfg.channels)) return 2; break;
-      case 'F': if (parse_iv("--filters", optarg, &PCNN_V_FILTERS, &cfg.filters)) return 2; break;
-      case 'D': if (parse_iv("--depth", optarg, &PCNN_V_DEPTH, &cfg.depth)) return 2; break;
+  int o, rc = 0;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (o) {
+      case 'C': rc = flag_int("--channels", optarg, &PCNN_V_CHANNELS, &cfg.channels); break;
+      case 'F': rc = flag_int("--filters", optarg, &PCNN_V_FILTERS, &cfg.filters); break;
+      case 'D': rc = flag_int("--depth", optarg, &PCNN_V_DEPTH, &cfg.depth); break;
       case 'H':
-        cfg.head = pcnn_head_parse(optarg);
-        if (cfg.head < 0) FAIL(2, "--head: '%s' is not bernoulli or softmax256", optarg);
+        if ((cfg.head = pcnn_head_parse(optarg)) < 0) return fail(2, "--head: '%s' is not bernoulli or softmax256", optarg);
         break;
-      case 's': if (parse_iv("--size", optarg, &PCNN_V_TUNE_SIZE, &size)) return 2; break;
-      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_BATCH, &batch)) return 2; break;
-      case 'r': if (parse_iv("--reps", optarg, &PCNN_V_REPS, &reps)) return 2; break;
+      case 's': rc = flag_int("--size", optarg, &PCNN_V_TUNE_SIZE, &size); break;
+      case 'b': rc = flag_int("--batch", optarg, &PCNN_V_BATCH, &batch); break;
+      case 'r': rc = flag_int("--reps", optarg, &PCNN_V_REPS, &reps); break;
       case 'o': out = optarg; break;
-      case 't': if (common_flag(o, optarg)) return 2; break;
+      case 't': rc = common_flag(o, optarg); break;
       case 'h': tune_usage(stdout); return 0;
       default: tune_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (rc) return 2;
+  }
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
   cfg.height = cfg.width = size;
   char err[PCNN_ERR_LEN];
-  if (pcnn_prepare_output(out, err)) FAIL(1, "--out: %s", err);
+  if (pcnn_prepare_output(out, err)) return fail(1, "--out: %s", err);
   pcnn_model_t m;
-  if (pcnn_model_init(&m, &cfg, 1, 0, err)) FAIL(2, "%s", err);
+  if (pcnn_model_init(&m, &cfg, 1, 0, err)) return fail(2, "%s", err);
   fprintf(stderr, "tune: F=%d D=%d C=%d %dx%d batch %d, %d threads, best of %d runs per kernel\n", cfg.filters,
           cfg.depth, cfg.channels, size, size, batch, omp_get_max_threads(), reps);
   pcnn_plan_t plan;
@@ -622,9 +591,9 @@ static int cmd_tune(int argc, char **argv) {
   pcnn_model_set_plan(&m, &plan);
   snprintf(m.plan.source, sizeof m.plan.source, "%s", out);
   print_plan(stdout, &m);
-  const int rc = pcnn_plan_save(out, &plan, err);
+  rc = pcnn_plan_save(out, &plan, err);
   pcnn_model_free(&m);
-  if (rc) FAIL(1, "--out: %s", err);
+  if (rc) return fail(1, "--out: %s", err);
   printf("plan written to %s (use it with --plan %s or PIXELCNN_PLAN=%s)\n", out, out, out);
   return 0;
 }
@@ -648,26 +617,35 @@ static int cmd_check(int argc, char **argv) {
       {"batch", 1, 0, 'b'}, {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
-      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_CHECK_BATCH, &batch)) return 2; break;
+      case 'b': if (flag_int("--batch", optarg, &PCNN_V_CHECK_BATCH, &batch)) return 2; break;
       case 't': if (common_flag(o, optarg)) return 2; break;
       case 'h': check_usage(stdout); return 0;
       default: check_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
   return pcnn_check_run(stdout, batch) ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------- main --- */
 
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *what;
+} COMMANDS[] = {
+    {"train", cmd_train, "train a PixelCNN on a data set (Nadam), with checkpoints and a CSV log"},
+    {"eval", cmd_eval, "NLL of a data set under a checkpoint (nats/image, bits/dim)"},
+    {"sample", cmd_sample, "draw images (or complete them) and write a PNG grid"},
+    {"info", cmd_info, "kernel levels and the kernel table; a checkpoint's config"},
+    {"check", cmd_check, "verify every SIMD kernel against the reference and oneDNN here"},
+    {"tune", cmd_tune, "measure the verified kernels for a model's shapes; write a plan file"},
+};
+enum { NCOMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
+
 static void main_usage(FILE *f) {
+  fprintf(f, "usage: pixelcnn COMMAND [options]   (pixelcnn COMMAND --help for its options)\n");
+  for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].what);
   fprintf(f,
-          "usage: pixelcnn COMMAND [options]   (pixelcnn COMMAND --help for its options)\n"
-          "  train    train a PixelCNN on a data set (Nadam), with checkpoints and a CSV log\n"
-          "  eval     NLL of a data set under a checkpoint (nats/image, bits/dim)\n"
-          "  sample   draw images (or complete them) and write a PNG grid\n"
-          "  info     kernel levels and the kernel table; a checkpoint's config\n"
-          "  check    verify every SIMD kernel against the reference and oneDNN here\n"
-          "  tune     measure the verified kernels for a model's shapes; write a plan file\n"
           "Environment: PIXELCNN_ISA=ref|avx2|avx512 caps the kernel level (as --isa);\n"
           "PIXELCNN_PLAN=FILE is the default --plan;\n"
           "OMP_NUM_THREADS sets the default thread count.\n");
@@ -679,25 +657,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *env = getenv("PIXELCNN_ISA");
-  if (env && *env) {
-    const int isa = pcnn_isa_parse(env);
-    if (isa < 0) {
-      fprintf(stderr, "pixelcnn: PIXELCNN_ISA='%s' is not one of ref, avx2, avx512\n", env);
-      return 2;
-    }
-    if (pcnn_kernels_set_isa((pcnn_isa_t)isa)) {
-      fprintf(stderr, "pixelcnn: PIXELCNN_ISA=%s: this CPU cannot run %s kernels\n", env, env);
-      return 2;
-    }
-  }
+  const int bad = env && *env ? set_isa(env) : 0;
+  if (bad == 1) fprintf(stderr, "pixelcnn: PIXELCNN_ISA='%s' is not one of ref, avx2, avx512\n", env);
+  if (bad == 2) fprintf(stderr, "pixelcnn: PIXELCNN_ISA=%s: this CPU cannot run %s kernels\n", env, env);
+  if (bad) return 2;
   g_cmd = argv[1];
   argv[1] = argv[0];
-  if (strcmp(g_cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
-  if (strcmp(g_cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
-  if (strcmp(g_cmd, "sample") == 0) return cmd_sample(argc - 1, argv + 1);
-  if (strcmp(g_cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
-  if (strcmp(g_cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
-  if (strcmp(g_cmd, "tune") == 0) return cmd_tune(argc - 1, argv + 1);
+  for (int i = 0; i < NCOMMANDS; i++)
+    if (strcmp(g_cmd, COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
   if (strcmp(g_cmd, "--help") == 0 || strcmp(g_cmd, "-h") == 0 || strcmp(g_cmd, "help") == 0) {
     main_usage(stdout);
     return 0;
