@@ -84,8 +84,8 @@ int pcnn_eval_run(pcnn_eval_result_t *res, const pcnn_eval_opts_t *o, pcnn_progr
   memset(res, 0, sizeof *res);
   pcnn_model_t m;
   pcnn_ckpt_extra_t *extra = malloc(sizeof *extra); /* ~130 KB */
-  if (!extra) return pcnn_errf(err, "out of memory"), PCNN_RUN_FAILED;
-  if (pcnn_ckpt_load(o->ckpt, &m, o->batch, NULL, extra, err)) {
+  if (!extra || pcnn_ckpt_load(o->ckpt, &m, o->batch, NULL, extra, err)) {
+    if (!extra) pcnn_errf(err, "out of memory");
     free(extra);
     return PCNN_RUN_FAILED;
   }
@@ -163,8 +163,8 @@ int pcnn_sample_run(pcnn_sample_result_t *res, const pcnn_sample_opts_t *o, cons
   memset(res, 0, sizeof *res);
   pcnn_model_t m;
   pcnn_ckpt_extra_t *extra = malloc(sizeof *extra); /* ~130 KB */
-  if (!extra) return pcnn_errf(err, "out of memory"), PCNN_RUN_FAILED;
-  if (pcnn_ckpt_load(o->ckpt, &m, o->n, NULL, extra, err)) {
+  if (!extra || pcnn_ckpt_load(o->ckpt, &m, o->n, NULL, extra, err)) {
+    if (!extra) pcnn_errf(err, "out of memory");
     free(extra);
     return PCNN_RUN_FAILED;
   }
@@ -184,7 +184,11 @@ int pcnn_sample_run(pcnn_sample_result_t *res, const pcnn_sample_opts_t *o, cons
   }
   const size_t img = (size_t)m.cfg.height * m.cfg.width * m.cfg.channels;
   float *x = calloc((size_t)o->n * img, sizeof(float)); /* (n,H,W,C) */
-  int rc = x ? PCNN_RUN_OK : (pcnn_errf(err, "out of memory for %d images", o->n), PCNN_RUN_FAILED);
+  int rc = PCNN_RUN_OK;
+  if (!x) {
+    pcnn_errf(err, "out of memory for %d images", o->n);
+    rc = PCNN_RUN_FAILED;
+  }
   if (!rc && o->prime) {
     if (prime_images(x, &m, o->prime, o->n, binarize, err)) rc = PCNN_RUN_FAILED;
     else if (prime_rows < 0) prime_rows = m.cfg.height / 2;
