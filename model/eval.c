@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "values.h"
+
 static double now_s(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -79,9 +81,19 @@ pcnn_eval_opts_t pcnn_eval_opts_default(void) {
   return o;
 }
 
+/* an option by the range of its flag (values.h): 0, or -1 and "--flag: why" */
+static int check_int(const char *flag, const pcnn_irange_t *range, long long v, char *err) {
+  char why[PCNN_ERR_LEN];
+  return pcnn_value_int_ok(range, v, why) ? pcnn_errf(err, "%s: %s", flag, why) : 0;
+}
+
 int pcnn_eval_run(pcnn_eval_result_t *res, const pcnn_eval_opts_t *o, pcnn_progress_fn progress,
                   void *ctx, char err[PCNN_ERR_LEN]) {
   memset(res, 0, sizeof *res);
+  if ((!o->ckpt && pcnn_errf(err, "--ckpt: no checkpoint given")) ||
+      check_int("--batch", &PCNN_V_BATCH, o->batch, err) || check_int("--limit", &PCNN_V_LIMIT, o->limit, err) ||
+      (o->binarize != -1 && check_int("--binarize", &PCNN_V_BINARIZE, o->binarize, err)))
+    return PCNN_RUN_BAD_REQUEST;
   pcnn_model_t m;
   pcnn_ckpt_extra_t *extra = malloc(sizeof *extra); /* ~130 KB */
   if (!extra || pcnn_ckpt_load(o->ckpt, &m, o->batch, NULL, extra, err)) {
@@ -159,8 +171,13 @@ static int prime_images(float *x, const pcnn_model_t *m, const char *data, int n
 int pcnn_sample_run(pcnn_sample_result_t *res, const pcnn_sample_opts_t *o, const pcnn_sample_hooks_t *h,
                     char err[PCNN_ERR_LEN]) {
   static const pcnn_sample_hooks_t none = {0};
+  char why[PCNN_ERR_LEN];
   if (!h) h = &none;
   memset(res, 0, sizeof *res);
+  if ((!o->ckpt && pcnn_errf(err, "--ckpt: no checkpoint given")) ||
+      check_int("--n", &PCNN_V_SAMPLES, o->n, err) ||
+      (pcnn_value_real_ok(&PCNN_V_TEMPERATURE, o->temperature, why) && pcnn_errf(err, "--temperature: %s", why)))
+    return PCNN_RUN_BAD_REQUEST;
   pcnn_model_t m;
   pcnn_ckpt_extra_t *extra = malloc(sizeof *extra); /* ~130 KB */
   if (!extra || pcnn_ckpt_load(o->ckpt, &m, o->n, NULL, extra, err)) {

@@ -307,6 +307,7 @@ TEST(Train, BadResumeMetadataIsRefusedNamingTheKey) {
 }
 
 // options out of their flags' ranges are refused before anything is read
+// (train, eval and sample runs)
 TEST(Train, OptionsAreCheckedByTheRangesOfTheirFlags) {
   TmpDir d;
   const std::string out = d / "never.st";
@@ -337,6 +338,22 @@ TEST(Train, OptionsAreCheckedByTheRangesOfTheirFlags) {
     EXPECT_EQ(strncmp(err, c.flag, strlen(c.flag)), 0) << c.flag << ": " << err;
   }
   EXPECT_TRUE(d.list().empty()) << "a refused run wrote a file";
+  // the eval and sample runs likewise, before the checkpoint is read
+  pcnn_eval_opts_t e = pcnn_eval_opts_default();
+  pcnn_eval_result_t er;
+  e.ckpt = "/no/such/checkpoint";
+  e.batch = 0;
+  EXPECT_EQ(pcnn_eval_run(&er, &e, nullptr, nullptr, err), PCNN_RUN_BAD_REQUEST);
+  EXPECT_EQ(strncmp(err, "--batch: ", 9), 0) << err;
+  pcnn_sample_opts_t s = pcnn_sample_opts_default();
+  pcnn_sample_result_t sr;
+  s.ckpt = "/no/such/checkpoint";
+  s.temperature = 0;
+  EXPECT_EQ(pcnn_sample_run(&sr, &s, nullptr, err), PCNN_RUN_BAD_REQUEST);
+  EXPECT_EQ(strncmp(err, "--temperature: ", 15), 0) << err;
+  s.temperature = 1, s.n = 0;
+  EXPECT_EQ(pcnn_sample_run(&sr, &s, nullptr, err), PCNN_RUN_BAD_REQUEST);
+  EXPECT_EQ(strncmp(err, "--n: ", 5), 0) << err;
 }
 
 // a step whose loss is not finite ends the run, and the checkpoint it
