@@ -83,8 +83,10 @@ typedef struct {
   float *logits;      /* (n, H, W, C*K) if keep_logits, else NULL; free() it */
 } pcnn_eval_result_t;
 
-/* Loads o->ckpt, applies the plan, opens the data (checked against the
- * model), and evaluates it. Returns a pcnn_run_status_t. */
+/* Checks the options by their flags' ranges (values.h), loads o->ckpt,
+ * applies the plan, opens the data (checked against the model), and
+ * evaluates it. Returns a pcnn_run_status_t (BAD_REQUEST: an option out of
+ * range; FAILED: a file). */
 int pcnn_eval_run(pcnn_eval_result_t *res, const pcnn_eval_opts_t *o, pcnn_progress_fn progress,
                   void *ctx, char err[PCNN_ERR_LEN]);
 
@@ -115,9 +117,11 @@ typedef struct {
   pcnn_config_t cfg;
 } pcnn_sample_result_t;
 
-/* Loads o->ckpt, applies the plan, reads the priming images (binarised if
- * the checkpoint's run was) and draws. Returns a pcnn_run_status_t
- * (BAD_REQUEST: prime_rows above the image height). */
+/* Checks the options by their flags' ranges (values.h), loads o->ckpt,
+ * applies the plan, reads the priming images (binarised if the checkpoint's
+ * run was) and draws. Returns a pcnn_run_status_t (BAD_REQUEST: an option
+ * out of range, or prime_rows above the image height; FAILED: a file or
+ * memory). */
 int pcnn_sample_run(pcnn_sample_result_t *res, const pcnn_sample_opts_t *o, const pcnn_sample_hooks_t *h,
                     char err[PCNN_ERR_LEN]);
 
