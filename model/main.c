@@ -1,26 +1,23 @@
-/* main.c: the pixelcnn program: train | eval | sample | info. */
-#include <errno.h>
+/* main.c: the pixelcnn program: train | eval | sample | info | check | tune.
+ * Flags in, lines out: the work is the library's (train.h, eval.h, check.h,
+ * tune.h); here are the option parsers, the progress lines and the messages. */
 #include <getopt.h>
-#include <math.h>
 #include <omp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "checkpoint.h"
-#include "data.h"
+#include "eval.h"
 #include "fileio.h"
 #include "image_io.h"
-#include "model.h"
-#include "plan.h"
-#include "rng.h"
-#include "sample.h"
+#include "train.h"
 #include "tune.h"
 #include "values.h"
 
@@ -34,14 +31,25 @@ static const pcnn_irange_t PCNN_V_TUNE_SIZE = {"size", 1, 1024};
 static const pcnn_irange_t PCNN_V_REPS = {"reps", 1, 100};
 static const pcnn_irange_t PCNN_V_CHECK_BATCH = {"batch", 1, 256};
 
-/* one-line error, naming the flag or file, then exit status 2 (usage) or 1 */
-#define FAIL(code, ...)                              \
-  do {                                               \
-    fprintf(stderr, "pixelcnn %s: ", g_cmd);         \
-    fprintf(stderr, __VA_ARGS__);                    \
-    fputc('\n', stderr);                             \
-    return (code);                                   \
-  } while (0)
+/* one line "pixelcnn CMD: ..." naming the flag or file; returns code, the
+ * exit status (2 usage, 1 a file or a failure) or -1 */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int fail(int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "pixelcnn %s: ", g_cmd);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return code;
+}
+
+/* the exit status of a library run (pcnn_run_status_t, eval.h) */
+static int exit_status(int run) {
+  return run == PCNN_RUN_OK ? 0 : run == PCNN_RUN_BAD_REQUEST ? 2 : run == PCNN_RUN_STOPPED ? 130 : 1;
+}
 
 static double now_s(void) {
   struct timespec t;
@@ -50,76 +58,57 @@ static double now_s(void) {
 }
 
 /* flags are checked by the ranges of values.h, the same that check a
- * checkpoint's metadata; one line naming the flag on failure */
-static int parse_iv(const char *flag, const char *s, const pcnn_irange_t *r, int *out) {
+ * checkpoint's metadata; -1 after one line naming the flag */
+static int flag_int(const char *flag, const char *s, const pcnn_irange_t *r, int *out) {
   char why[PCNN_ERR_LEN];
   long long v;
-  if (pcnn_value_int(r, s, &v, why)) {
-    fprintf(stderr, "pixelcnn %s: %s: %s\n", g_cmd, flag, why);
-    return -1;
-  }
+  if (pcnn_value_int(r, s, &v, why)) return fail(-1, "%s: %s", flag, why);
   *out = (int)v;
   return 0;
 }
 
-static int parse_rv(const char *flag, const char *s, const pcnn_rrange_t *r, double *out) {
+static int flag_real(const char *flag, const char *s, const pcnn_rrange_t *r, double *out) {
   char why[PCNN_ERR_LEN];
-  if (pcnn_value_real(r, s, out, why)) {
-    fprintf(stderr, "pixelcnn %s: %s: %s\n", g_cmd, flag, why);
-    return -1;
-  }
-  return 0;
+  return pcnn_value_real(r, s, out, why) ? fail(-1, "%s: %s", flag, why) : 0;
 }
 
-static int parse_seed(const char *s, uint64_t *out) {
+static int flag_seed(const char *s, uint64_t *out) {
   char why[PCNN_ERR_LEN];
-  if (pcnn_value_u64(s, out, why)) {
-    fprintf(stderr, "pixelcnn %s: --seed: %s\n", g_cmd, why);
-    return -1;
-  }
-  return 0;
+  return pcnn_value_u64(s, out, why) ? fail(-1, "--seed: %s", why) : 0;
 }
 
-/* common flags: --threads, --isa */
-static int set_threads(const char *s) {
-  int t;
-  if (parse_iv("--threads", s, &PCNN_V_THREADS, &t)) return -1;
-  omp_set_num_threads(t);
-  return 0;
-}
-
+/* caps the kernel level at s: 0, 1 if s is not a level, 2 if this CPU cannot run it */
 static int set_isa(const char *s) {
   const int isa = pcnn_isa_parse(s);
-  if (isa < 0) {
-    fprintf(stderr, "pixelcnn %s: --isa: '%s' is not one of ref, avx2, avx512\n", g_cmd, s);
-    return -1;
-  }
-  if (pcnn_kernels_set_isa((pcnn_isa_t)isa)) {
-    fprintf(stderr, "pixelcnn %s: --isa: this CPU cannot run %s kernels\n", g_cmd, s);
-    return -1;
-  }
-  return 0;
+  return isa < 0 ? 1 : pcnn_kernels_set_isa((pcnn_isa_t)isa) ? 2 : 0;
 }
 
-/* --plan FILE, else $PIXELCNN_PLAN, else the default plan; prints a line naming
- * the plan file it could not use and returns -1 */
+/* the flags several commands share: --threads N, --isa LEVEL, --plan FILE
+ * (getopt's 't', 'i', 'P'); -1 after a line naming the flag */
 static const char *g_plan_path;
-static int apply_plan(pcnn_model_t *m, int quiet) {
-  const char *path = g_plan_path ? g_plan_path : getenv("PIXELCNN_PLAN");
-  if (!path || !*path) return 0;
-  pcnn_plan_t p;
-  char err[PCNN_ERR_LEN];
-  if (pcnn_plan_load(path, &p, err)) {
-    fprintf(stderr, "pixelcnn %s: %s%s\n", g_cmd, g_plan_path ? "--plan: " : "PIXELCNN_PLAN: ", err);
-    return -1;
+static int common_flag(int o, const char *s) {
+  int v = 0;
+  if (o == 'P') g_plan_path = s;
+  if (o == 't') {
+    if (flag_int("--threads", s, &PCNN_V_THREADS, &v)) return -1;
+    omp_set_num_threads(v);
   }
-  pcnn_model_set_plan(m, &p);
-  if (!quiet) {
-    char b[512];
-    pcnn_plan_str(&p, b, sizeof b);
-    fprintf(stderr, "plan %s: %s\n", path, b);
-  }
-  return 0;
+  if (o != 'i' || !(v = set_isa(s))) return 0;
+  if (v == 1) return fail(-1, "--isa: '%s' is not one of ref, avx2, avx512", s);
+  return fail(-1, "--isa: this CPU cannot run %s kernels", s);
+}
+
+/* the plan file: --plan FILE, else $PIXELCNN_PLAN, else none (the default plan) */
+static const char *plan_file(const char **label) {
+  *label = g_plan_path ? "--plan" : "PIXELCNN_PLAN";
+  return g_plan_path ? g_plan_path : getenv("PIXELCNN_PLAN");
+}
+
+static void plan_line(void *ctx, const char *path, const pcnn_plan_t *p) {
+  char b[512];
+  (void)ctx;
+  pcnn_plan_str(p, b, sizeof b);
+  fprintf(stderr, "plan %s: %s\n", path, b);
 }
 
 static void print_plan(FILE *f, const pcnn_model_t *m) {
@@ -143,10 +132,6 @@ static void print_plan(FILE *f, const pcnn_model_t *m) {
   if (m->plan.batch) fprintf(f, "  (times: best of several runs at batch %d, %d threads)\n", m->plan.batch, m->plan.threads);
 }
 
-static double bits_per_dim(double nats_per_image, const pcnn_config_t *c) {
-  return nats_per_image / ((double)c->height * c->width * c->channels * log(2.0));
-}
-
 static void fmt_duration(char *b, size_t n, double s) {
   if (!(s >= 0) || s > 1e7) snprintf(b, n, "?");
   else if (s < 60) snprintf(b, n, "%.0fs", s);
@@ -154,39 +139,24 @@ static void fmt_duration(char *b, size_t n, double s) {
   else snprintf(b, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
-/* ---------------------------------------------------------------- eval --- */
+/* an NLL evaluation on a terminal: a line every second, wiped at the end if
+ * it took more than one */
+typedef struct {
+  double t0, last;
+} eval_line_t;
 
-/* NLL of the first `count` images of ds in nats per image; logits to dump
- * (count,H,W,C*K) if not NULL */
-static double eval_nll(pcnn_model_t *m, const pcnn_dataset_t *ds, int count, int batch, int binarize,
-                       float *dump, float *inbuf, int quiet) {
-  const size_t img = (size_t)m->cfg.height * m->cfg.width * m->cfg.channels;
-  const size_t lg = img * m->k_out;
-  double nll = 0, t0 = now_s(), last = t0;
-  int32_t *idx = malloc(sizeof(int32_t) * (size_t)batch);
-  for (int i = 0; i < count; i += batch) {
-    const int b = count - i < batch ? count - i : batch;
-    for (int j = 0; j < b; j++) idx[j] = i + j;
-    pcnn_data_batch_f32(inbuf, ds, idx, b, binarize, NULL);
-    pcnn_model_forward(m, inbuf, b);
-    nll += pcnn_model_loss(m, inbuf, b, 0.f);
-    if (dump) memcpy(dump + (size_t)i * lg, m->logits, (size_t)b * lg * sizeof(float));
-    if (!quiet && now_s() - last > 1.0 && isatty(2)) {
-      last = now_s();
-      fprintf(stderr, "\r  eval %d/%d images, %.0f img/s   ", i + b, count, (i + b) / (last - t0));
-    }
+static void eval_progress(void *p, int done, int total) {
+  eval_line_t *c = p;
+  if (!isatty(2)) return;
+  if (done == 0) c->t0 = c->last = now_s();
+  if (done > 0 && now_s() - c->last > 1.0) {
+    c->last = now_s();
+    fprintf(stderr, "\r  eval %d/%d images, %.0f img/s   ", done, total, done / (c->last - c->t0));
   }
-  if (!quiet && isatty(2) && now_s() - t0 > 1.0) fprintf(stderr, "\r%60s\r", "");
-  free(idx);
-  return nll / count;
+  if (done == total && now_s() - c->t0 > 1.0) fprintf(stderr, "\r%60s\r", "");
 }
 
-static int data_matches(const pcnn_dataset_t *ds, const pcnn_model_t *m, const char *what) {
-  if (ds->h != m->cfg.height || ds->w != m->cfg.width || ds->c != m->cfg.channels)
-    FAIL(1, "%s: images are %dx%dx%d but the model was trained for %dx%dx%d", what, ds->h, ds->w, ds->c,
-         m->cfg.height, m->cfg.width, m->cfg.channels);
-  return 0;
-}
+/* ---------------------------------------------------------------- eval --- */
 
 static void eval_usage(FILE *f) {
   fprintf(f,
@@ -196,141 +166,63 @@ static void eval_usage(FILE *f) {
           "  --data NAME|PATH     fashion-mnist (default), mnist, or an IDX / CIFAR-10 file or dir\n"
           "  --split test|train   which split (default test)\n"
           "  --limit N            only the first N images (default all)\n"
-          "  --batch N            images per forward pass (default 32)\n"
+          "  --batch N            images per forward pass (default %d)\n"
           "  --binarize           pixels > 0.5 -> 1 (default: as the checkpoint was trained)\n"
           "  --dump-logits F.npy  write the logits, float32 (N, H, W, C*K), NHWC\n"
           "  --threads N          OpenMP threads (default: all cores)\n"
           "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
           "  --plan FILE          kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN, else\n"
-          "                       every layer on the --isa level)\n");
+          "                       every layer on the --isa level)\n",
+          pcnn_eval_opts_default().batch);
 }
 
 static int cmd_eval(int argc, char **argv) {
-  const char *ckpt = NULL, *data = "fashion-mnist", *dump_path = NULL;
-  int split = PCNN_SPLIT_TEST, limit = 0, batch = 32, binarize = -1;
+  pcnn_eval_opts_t e = pcnn_eval_opts_default();
+  const char *dump = NULL;
   static const struct option opts[] = {
       {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'}, {"split", 1, 0, 's'}, {"limit", 1, 0, 'l'},
       {"batch", 1, 0, 'b'}, {"binarize", 0, 0, 'B'}, {"dump-logits", 1, 0, 'D'},
       {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"plan", 1, 0, 'P'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-  int o;
+  int o, rc;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
-      case 'P': g_plan_path = optarg; break;
-      case 'c': ckpt = optarg; break;
-      case 'd': data = optarg; break;
+      case 'c': e.ckpt = optarg; break;
+      case 'd': e.data = optarg; break;
       case 's':
-        if (strcmp(optarg, "test") == 0) split = PCNN_SPLIT_TEST;
-        else if (strcmp(optarg, "train") == 0) split = PCNN_SPLIT_TRAIN;
-        else FAIL(2, "--split: '%s' is not test or train", optarg);
+        if (strcmp(optarg, "test") != 0 && strcmp(optarg, "train") != 0)
+          return fail(2, "--split: '%s' is not test or train", optarg);
+        e.split = strcmp(optarg, "test") == 0 ? PCNN_SPLIT_TEST : PCNN_SPLIT_TRAIN;
         break;
-      case 'l': if (parse_iv("--limit", optarg, &PCNN_V_POS_LIMIT, &limit)) return 2; break;
-      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_BATCH, &batch)) return 2; break;
-      case 'B': binarize = 1; break;
-      case 'D': dump_path = optarg; break;
-      case 't': if (set_threads(optarg)) return 2; break;
-      case 'i': if (set_isa(optarg)) return 2; break;
+      case 'l': if (flag_int("--limit", optarg, &PCNN_V_POS_LIMIT, &e.limit)) return 2; break;
+      case 'b': if (flag_int("--batch", optarg, &PCNN_V_BATCH, &e.batch)) return 2; break;
+      case 'B': e.binarize = 1; break;
+      case 'D': dump = optarg; break;
+      case 't': case 'i': case 'P': if (common_flag(o, optarg)) return 2; break;
       case 'h': eval_usage(stdout); return 0;
       default: eval_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
-  if (!ckpt) FAIL(2, "--ckpt is required (see --help)");
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (!e.ckpt) return fail(2, "--ckpt is required (see --help)");
   char err[PCNN_ERR_LEN];
-  if (dump_path && pcnn_prepare_output(dump_path, err)) FAIL(1, "--dump-logits: %s", err);
-  pcnn_model_t m;
-  static pcnn_ckpt_extra_t extra;
-  if (pcnn_ckpt_load(ckpt, &m, batch, NULL, &extra, err)) FAIL(1, "%s", err);
-  if (apply_plan(&m, 1)) {
-    pcnn_model_free(&m);
-    return 1;
-  }
-  if (binarize < 0) {
-    const char *b = pcnn_ckpt_extra_get(&extra, "binarize");
-    binarize = b && strcmp(b, "1") == 0;
-  }
-  pcnn_dataset_t ds;
-  if (pcnn_data_open(&ds, data, (pcnn_split_t)split, limit, err)) {
-    pcnn_model_free(&m);
-    FAIL(1, "%s", err);
-  }
-  int rc = data_matches(&ds, &m, ds.name);
-  float *dump = NULL, *inbuf = NULL;
-  const size_t img = (size_t)m.cfg.height * m.cfg.width * m.cfg.channels;
-  if (!rc && dump_path) {
-    dump = malloc((size_t)ds.n * img * m.k_out * sizeof(float));
-    if (!dump) {
-      fprintf(stderr, "pixelcnn eval: --dump-logits: out of memory for %.1f GB of logits (use --limit)\n",
-              (double)ds.n * img * m.k_out * 4 / 1e9);
-      rc = 1;
-    }
-  }
-  if (!rc) {
-    inbuf = malloc((size_t)batch * img * sizeof(float));
-    const double t0 = now_s();
-    const double nll = eval_nll(&m, &ds, ds.n, batch, binarize, dump, inbuf, 0);
-    const double dt = now_s() - t0;
-    printf("%s %s: %d images, NLL %.4f nats/image, %.4f bits/dim (%.1f s, %.0f img/s)\n", ds.name,
-           pcnn_split_name(ds.split), ds.n, nll, bits_per_dim(nll, &m.cfg), dt, ds.n / dt);
-    if (dump) {
-      const int64_t shape[4] = {ds.n, m.cfg.height, m.cfg.width, (int64_t)m.cfg.channels * m.k_out};
-      if (pcnn_npy_write(dump_path, PCNN_NPY_F32, dump, 4, shape, err)) {
-        fprintf(stderr, "pixelcnn eval: %s\n", err);
-        rc = 1;
-      } else {
-        printf("logits: %s (%d, %d, %d, %d) float32\n", dump_path, ds.n, m.cfg.height, m.cfg.width,
-               m.cfg.channels * m.k_out);
-      }
-    }
-  }
-  free(dump);
-  free(inbuf);
-  pcnn_dataset_free(&ds);
-  pcnn_model_free(&m);
+  if (dump && pcnn_prepare_output(dump, err)) return fail(1, "--dump-logits: %s", err);
+  e.keep_logits = dump != NULL;
+  e.plan = plan_file(&e.plan_label);
+  eval_line_t line;
+  pcnn_eval_result_t r;
+  if ((rc = pcnn_eval_run(&r, &e, eval_progress, &line, err))) return fail(exit_status(rc), "%s", err);
+  const pcnn_config_t *c = &r.cfg;
+  printf("%s %s: %d images, NLL %.4f nats/image, %.4f bits/dim (%.1f s, %.0f img/s)\n", r.data,
+         pcnn_split_name(e.split), r.n, r.nll, pcnn_bits_per_dim(r.nll, c), r.seconds, r.n / r.seconds);
+  const int64_t shape[4] = {r.n, c->height, c->width, (int64_t)c->channels * r.k_out};
+  if (dump && pcnn_npy_write(dump, PCNN_NPY_F32, r.logits, 4, shape, err)) rc = fail(1, "%s", err);
+  else if (dump) printf("logits: %s (%d, %d, %d, %d) float32\n", dump, r.n, c->height, c->width, c->channels * r.k_out);
+  free(r.logits);
   return rc;
 }
 
 /* --------------------------------------------------------------- train --- */
 
-/* saves only finite weights: a diverged model never replaces a good checkpoint */
-static int save_checked(const char *out, const pcnn_model_t *m, const pcnn_ckpt_extra_t *extra, char *err) {
-  for (size_t i = 0; i < m->nparams; i++)
-    if (!isfinite(m->params[i]) || !isfinite(m->m[i]) || !isfinite(m->v[i]))
-      return pcnn_errf(err, "%s: not written: the weights or the optimizer state hold %g at step %ld "
-                       "(training diverged; the last good checkpoint is kept)", out,
-                       !isfinite(m->params[i]) ? m->params[i] : !isfinite(m->m[i]) ? m->m[i] : m->v[i],
-                       m->opt.step);
-  return pcnn_ckpt_save(out, m, 1, extra, err);
-}
-
-static volatile sig_atomic_t g_interrupted;
-static void on_sigint(int s) {
-  (void)s;
-  g_interrupted = 1;
-}
-
-/* the training data stream: position p of the endless stream is image
- * perm_pass[p % n] with pass = p / n, perm_pass a permutation seeded by
- * (seed, pass); batch t is positions [t*B, t*B + B). So the data seen at
- * step t depends only on (seed, t), and a resumed run sees what an
- * uninterrupted run would have seen. */
-typedef struct {
-  int n;
-  uint64_t seed;
-  long pass;
-  int32_t *perm;
-} stream_t;
-
-static int32_t stream_at(stream_t *s, long p) {
-  const long pass = p / s->n;
-  if (pass != s->pass) {
-    pcnn_rng_t r;
-    pcnn_rng_seed(&r, s->seed * 0x9E3779B97F4A7C15ull + (uint64_t)pass + 1);
-    pcnn_rng_permutation(&r, s->perm, s->n);
-    s->pass = pass;
-  }
-  return s->perm[p % s->n];
-}
-
 static void train_usage(FILE *f) {
-  const pcnn_config_t d = pcnn_config_default();
+  const pcnn_train_opts_t d = pcnn_train_opts_default();
   fprintf(f,
           "usage: pixelcnn train [options]\n"
           "Trains a PixelCNN with Nadam; evaluates the test NLL and writes a checkpoint after\n"
@@ -343,13 +235,13 @@ static void train_usage(FILE *f) {
           "  --filters F        feature maps (even; default %d)\n"
           "  --depth D          residual blocks (default %d)\n"
           "  --head H           bernoulli (default) or softmax256\n"
-          "  --batch N          images per step (default 32)\n"
-          "  --epochs N         epochs in total, counting resumed ones (default 1)\n"
+          "  --batch N          images per step (default %d)\n"
+          "  --epochs N         epochs in total, counting resumed ones (default %d)\n"
           "  --steps N          steps per epoch (default: one pass over the training images)\n"
           "  --lr X             Nadam learning rate (default %g)\n"
-          "  --seed S           initialisation and shuffling seed (default 1)\n"
-          "  --out FILE         checkpoint path (default runs/pixelcnn.safetensors)\n"
-          "  --log FILE         CSV log, one row per epoch (default runs/train.csv)\n"
+          "  --seed S           initialisation and shuffling seed (default %llu)\n"
+          "  --out FILE         checkpoint path (default %s)\n"
+          "  --log FILE         CSV log, one row per epoch (default %s)\n"
           "  --resume FILE      continue from a checkpoint, with its optimizer state, data order\n"
           "                     and batch; model flags, if given, must agree with it\n"
           "  --threads N        OpenMP threads (default: all cores)\n"
@@ -357,17 +249,66 @@ static void train_usage(FILE *f) {
           "  --plan FILE        kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN, else\n"
           "                     every layer on the --isa level); recorded in the checkpoint\n"
           "  --quiet            no progress line\n",
-          d.filters, d.depth, pcnn_nadam_defaults().lr);
+          d.filters, d.depth, d.batch, d.epochs, d.lr, (unsigned long long)d.seed, d.out, d.log);
+}
+
+static volatile sig_atomic_t g_interrupted;
+static void on_sigint(int s) {
+  (void)s;
+  g_interrupted = 1;
+}
+
+/* the lines of a training run (the hooks of pcnn_train) */
+typedef struct {
+  int quiet, tty, batch;
+  double last_print;
+  pcnn_config_t cfg;
+  eval_line_t eval;
+} train_lines_t;
+
+static void train_start(void *p, const pcnn_train_start_t *s) {
+  train_lines_t *u = p;
+  u->cfg = s->cfg;
+  u->batch = s->batch;
+  if (!u->quiet)
+    fprintf(stderr,
+            "train: %s (%d train, %d test images %dx%dx%d%s), F=%d D=%d head=%s, %zu parameters, "
+            "batch %d, %d steps/epoch x %d epochs, %d threads, kernels %s\n",
+            s->data, s->train_n, s->test_n, s->cfg.height, s->cfg.width, s->cfg.channels,
+            s->binarize ? ", binarised" : "", s->cfg.filters, s->cfg.depth, pcnn_head_name(s->cfg.head),
+            s->nparams, s->batch, s->steps_per_epoch, s->epochs, omp_get_max_threads(),
+            pcnn_isa_name(pcnn_kernels_isa()));
+  signal(SIGINT, on_sigint); /* from here on Ctrl-C ends the run with a checkpoint */
+}
+
+/* a live line on a terminal (every 0.5 s), else a line every 10 s; always at an epoch's end */
+static void train_step(void *p, const pcnn_train_step_t *s) {
+  train_lines_t *u = p;
+  const int end = s->step % s->steps_per_epoch == 0;
+  if (s->seconds - u->last_print > (u->tty ? 0.5 : 10.0) || end) {
+    char eta[32];
+    fmt_duration(eta, sizeof eta, (s->total - s->step) * (double)u->batch / s->images_per_s);
+    fprintf(stderr, "%sepoch %d/%d step %ld/%d loss %.2f nats (%.4f bpd) %.1f img/s ETA %s%s",
+            u->tty ? "\r" : "", s->epoch + 1, s->epochs, s->step - (long)s->epoch * s->steps_per_epoch,
+            s->steps_per_epoch, s->nll, pcnn_bits_per_dim(s->nll, &u->cfg), s->images_per_s, eta,
+            u->tty ? "   " : "\n");
+    u->last_print = s->seconds;
+  }
+  if (end && u->tty) fputc('\n', stderr);
+}
+
+static void train_eval(void *p, int done, int total) { eval_progress(&((train_lines_t *)p)->eval, done, total); }
+
+static void train_epoch(void *p, const pcnn_train_epoch_t *e) {
+  const pcnn_config_t *c = &((const train_lines_t *)p)->cfg;
+  fprintf(stderr, "epoch %d: train %.2f nats/image (%.4f bpd), test %.2f nats/image (%.4f bpd) -> %s\n",
+          e->epoch, e->train_nll, pcnn_bits_per_dim(e->train_nll, c), e->test_nll,
+          pcnn_bits_per_dim(e->test_nll, c), e->out);
 }
 
 static int cmd_train(int argc, char **argv) {
-  pcnn_config_t cfg = pcnn_config_default();
-  const char *data = "fashion-mnist", *out = "runs/pixelcnn.safetensors", *log_path = "runs/train.csv",
-             *resume = NULL;
-  int binarize = 0, limit = 0, test_limit = 0, channels = 0, batch = 32, epochs = 1, steps = 0, quiet = 0;
-  int set_f = 0, set_d = 0, set_h = 0, set_batch = 0, set_seed = 0, set_lr = 0, set_bin = 0;
-  double lr = pcnn_nadam_defaults().lr; /* one default, the library's */
-  uint64_t seed = 1;
+  pcnn_train_opts_t t = pcnn_train_opts_default();
+  int quiet = 0;
   static const struct option opts[] = {
       {"data", 1, 0, 'd'}, {"binarize", 0, 0, 'B'}, {"limit", 1, 0, 'l'}, {"test-limit", 1, 0, 'L'},
       {"channels", 1, 0, 'C'}, {"filters", 1, 0, 'F'}, {"depth", 1, 0, 'D'}, {"head", 1, 0, 'H'},
@@ -375,319 +316,62 @@ static int cmd_train(int argc, char **argv) {
       {"seed", 1, 0, 's'}, {"out", 1, 0, 'o'}, {"log", 1, 0, 'g'}, {"resume", 1, 0, 'R'},
       {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"quiet", 0, 0, 'q'}, {"plan", 1, 0, 'P'},
       {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-  int o;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
-      case 'P': g_plan_path = optarg; break;
-      case 'd': data = optarg; break;
-      case 'B': binarize = 1, set_bin = 1; break;
-      case 'l': if (parse_iv("--limit", optarg, &PCNN_V_POS_LIMIT, &limit)) return 2; break;
-      case 'L': if (parse_iv("--test-limit", optarg, &PCNN_V_POS_LIMIT, &test_limit)) return 2; break;
+  int o, rc = 0;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (o) {
+      case 'd': t.data = optarg; break;
+      case 'B': t.binarize = 1, t.given |= PCNN_GIVEN_BINARIZE; break;
+      case 'l': rc = flag_int("--limit", optarg, &PCNN_V_POS_LIMIT, &t.limit); break;
+      case 'L': rc = flag_int("--test-limit", optarg, &PCNN_V_POS_LIMIT, &t.test_limit); break;
       case 'C':
         if (strcmp(optarg, "1") != 0 && strcmp(optarg, "3") != 0)
-          FAIL(2, "--channels: '%s' is not 1 or 3", optarg);
-        channels = optarg[0] - '0';
+          return fail(2, "--channels: '%s' is not 1 or 3", optarg);
+        t.channels = optarg[0] - '0';
         break;
-      case 'F': if (parse_iv("--filters", optarg, &PCNN_V_FILTERS, &cfg.filters)) return 2; set_f = 1; break;
-      case 'D': if (parse_iv("--depth", optarg, &PCNN_V_DEPTH, &cfg.depth)) return 2; set_d = 1; break;
+      case 'F': rc = flag_int("--filters", optarg, &PCNN_V_FILTERS, &t.filters), t.given |= PCNN_GIVEN_FILTERS; break;
+      case 'D': rc = flag_int("--depth", optarg, &PCNN_V_DEPTH, &t.depth), t.given |= PCNN_GIVEN_DEPTH; break;
       case 'H':
-        cfg.head = pcnn_head_parse(optarg);
-        if (cfg.head < 0) FAIL(2, "--head: '%s' is not bernoulli or softmax256", optarg);
-        set_h = 1;
+        if ((t.head = pcnn_head_parse(optarg)) < 0) return fail(2, "--head: '%s' is not bernoulli or softmax256", optarg);
+        t.given |= PCNN_GIVEN_HEAD;
         break;
-      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_BATCH, &batch)) return 2; set_batch = 1; break;
-      case 'e': if (parse_iv("--epochs", optarg, &PCNN_V_EPOCHS, &epochs)) return 2; break;
-      case 'S': if (parse_iv("--steps", optarg, &PCNN_V_STEPS, &steps)) return 2; break;
-      case 'r': if (parse_rv("--lr", optarg, &PCNN_V_LR, &lr)) return 2; set_lr = 1; break;
-      case 's': if (parse_seed(optarg, &seed)) return 2; set_seed = 1; break;
-      case 'o': out = optarg; break;
-      case 'g': log_path = optarg; break;
-      case 'R': resume = optarg; break;
-      case 't': if (set_threads(optarg)) return 2; break;
-      case 'i': if (set_isa(optarg)) return 2; break;
+      case 'b': rc = flag_int("--batch", optarg, &PCNN_V_BATCH, &t.batch), t.given |= PCNN_GIVEN_BATCH; break;
+      case 'e': rc = flag_int("--epochs", optarg, &PCNN_V_EPOCHS, &t.epochs); break;
+      case 'S': rc = flag_int("--steps", optarg, &PCNN_V_STEPS, &t.steps); break;
+      case 'r': rc = flag_real("--lr", optarg, &PCNN_V_LR, &t.lr), t.given |= PCNN_GIVEN_LR; break;
+      case 's': rc = flag_seed(optarg, &t.seed), t.given |= PCNN_GIVEN_SEED; break;
+      case 'o': t.out = optarg; break;
+      case 'g': t.log = optarg; break;
+      case 'R': t.resume = optarg; break;
       case 'q': quiet = 1; break;
+      case 't': case 'i': case 'P': rc = common_flag(o, optarg); break;
       case 'h': train_usage(stdout); return 0;
       default: train_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
-  {
-    /* the model flags, by the library's one check, before any data is read
-     * (channels and image size come from the data later) */
-    pcnn_config_t early = cfg;
-    early.channels = channels ? channels : 1;
-    char why[PCNN_ERR_LEN];
-    if (pcnn_config_check(&early, why)) FAIL(2, "%s", why);
+    if (rc) return 2;
   }
-
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  t.plan = plan_file(&t.plan_label);
+  t.stop = &g_interrupted;
+  train_lines_t u = {.quiet = quiet, .tty = isatty(2)};
+  const pcnn_train_hooks_t h = {&u, quiet ? NULL : plan_line, train_start, quiet ? NULL : train_step,
+                                quiet ? NULL : train_eval, quiet ? NULL : train_epoch};
+  pcnn_train_result_t r;
   char err[PCNN_ERR_LEN];
-  pcnn_model_t m;
-  static pcnn_ckpt_extra_t extra; /* what the checkpoints of this run record (~130 KB: not on the stack) */
-  static char data_buf[PCNN_MAX_PATH + 1];
-  memset(&extra, 0, sizeof extra);
-  if (resume) {
-    int has_opt = 0;
-    static pcnn_ckpt_extra_t old;
-    if (pcnn_ckpt_load(resume, &m, 0, &has_opt, &old, err)) FAIL(1, "--resume: %s", err);
-    if (!has_opt) {
-      pcnn_model_free(&m);
-      FAIL(1, "--resume: %s has no optimizer state (written without it)", resume);
-    }
-#define AGREE(set, flag, mine, theirs)                                                          \
-  if ((set) && (mine) != (theirs)) {                                                          \
-    pcnn_model_free(&m);                                                                      \
-    FAIL(2, "%s %lld disagrees with the checkpoint %s (%lld)", flag, (long long)(mine), resume, \
-         (long long)(theirs));                                                                \
-  }
-    AGREE(set_f, "--filters", cfg.filters, m.cfg.filters)
-    AGREE(set_d, "--depth", cfg.depth, m.cfg.depth)
-    AGREE(set_h, "--head", cfg.head, m.cfg.head)
-    /* the data order and batch come from the checkpoint so the run continues
-     * exactly; each value read is checked by the range of its flag */
-    const char *v;
-    long long x;
-    char why[PCNN_ERR_LEN];
-#define META_INT(key, range)                                                                         \
-  if (pcnn_value_int(&(range), v, &x, why)) {                                                       \
-    pcnn_model_free(&m);                                                                           \
-    FAIL(1, "--resume: %s: metadata %s: %s", resume, key, why);                                     \
-  }
-    if ((v = pcnn_ckpt_extra_get(&old, "batch"))) {
-      META_INT("batch", PCNN_V_BATCH)
-      AGREE(set_batch, "--batch", batch, x)
-      batch = (int)x;
-    }
-    if ((v = pcnn_ckpt_extra_get(&old, "seed"))) {
-      uint64_t sd;
-      if (pcnn_value_u64(v, &sd, why)) {
-        pcnn_model_free(&m);
-        FAIL(1, "--resume: %s: metadata seed: %s", resume, why);
-      }
-      AGREE(set_seed, "--seed", seed, sd)
-      seed = sd;
-    }
-    if ((v = pcnn_ckpt_extra_get(&old, "binarize"))) {
-      META_INT("binarize", PCNN_V_BINARIZE)
-      AGREE(set_bin, "--binarize", binarize, x)
-      binarize = (int)x;
-    }
-    if ((v = pcnn_ckpt_extra_get(&old, "steps_per_epoch"))) {
-      META_INT("steps_per_epoch", PCNN_V_STEPS)
-      if (!steps) steps = (int)x;
-    }
-    if ((v = pcnn_ckpt_extra_get(&old, "limit"))) {
-      META_INT("limit", PCNN_V_LIMIT)
-      if (!limit) limit = (int)x;
-    }
-    if ((v = pcnn_ckpt_extra_get(&old, "data")) && strcmp(data, "fashion-mnist") == 0) {
-      if (!*v) {
-        pcnn_model_free(&m);
-        FAIL(1, "--resume: %s: metadata data is empty (give --data)", resume);
-      }
-      snprintf(data_buf, sizeof data_buf, "%s", v); /* old is reused below: copy */
-      data = data_buf;
-    }
-#undef META_INT
-#undef AGREE
-    if (set_lr) m.hp.lr = lr;
-    cfg = m.cfg;
-  }
-
-  pcnn_dataset_t tr = {0}, te = {0};
-  if (pcnn_data_open_train_test(&tr, &te, data, limit, test_limit, err)) {
-    if (resume) pcnn_model_free(&m);
-    FAIL(1, "--data: %s", err);
-  }
-  int rc = 0;
-  if (channels && channels != tr.c) {
-    fprintf(stderr, "pixelcnn train: --channels %d but %s has %d-channel images\n", channels, tr.name, tr.c);
-    rc = 2;
-    goto done_data;
-  }
-  if (resume) {
-    if (data_matches(&tr, &m, tr.name)) { rc = 1; goto done_data; }
-  } else {
-    cfg.channels = tr.c, cfg.height = tr.h, cfg.width = tr.w;
-    if (pcnn_model_init(&m, &cfg, seed, 0, err)) {
-      fprintf(stderr, "pixelcnn train: %s\n", err);
-      rc = 2;
-      goto done_data;
-    }
-    m.hp.lr = lr;
-  }
-  const int spe = steps ? steps : (tr.n / batch > 0 ? tr.n / batch : 1);
-  const long total = (long)spe * epochs;
-  if (resume && m.opt.step >= total) {
-    fprintf(stderr, "pixelcnn train: --epochs %d: %s is already at step %ld (epoch %ld of %d steps); "
-            "nothing to train: give --epochs above %ld\n", epochs, resume, m.opt.step, m.opt.step / spe,
-            spe, m.opt.step / spe);
-    rc = 2;
-    goto done;
-  }
-  if (pcnn_model_reserve(&m, batch, err)) {
-    fprintf(stderr, "pixelcnn train: --batch: %s\n", err);
-    rc = 1;
-    goto done;
-  }
-  if (apply_plan(&m, quiet)) {
-    rc = 1;
-    goto done;
-  }
-  char v[64];
-  int bad_meta = pcnn_ckpt_extra_set(&extra, "data", data);
-  snprintf(v, sizeof v, "%d", binarize), bad_meta |= pcnn_ckpt_extra_set(&extra, "binarize", v);
-  snprintf(v, sizeof v, "%d", batch), bad_meta |= pcnn_ckpt_extra_set(&extra, "batch", v);
-  snprintf(v, sizeof v, "%llu", (unsigned long long)seed), bad_meta |= pcnn_ckpt_extra_set(&extra, "seed", v);
-  snprintf(v, sizeof v, "%d", spe), bad_meta |= pcnn_ckpt_extra_set(&extra, "steps_per_epoch", v);
-  snprintf(v, sizeof v, "%d", limit), bad_meta |= pcnn_ckpt_extra_set(&extra, "limit", v);
-  bad_meta |= pcnn_ckpt_extra_set(&extra, "kernels", pcnn_isa_name(pcnn_kernels_isa()));
-  char planstr[256];
-  pcnn_plan_str(&m.plan, planstr, sizeof planstr);
-  bad_meta |= pcnn_ckpt_extra_set(&extra, "plan", planstr);
-  if (bad_meta) {
-    fprintf(stderr, "pixelcnn train: --data: '%.200s...' is too long to record in the checkpoint\n", data);
-    rc = 2;
-    goto done;
-  }
-  /* --out and --log are checked before the first step, not after an epoch */
-  if (pcnn_prepare_output(out, err)) {
-    fprintf(stderr, "pixelcnn train: --out: %s\n", err);
-    rc = 1;
-    goto done;
-  }
-  struct stat lst;
-  const int log_is_dev = stat(log_path, &lst) == 0 && S_ISCHR(lst.st_mode); /* --log /dev/null */
-  if (!log_is_dev && pcnn_prepare_output(log_path, err)) {
-    fprintf(stderr, "pixelcnn train: --log: %s\n", err);
-    rc = 1;
-    goto done;
-  }
-  FILE *log = fopen(log_path, resume ? "a" : "w");
-  if (!log) {
-    fprintf(stderr, "pixelcnn train: --log: %s: %s\n", log_path, strerror(errno));
-    rc = 1;
-    goto done;
-  }
-  if (!resume || ftell(log) == 0)
-    fprintf(log, "step,epoch,train_nll_nats,train_bpd,test_nll_nats,test_bpd,images_per_s,wall_s\n");
-  fflush(log);
-
-  const size_t img = (size_t)cfg.height * cfg.width * cfg.channels;
-  float *inbuf = malloc((size_t)batch * img * sizeof(float));
-  int32_t *idx = malloc((size_t)batch * sizeof(int32_t));
-  stream_t st = {tr.n, seed, -1, malloc((size_t)tr.n * sizeof(int32_t))};
-  if (!inbuf || !idx || !st.perm) {
-    fprintf(stderr, "pixelcnn train: out of memory\n");
-    rc = 1;
-    goto done_log;
-  }
-  if (!quiet)
-    fprintf(stderr,
-            "train: %s (%d train, %d test images %dx%dx%d%s), F=%d D=%d head=%s, %zu parameters, "
-            "batch %d, %d steps/epoch x %d epochs, %d threads, kernels %s\n",
-            tr.name, tr.n, te.n, cfg.height, cfg.width, cfg.channels, binarize ? ", binarised" : "",
-            cfg.filters, cfg.depth, pcnn_head_name(cfg.head), m.nparams, batch, spe, epochs,
-            omp_get_max_threads(), pcnn_isa_name(pcnn_kernels_isa()));
-  signal(SIGINT, on_sigint);
-  const double t_start = now_s();
-  const long step0 = m.opt.step;
-  double epoch_nll = 0;
-  int epoch_steps = 0;
-  double last_print = 0;
-  while (m.opt.step < total && !g_interrupted) {
-    const long t = m.opt.step;
-    const int epoch = (int)(t / spe);
-    for (int j = 0; j < batch; j++) idx[j] = stream_at(&st, t * batch + j);
-    pcnn_data_batch_f32(inbuf, &tr, idx, batch, binarize, NULL);
-    const double nll = pcnn_model_train_step(&m, inbuf, batch) / batch;
-    if (!isfinite(nll)) {
-      /* the step already moved the weights: stop before anything is saved */
-      fprintf(stderr, "%spixelcnn train: the loss is %g at step %ld (epoch %d): training diverged; "
-              "%s keeps the last good checkpoint (try a smaller --lr)\n", !quiet && isatty(2) ? "\n" : "",
-              nll, m.opt.step, epoch + 1, out);
-      rc = 1;
-      break;
-    }
-    epoch_nll += nll;
-    epoch_steps++;
-    const double el = now_s() - t_start;
-    const double ips = (double)(m.opt.step - step0) * batch / el;
-    if (!quiet && (el - last_print > (isatty(2) ? 0.5 : 10.0) || m.opt.step % spe == 0)) {
-      char eta[32];
-      fmt_duration(eta, sizeof eta, (total - m.opt.step) * (double)batch / ips);
-      fprintf(stderr, "%sepoch %d/%d step %ld/%d loss %.2f nats (%.4f bpd) %.1f img/s ETA %s%s",
-              isatty(2) ? "\r" : "", epoch + 1, epochs, m.opt.step - (long)epoch * spe, spe, nll,
-              bits_per_dim(nll, &cfg), ips, eta, isatty(2) ? "   " : "\n");
-      last_print = el;
-    }
-    if (m.opt.step % spe == 0) {
-      /* end of an epoch: test NLL, CSV row, checkpoint */
-      if (!quiet && isatty(2)) fputc('\n', stderr);
-      const double test = eval_nll(&m, &te, te.n, batch, binarize, NULL, inbuf, quiet);
-      const double train = epoch_nll / epoch_steps;
-      if (!isfinite(test)) {
-        fprintf(stderr, "pixelcnn train: the test NLL is %g after step %ld (epoch %d): the model "
-                "diverged; %s keeps the last good checkpoint (try a smaller --lr)\n", test, m.opt.step,
-                epoch + 1, out);
-        rc = 1;
-        break;
-      }
-      fprintf(log, "%ld,%d,%.6f,%.6f,%.6f,%.6f,%.2f,%.2f\n", m.opt.step, epoch + 1, train,
-              bits_per_dim(train, &cfg), test, bits_per_dim(test, &cfg), ips, now_s() - t_start);
-      fflush(log);
-      snprintf(v, sizeof v, "%d", epoch + 1), pcnn_ckpt_extra_set(&extra, "epoch", v);
-      if (save_checked(out, &m, &extra, err)) {
-        fprintf(stderr, "pixelcnn train: --out: %s\n", err);
-        rc = 1;
-        break;
-      }
-      if (!quiet)
-        fprintf(stderr, "epoch %d: train %.2f nats/image (%.4f bpd), test %.2f nats/image (%.4f bpd) -> %s\n",
-                epoch + 1, train, bits_per_dim(train, &cfg), test, bits_per_dim(test, &cfg), out);
-      epoch_nll = 0;
-      epoch_steps = 0;
-    }
-  }
-  if (g_interrupted && rc == 0) {
-    snprintf(v, sizeof v, "%ld", m.opt.step / spe), pcnn_ckpt_extra_set(&extra, "epoch", v);
-    if (save_checked(out, &m, &extra, err)) {
-      fprintf(stderr, "\npixelcnn train: interrupted; writing the checkpoint failed: %s\n", err);
-      rc = 1;
-    } else {
-      fprintf(stderr, "\npixelcnn train: interrupted at step %ld; checkpoint written to %s "
-              "(continue with --resume %s)\n", m.opt.step, out, out);
-      rc = 130;
-    }
-  }
-done_log:
-  fclose(log);
-  free(inbuf);
-  free(idx);
-  free(st.perm);
-done:
-  pcnn_model_free(&m);
-done_data:
-  pcnn_dataset_free(&tr);
-  pcnn_dataset_free(&te);
-  return rc;
+  rc = pcnn_train(&r, &t, &h, err);
+  if (rc == PCNN_RUN_STOPPED)
+    fprintf(stderr, "\npixelcnn train: interrupted at step %ld; checkpoint written to %s (continue with --resume %s)\n",
+            r.step, t.out, t.out);
+  else if (r.stopped)
+    fprintf(stderr, "\npixelcnn train: interrupted; writing the checkpoint failed: %s\n", err);
+  else if (rc) /* a step's loss ends the run in the middle of a live line */
+    fprintf(stderr, "%spixelcnn train: %s\n", rc == PCNN_RUN_DIVERGED && !quiet && u.tty ? "\n" : "", err);
+  return exit_status(rc);
 }
 
 /* -------------------------------------------------------------- sample --- */
 
-typedef struct {
-  double t0;
-  int n;
-} progress_ctx_t;
-
-static void sample_progress(void *p, int done, int total) {
-  progress_ctx_t *c = p;
-  const double el = now_s() - c->t0;
-  char eta[32];
-  fmt_duration(eta, sizeof eta, el / done * (total - done));
-  fprintf(stderr, "%srows %d/%d, %.2f images/s, ETA %s%s", isatty(2) ? "\r" : "", done, total,
-          c->n * (double)done / total / el, eta, isatty(2) ? "   " : "\n");
-  if (done == total && isatty(2)) fputc('\n', stderr);
-}
-
 static void sample_usage(FILE *f) {
+  const pcnn_sample_opts_t d = pcnn_sample_opts_default();
   fprintf(f,
           "usage: pixelcnn sample --ckpt FILE [options]\n"
           "Draws images from a trained model, pixel by pixel (and R, G, B within a pixel).\n"
@@ -696,9 +380,9 @@ static void sample_usage(FILE *f) {
           "                       computed once per pixel from cached activations (about one\n"
           "                       forward pass per image); naive: the seed's, a full forward\n"
           "                       pass per pixel and colour. Same seed, same images.\n"
-          "  --n N                images (default 16)\n"
-          "  --seed S             sampling seed (default 1)\n"
-          "  --temperature T      logits are divided by T > 0 (default 1)\n"
+          "  --n N                images (default %d)\n"
+          "  --seed S             sampling seed (default %llu)\n"
+          "  --temperature T      logits are divided by T > 0 (default %g)\n"
           "  --out FILE.png       PNG grid (default samples.png)\n"
           "  --out-npy FILE.npy   also the images as float32 (N, H, W, C) in [0, 1]\n"
           "  --prime DATA         complete images: DATA as for train --data (its test split's\n"
@@ -708,117 +392,90 @@ static void sample_usage(FILE *f) {
           "  --threads N          OpenMP threads (default: all cores)\n"
           "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
           "  --plan FILE          kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN)\n"
-          "  --quiet              no progress line\n");
+          "  --quiet              no progress line\n",
+          d.n, (unsigned long long)d.seed, d.temperature);
+}
+
+/* the lines of a sampling run (the hooks of pcnn_sample_run) */
+typedef struct {
+  const pcnn_sample_opts_t *o;
+  int quiet;
+  double t0;
+} sample_lines_t;
+
+static void sample_start(void *p, const pcnn_config_t *c, int prime_rows) {
+  sample_lines_t *u = p;
+  u->t0 = now_s();
+  if (!u->quiet)
+    fprintf(stderr, "sample: %d images %dx%dx%d, %s sampler, %d primed rows, T=%g, %d threads\n", u->o->n,
+            c->height, c->width, c->channels, u->o->cached ? "cached" : "naive", prime_rows, u->o->temperature,
+            omp_get_max_threads());
+}
+
+static void sample_progress(void *p, int done, int total) {
+  const sample_lines_t *u = p;
+  const double el = now_s() - u->t0;
+  char eta[32];
+  fmt_duration(eta, sizeof eta, el / done * (total - done));
+  fprintf(stderr, "%srows %d/%d, %.2f images/s, ETA %s%s", isatty(2) ? "\r" : "", done, total,
+          u->o->n * (double)done / total / el, eta, isatty(2) ? "   " : "\n");
+  if (done == total && isatty(2)) fputc('\n', stderr);
 }
 
 static int cmd_sample(int argc, char **argv) {
-  const char *ckpt = NULL, *out = "samples.png", *out_npy = NULL, *prime = NULL;
-  int n = 16, prime_rows = -1, scale = 2, quiet = 0, cached = 1;
-  double temperature = 1.0;
-  uint64_t seed = 1;
+  pcnn_sample_opts_t s = pcnn_sample_opts_default();
+  const char *out = "samples.png", *npy = NULL;
+  int scale = 2, quiet = 0;
   static const struct option opts[] = {
       {"ckpt", 1, 0, 'c'}, {"sampler", 1, 0, 'S'}, {"n", 1, 0, 'n'}, {"seed", 1, 0, 's'},
       {"temperature", 1, 0, 'T'}, {"out", 1, 0, 'o'}, {"out-npy", 1, 0, 'N'}, {"prime", 1, 0, 'p'},
       {"prime-rows", 1, 0, 'r'}, {"scale", 1, 0, 'k'}, {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'},
       {"quiet", 0, 0, 'q'}, {"plan", 1, 0, 'P'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-  int o;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
-      case 'P': g_plan_path = optarg; break;
-      case 'c': ckpt = optarg; break;
+  int o, rc = 0;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (o) {
+      case 'c': s.ckpt = optarg; break;
       case 'S':
         if (strcmp(optarg, "cached") != 0 && strcmp(optarg, "naive") != 0)
-          FAIL(2, "--sampler: '%s' is not available (this build has: cached, naive)", optarg);
-        cached = strcmp(optarg, "cached") == 0;
+          return fail(2, "--sampler: '%s' is not available (this build has: cached, naive)", optarg);
+        s.cached = strcmp(optarg, "cached") == 0;
         break;
-      case 'n': if (parse_iv("--n", optarg, &PCNN_V_SAMPLES, &n)) return 2; break;
-      case 's': if (parse_seed(optarg, &seed)) return 2; break;
-      case 'T': if (parse_rv("--temperature", optarg, &PCNN_V_TEMPERATURE, &temperature)) return 2; break;
+      case 'n': rc = flag_int("--n", optarg, &PCNN_V_SAMPLES, &s.n); break;
+      case 's': rc = flag_seed(optarg, &s.seed); break;
+      case 'T': rc = flag_real("--temperature", optarg, &PCNN_V_TEMPERATURE, &s.temperature); break;
       case 'o': out = optarg; break;
-      case 'N': out_npy = optarg; break;
-      case 'p': prime = optarg; break;
-      case 'r': if (parse_iv("--prime-rows", optarg, &PCNN_V_PRIME_ROWS, &prime_rows)) return 2; break;
-      case 'k': if (parse_iv("--scale", optarg, &PCNN_V_SCALE, &scale)) return 2; break;
-      case 't': if (set_threads(optarg)) return 2; break;
-      case 'i': if (set_isa(optarg)) return 2; break;
+      case 'N': npy = optarg; break;
+      case 'p': s.prime = optarg; break;
+      case 'r': rc = flag_int("--prime-rows", optarg, &PCNN_V_PRIME_ROWS, &s.prime_rows); break;
+      case 'k': rc = flag_int("--scale", optarg, &PCNN_V_SCALE, &scale); break;
       case 'q': quiet = 1; break;
+      case 't': case 'i': case 'P': rc = common_flag(o, optarg); break;
       case 'h': sample_usage(stdout); return 0;
       default: sample_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
-  if (!ckpt) FAIL(2, "--ckpt is required (see --help)");
-  if (prime_rows >= 0 && !prime) FAIL(2, "--prime-rows needs --prime DATA");
+    if (rc) return 2;
+  }
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (!s.ckpt) return fail(2, "--ckpt is required (see --help)");
+  if (s.prime_rows >= 0 && !s.prime) return fail(2, "--prime-rows needs --prime DATA");
   char err[PCNN_ERR_LEN];
   /* outputs are checked before the sampling, which can take long */
-  if (pcnn_prepare_output(out, err)) FAIL(1, "--out: %s", err);
-  if (out_npy && pcnn_prepare_output(out_npy, err)) FAIL(1, "--out-npy: %s", err);
-  pcnn_model_t m;
-  static pcnn_ckpt_extra_t extra;
-  if (pcnn_ckpt_load(ckpt, &m, n, NULL, &extra, err)) FAIL(1, "%s", err);
-  if (apply_plan(&m, quiet)) {
-    pcnn_model_free(&m);
-    return 1;
-  }
-  if (prime_rows > m.cfg.height) {
-    pcnn_model_free(&m);
-    FAIL(2, "--prime-rows: %d is more than the image height %d", prime_rows, m.cfg.height);
-  }
-  const size_t img = (size_t)m.cfg.height * m.cfg.width * m.cfg.channels;
-  float *x = calloc((size_t)n * img, sizeof(float));
-  int rc = 0;
-  if (prime) {
-    pcnn_dataset_t ds;
-    if (pcnn_data_open(&ds, prime, PCNN_SPLIT_TEST, n, err)) {
-      fprintf(stderr, "pixelcnn sample: --prime: %s\n", err);
-      rc = 1;
-    } else if (data_matches(&ds, &m, ds.name)) {
-      rc = 1;
-    } else if (ds.n < n) {
-      fprintf(stderr, "pixelcnn sample: --prime: %s has %d images, --n asks for %d\n", ds.name, ds.n, n);
-      rc = 1;
-    } else {
-      const char *b = pcnn_ckpt_extra_get(&extra, "binarize");
-      int32_t *idx = malloc(sizeof(int32_t) * (size_t)n);
-      for (int i = 0; i < n; i++) idx[i] = i;
-      pcnn_data_batch_f32(x, &ds, idx, n, b && strcmp(b, "1") == 0, NULL);
-      free(idx);
-      if (prime_rows < 0) prime_rows = m.cfg.height / 2;
-    }
-    pcnn_dataset_free(&ds);
-  }
-  if (prime_rows < 0) prime_rows = 0;
-  if (!rc) {
-    progress_ctx_t pc = {now_s(), n};
-    if (!quiet)
-      fprintf(stderr, "sample: %d images %dx%dx%d, %s sampler, %d primed rows, T=%g, %d threads\n", n,
-              m.cfg.height, m.cfg.width, m.cfg.channels, cached ? "cached" : "naive", prime_rows,
-              temperature, omp_get_max_threads());
-    if (!cached) {
-      pcnn_sample_naive(&m, x, n, prime_rows, (float)temperature, seed, quiet ? NULL : sample_progress, &pc);
-    } else if (pcnn_sample_cached(&m, x, n, prime_rows, (float)temperature, seed,
-                                  quiet ? NULL : sample_progress, &pc, NULL)) {
-      fprintf(stderr, "pixelcnn sample: out of memory for the cached sampler (try a smaller --n)\n");
-      free(x);
-      pcnn_model_free(&m);
-      return 1;
-    }
-    if (pcnn_png_write_grid_f32(out, x, n, m.cfg.height, m.cfg.width, m.cfg.channels, 0, 1, scale, err)) {
-      fprintf(stderr, "pixelcnn sample: --out: %s\n", err);
-      rc = 1;
-    } else {
-      printf("samples: %s (%d images, %.1f s)\n", out, n, now_s() - pc.t0);
-    }
-    const int64_t shape[4] = {n, m.cfg.height, m.cfg.width, m.cfg.channels};
-    if (!rc && out_npy) {
-      if (pcnn_npy_write(out_npy, PCNN_NPY_F32, x, 4, shape, err)) {
-        fprintf(stderr, "pixelcnn sample: --out-npy: %s\n", err);
-        rc = 1;
-      } else {
-        printf("images: %s (%d, %d, %d, %d) float32\n", out_npy, n, m.cfg.height, m.cfg.width, m.cfg.channels);
-      }
-    }
-  }
-  free(x);
-  pcnn_model_free(&m);
+  if (pcnn_prepare_output(out, err)) return fail(1, "--out: %s", err);
+  if (npy && pcnn_prepare_output(npy, err)) return fail(1, "--out-npy: %s", err);
+  s.plan = plan_file(&s.plan_label);
+  sample_lines_t u = {&s, quiet, now_s()};
+  const pcnn_sample_hooks_t h = {&u, quiet ? NULL : plan_line, sample_start, quiet ? NULL : sample_progress};
+  pcnn_sample_result_t r;
+  if ((rc = pcnn_sample_run(&r, &s, &h, err))) return fail(exit_status(rc), "%s", err);
+  const pcnn_config_t *c = &r.cfg;
+  const int64_t shape[4] = {s.n, c->height, c->width, c->channels};
+  if (pcnn_png_write_grid_f32(out, r.images, s.n, c->height, c->width, c->channels, 0, 1, scale, err))
+    rc = fail(1, "--out: %s", err);
+  else
+    printf("samples: %s (%d images, %.1f s)\n", out, s.n, now_s() - u.t0);
+  if (!rc && npy && pcnn_npy_write(npy, PCNN_NPY_F32, r.images, 4, shape, err)) rc = fail(1, "--out-npy: %s", err);
+  else if (!rc && npy) printf("images: %s (%d, %d, %d, %d) float32\n", npy, s.n, c->height, c->width, c->channels);
+  free(r.images);
   return rc;
 }
 
@@ -839,12 +496,11 @@ static int cmd_info(int argc, char **argv) {
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
       case 'c': ckpt = optarg; break;
-      case 'i': if (set_isa(optarg)) return 2; break;
-      case 'P': g_plan_path = optarg; break;
+      case 'i': case 'P': if (common_flag(o, optarg)) return 2; break;
       case 'h': info_usage(stdout); return 0;
       default: info_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
   printf("kernel levels:");
   for (int i = 0; i < PCNN_ISA_COUNT; i++)
     printf(" %s%s", pcnn_isa_name((pcnn_isa_t)i), pcnn_isa_supported((pcnn_isa_t)i) ? "" : "(unsupported)");
@@ -853,33 +509,27 @@ static int cmd_info(int argc, char **argv) {
          omp_get_max_threads());
   for (int op = 0; op < pcnn_op_count(); op++)
     printf("  %-28s %s\n", pcnn_op_name(op), pcnn_isa_name(t->isa_of[op]));
+  char err[PCNN_ERR_LEN];
+  pcnn_model_t m;
+  const pcnn_config_t seed = pcnn_config_default();
   if (ckpt) {
-    char err[PCNN_ERR_LEN];
-    pcnn_model_t m;
     static pcnn_ckpt_extra_t extra;
     int has_opt;
-    if (pcnn_ckpt_load(ckpt, &m, 0, &has_opt, &extra, err)) FAIL(1, "%s", err);
+    if (pcnn_ckpt_load(ckpt, &m, 0, &has_opt, &extra, err)) return fail(1, "%s", err);
     printf("checkpoint %s:\n  channels %d, filters %d, depth %d, head %s, image %dx%d\n"
            "  %zu parameters in %d tensors, optimizer state: %s (step %ld)\n",
            ckpt, m.cfg.channels, m.cfg.filters, m.cfg.depth, pcnn_head_name(m.cfg.head), m.cfg.height,
            m.cfg.width, m.nparams, m.ntensors, has_opt ? "yes" : "no", m.opt.step);
     for (int i = 0; i < extra.n; i++) printf("  %s = %s\n", extra.key[i], extra.value[i]);
-    const int rc = apply_plan(&m, 1);
-    if (!rc) print_plan(stdout, &m);
-    pcnn_model_free(&m);
-    return rc ? 1 : 0;
+  } else if (pcnn_model_init(&m, &seed, 1, 0, err)) {
+    return fail(1, "%s", err);
   }
-  char err[PCNN_ERR_LEN];
-  pcnn_model_t m;
-  const pcnn_config_t seed = pcnn_config_default();
-  if (pcnn_model_init(&m, &seed, 1, 0, err)) FAIL(1, "%s", err);
-  const int rc = apply_plan(&m, 1);
-  if (!rc) {
-    printf("seed model (F=%d, D=%d, 28x28): ", seed.filters, seed.depth);
-    print_plan(stdout, &m);
-  }
+  const char *label, *path = plan_file(&label);
+  const int rc = pcnn_plan_apply_file(&m, NULL, path, label, err) ? fail(1, "%s", err) : 0;
+  if (!rc && !ckpt) printf("seed model (F=%d, D=%d, 28x28): ", seed.filters, seed.depth);
+  if (!rc) print_plan(stdout, &m);
   pcnn_model_free(&m);
-  return rc ? 1 : 0;
+  return rc;
 }
 
 /* ---------------------------------------------------------------- tune --- */
@@ -908,29 +558,31 @@ static int cmd_tune(int argc, char **argv) {
       {"channels", 1, 0, 'C'}, {"filters", 1, 0, 'F'}, {"depth", 1, 0, 'D'}, {"head", 1, 0, 'H'},
       {"size", 1, 0, 's'}, {"batch", 1, 0, 'b'}, {"reps", 1, 0, 'r'}, {"out", 1, 0, 'o'},
       {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-  int o;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
-      case 'C': if (parse_iv("--channels", optarg, &PCNN_V_CHANNELS, &cfg.channels)) return 2; break;
-      case 'F': if (parse_iv("--filters", optarg, &PCNN_V_FILTERS, &cfg.filters)) return 2; break;
-      case 'D': if (parse_iv("--depth", optarg, &PCNN_V_DEPTH, &cfg.depth)) return 2; break;
+  int o, rc = 0;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (o) {
+      case 'C': rc = flag_int("--channels", optarg, &PCNN_V_CHANNELS, &cfg.channels); break;
+      case 'F': rc = flag_int("--filters", optarg, &PCNN_V_FILTERS, &cfg.filters); break;
+      case 'D': rc = flag_int("--depth", optarg, &PCNN_V_DEPTH, &cfg.depth); break;
       case 'H':
-        cfg.head = pcnn_head_parse(optarg);
-        if (cfg.head < 0) FAIL(2, "--head: '%s' is not bernoulli or softmax256", optarg);
+        if ((cfg.head = pcnn_head_parse(optarg)) < 0) return fail(2, "--head: '%s' is not bernoulli or softmax256", optarg);
         break;
-      case 's': if (parse_iv("--size", optarg, &PCNN_V_TUNE_SIZE, &size)) return 2; break;
-      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_BATCH, &batch)) return 2; break;
-      case 'r': if (parse_iv("--reps", optarg, &PCNN_V_REPS, &reps)) return 2; break;
+      case 's': rc = flag_int("--size", optarg, &PCNN_V_TUNE_SIZE, &size); break;
+      case 'b': rc = flag_int("--batch", optarg, &PCNN_V_BATCH, &batch); break;
+      case 'r': rc = flag_int("--reps", optarg, &PCNN_V_REPS, &reps); break;
       case 'o': out = optarg; break;
-      case 't': if (set_threads(optarg)) return 2; break;
+      case 't': rc = common_flag(o, optarg); break;
       case 'h': tune_usage(stdout); return 0;
       default: tune_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (rc) return 2;
+  }
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
   cfg.height = cfg.width = size;
   char err[PCNN_ERR_LEN];
-  if (pcnn_prepare_output(out, err)) FAIL(1, "--out: %s", err);
+  if (pcnn_prepare_output(out, err)) return fail(1, "--out: %s", err);
   pcnn_model_t m;
-  if (pcnn_model_init(&m, &cfg, 1, 0, err)) FAIL(2, "%s", err);
+  if (pcnn_model_init(&m, &cfg, 1, 0, err)) return fail(2, "%s", err);
   fprintf(stderr, "tune: F=%d D=%d C=%d %dx%d batch %d, %d threads, best of %d runs per kernel\n", cfg.filters,
           cfg.depth, cfg.channels, size, size, batch, omp_get_max_threads(), reps);
   pcnn_plan_t plan;
@@ -939,9 +591,9 @@ static int cmd_tune(int argc, char **argv) {
   pcnn_model_set_plan(&m, &plan);
   snprintf(m.plan.source, sizeof m.plan.source, "%s", out);
   print_plan(stdout, &m);
-  const int rc = pcnn_plan_save(out, &plan, err);
+  rc = pcnn_plan_save(out, &plan, err);
   pcnn_model_free(&m);
-  if (rc) FAIL(1, "--out: %s", err);
+  if (rc) return fail(1, "--out: %s", err);
   printf("plan written to %s (use it with --plan %s or PIXELCNN_PLAN=%s)\n", out, out, out);
   return 0;
 }
@@ -965,26 +617,35 @@ static int cmd_check(int argc, char **argv) {
       {"batch", 1, 0, 'b'}, {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
-      case 'b': if (parse_iv("--batch", optarg, &PCNN_V_CHECK_BATCH, &batch)) return 2; break;
-      case 't': if (set_threads(optarg)) return 2; break;
+      case 'b': if (flag_int("--batch", optarg, &PCNN_V_CHECK_BATCH, &batch)) return 2; break;
+      case 't': if (common_flag(o, optarg)) return 2; break;
       case 'h': check_usage(stdout); return 0;
       default: check_usage(stderr); return 2;
     }
-  if (optind < argc) FAIL(2, "unexpected argument '%s' (see --help)", argv[optind]);
+  if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
   return pcnn_check_run(stdout, batch) ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------- main --- */
 
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *what;
+} COMMANDS[] = {
+    {"train", cmd_train, "train a PixelCNN on a data set (Nadam), with checkpoints and a CSV log"},
+    {"eval", cmd_eval, "NLL of a data set under a checkpoint (nats/image, bits/dim)"},
+    {"sample", cmd_sample, "draw images (or complete them) and write a PNG grid"},
+    {"info", cmd_info, "kernel levels and the kernel table; a checkpoint's config"},
+    {"check", cmd_check, "verify every SIMD kernel against the reference and oneDNN here"},
+    {"tune", cmd_tune, "measure the verified kernels for a model's shapes; write a plan file"},
+};
+enum { NCOMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
+
 static void main_usage(FILE *f) {
+  fprintf(f, "usage: pixelcnn COMMAND [options]   (pixelcnn COMMAND --help for its options)\n");
+  for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].what);
   fprintf(f,
-          "usage: pixelcnn COMMAND [options]   (pixelcnn COMMAND --help for its options)\n"
-          "  train    train a PixelCNN on a data set (Nadam), with checkpoints and a CSV log\n"
-          "  eval     NLL of a data set under a checkpoint (nats/image, bits/dim)\n"
-          "  sample   draw images (or complete them) and write a PNG grid\n"
-          "  info     kernel levels and the kernel table; a checkpoint's config\n"
-          "  check    verify every SIMD kernel against the reference and oneDNN here\n"
-          "  tune     measure the verified kernels for a model's shapes; write a plan file\n"
           "Environment: PIXELCNN_ISA=ref|avx2|avx512 caps the kernel level (as --isa);\n"
           "PIXELCNN_PLAN=FILE is the default --plan;\n"
           "OMP_NUM_THREADS sets the default thread count.\n");
@@ -996,25 +657,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *env = getenv("PIXELCNN_ISA");
-  if (env && *env) {
-    const int isa = pcnn_isa_parse(env);
-    if (isa < 0) {
-      fprintf(stderr, "pixelcnn: PIXELCNN_ISA='%s' is not one of ref, avx2, avx512\n", env);
-      return 2;
-    }
-    if (pcnn_kernels_set_isa((pcnn_isa_t)isa)) {
-      fprintf(stderr, "pixelcnn: PIXELCNN_ISA=%s: this CPU cannot run %s kernels\n", env, env);
-      return 2;
-    }
-  }
+  const int bad = env && *env ? set_isa(env) : 0;
+  if (bad == 1) fprintf(stderr, "pixelcnn: PIXELCNN_ISA='%s' is not one of ref, avx2, avx512\n", env);
+  if (bad == 2) fprintf(stderr, "pixelcnn: PIXELCNN_ISA=%s: this CPU cannot run %s kernels\n", env, env);
+  if (bad) return 2;
   g_cmd = argv[1];
   argv[1] = argv[0];
-  if (strcmp(g_cmd, "train") == 0) return cmd_train(argc - 1, argv + 1);
-  if (strcmp(g_cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
-  if (strcmp(g_cmd, "sample") == 0) return cmd_sample(argc - 1, argv + 1);
-  if (strcmp(g_cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
-  if (strcmp(g_cmd, "check") == 0) return cmd_check(argc - 1, argv + 1);
-  if (strcmp(g_cmd, "tune") == 0) return cmd_tune(argc - 1, argv + 1);
+  for (int i = 0; i < NCOMMANDS; i++)
+    if (strcmp(g_cmd, COMMANDS[i].name) == 0) return COMMANDS[i].run(argc - 1, argv + 1);
   if (strcmp(g_cmd, "--help") == 0 || strcmp(g_cmd, "-h") == 0 || strcmp(g_cmd, "help") == 0) {
     main_usage(stdout);
     return 0;

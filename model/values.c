@@ -44,6 +44,11 @@ int pcnn_value_int(const pcnn_irange_t *r, const char *s, long long *out, char w
   return 0;
 }
 
+int pcnn_value_int_ok(const pcnn_irange_t *r, long long v, char why[PCNN_ERR_LEN]) {
+  if (v >= r->lo && v <= r->hi) return 0;
+  return pcnn_errf(why, "%lld is not an integer in %lld..%lld", v, r->lo, r->hi);
+}
+
 static void range_str(char *b, size_t n, const pcnn_rrange_t *r) {
   snprintf(b, n, "%s%g, %g%s", r->lo_open ? "(" : "[", r->lo, r->hi, r->hi_open ? ")" : "]");
 }

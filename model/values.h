@@ -55,6 +55,8 @@ extern const pcnn_rrange_t PCNN_V_PLAN_MS;    /* a plan's measured time: [0, 1e9
 #define PCNN_MAX_PATH 4095
 
 int pcnn_value_int(const pcnn_irange_t *r, const char *s, long long *out, char why[PCNN_ERR_LEN]);
+/* range check of an integer already in memory (a library caller's option) */
+int pcnn_value_int_ok(const pcnn_irange_t *r, long long v, char why[PCNN_ERR_LEN]);
 int pcnn_value_real(const pcnn_rrange_t *r, const char *s, double *out, char why[PCNN_ERR_LEN]);
 /* range check of a value already in memory (finite and in range) */
 int pcnn_value_real_ok(const pcnn_rrange_t *r, double v, char why[PCNN_ERR_LEN]);
