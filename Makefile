@@ -33,8 +33,11 @@ XSMM   := -lxsmm -lxsmmnoblas -lpthread -lrt -ldl -lm
 GTEST  := -lgtest -lpthread
 GBENCH := -lbenchmark -lpthread
 
+# the pixelcnn program's files (model/main.c, model/cli*.c) are not in the library
+CLI_SRC   := model/main.c $(wildcard model/cli*.c)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIB_SRC   := $(wildcard reference/*.c) $(wildcard kernels/*.c) \
-             $(filter-out model/main.c,$(wildcard model/*.c))
+             $(filter-out $(CLI_SRC),$(wildcard model/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(wildcard tests/*.cc)
 TEST_OBJ  := $(TEST_SRC:%.cc=$(BUILD)/%.o)
@@ -95,7 +98,7 @@ $(LIBPCNN): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(PIXELCNN): $(BUILD)/model/main.o $(LIBPCNN)
+$(PIXELCNN): $(CLI_OBJ) $(LIBPCNN)
 	$(CC) $(CFLAGS) $^ -o $@ $(DNNL) $(LIBS)
 
 $(TESTS): $(TEST_OBJ) $(LIBPCNN)
@@ -121,7 +124,7 @@ run: deps $(PIXELCNN)
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(BUILD)/model/main.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
 
 .PHONY: fuzz-build fuzz fuzz-corpus fuzz-clean
 fuzz-build: $(FUZZ_BINS)

@@ -322,8 +322,6 @@ const pcnn_layer_t *pcnn_model_role_layer(const pcnn_model_t *m, int role) {
 }
 
 void pcnn_model_describe(const pcnn_model_t *m, FILE *f) {
-  static const char *const dir_short[PCNN_DIRS] = {"fwd", "bwd_data", "bwd_weights"};
-  (void)dir_short;
   fprintf(f, "%-18s %-18s %-6s %-22s %-8s %-8s %-8s %-8s %s\n", "layer", "op", "role", "shape",
           "src", "res", "pre", "out", "levels fwd/bwd_data/bwd_weights");
   for (int i = 0; i < m->nlayers; i++) {
