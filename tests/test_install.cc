@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli_util.h"
@@ -177,6 +178,33 @@ TEST(InstallApi, MatchesTheModelAndRoundTripsACheckpoint) {
   EXPECT_EQ(lg, ll) << "the loaded optimizer state steps differently";
   std::remove(path.c_str());
   rmdir(tmpl);
+}
+
+// the header's thread contract: different handles on different threads at once
+TEST(InstallApi, TwoHandlesOnTwoThreads) {
+  const pixelcnn_config_t c = small_cfg();
+  const std::vector<float> img = images(4, c, 21);
+  // seed s: create, 3 train steps, sample 2 images with the cached sampler -> out
+  auto work = [&](uint64_t s, std::vector<float> *out, std::string *why) {
+    char err[PIXELCNN_ERR_LEN] = "";
+    Handle h;
+    out->assign(2 * 6 * 5, 0.f);
+    if (pixelcnn_create(&h.m, &c, s, err) == PIXELCNN_OK)
+      for (int i = 0; i < 3 && !err[0]; i++) pixelcnn_train_step(h.m, nullptr, img.data(), 4, err);
+    if (!err[0]) pixelcnn_sample(h.m, out->data(), 2, 0, 1.f, s, PIXELCNN_SAMPLER_CACHED, err);
+    *why = err;
+  };
+  std::vector<float> a1, b1, a2, b2;
+  std::string ea1, eb1, ea2, eb2;
+  std::thread(work, 1, &a1, &ea1).join();  // one at a time: the reference
+  std::thread(work, 2, &b1, &eb1).join();
+  std::thread ta(work, 1, &a2, &ea2), tb(work, 2, &b2, &eb2);
+  ta.join();
+  tb.join();
+  for (const std::string *e : {&ea1, &eb1, &ea2, &eb2}) EXPECT_EQ(*e, "");
+  EXPECT_EQ(a1, a2);
+  EXPECT_EQ(b1, b2);
+  EXPECT_NE(a1, b1);
 }
 
 // ---- make install ----
