@@ -8,8 +8,10 @@
 // back by the example and by the installed pixelcnn, the .so exporting only
 // pixelcnn_*, and `make uninstall`. `make test` sets PCNN_MAKE (make -C the
 // source tree with this build's BUILD and SANITIZE), PCNN_SRC_DIR, PCNN_CC and
-// PCNN_CXX. The prefix is removed when every check passed, kept (and named in
-// the failure) otherwise.
+// PCNN_CXX. The prefix (under TMPDIR) is removed when every check passed,
+// kept and named in the failure otherwise. Under `make test SANITIZE=1` the
+// installed library is the sanitized one and its pixelcnn.pc carries the
+// -fsanitize flags, so the example is built and run with ASan + UBSan too.
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -256,8 +258,8 @@ TEST(Install, EmbedExampleBuildsAndRunsAgainstTheInstalledLibrary) {
   const std::string cc = env("PCNN_CC", "cc"), cxx = env("PCNN_CXX", "c++");
   ASSERT_EQ(sh("command -v pkg-config").code, 0) << "pkg-config is missing (scripts/install-deps.sh installs it)";
 
-  char tmpl[] = "/tmp/pcnn-install-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string tmpl = env("TMPDIR", "/tmp") + "/pcnn-install-XXXXXX";
+  ASSERT_NE(mkdtemp(&tmpl[0]), nullptr) << tmpl;
   const std::string pre = tmpl, lib = pre + "/lib";
   // the prefix's pkg-config file only; the run finds libpixelcnn.so by LD_LIBRARY_PATH
   const std::string pc = "PKG_CONFIG_PATH=" + lib + "/pkgconfig ", ld = "LD_LIBRARY_PATH=" + lib + " ";
