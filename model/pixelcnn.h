@@ -12,7 +12,13 @@
  * head reads its target class as round(255 v)). H, W and C are the model's
  * (pixelcnn_get_config). Logits are (n, H, W, C*K), colour c's K logits at
  * [c*K, c*K + K); K = 1 for the Bernoulli head, 256 for the softmax256 head.
- * n, the batch, is 1..4096.
+ * n, the batch, is 1..4096. Buffers are the caller's: the library reads
+ * and writes them only during the call and keeps no pointer to them.
+ *
+ * Memory: a handle owns its parameters and Nadam state (4 floats per
+ * parameter) and activations for the largest batch it has been given; they
+ * grow on the first call with a larger n and never shrink (about 14 MB per
+ * image for the seed model at 28x28).
  *
  * Errors: every call that can fail returns a pixelcnn_status_t, PIXELCNN_OK
  * (0) on success, and on failure writes one line naming the argument, file
