@@ -11,6 +11,9 @@ CXX := g++
 endif
 
 SANITIZE ?= 0
+# the make program, for the install test (named through an alias: a recipe
+# line that says $(MAKE) is run even by `make -n`)
+MAKE_CMD := $(MAKE)
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -50,6 +53,28 @@ PIXELCNN := $(BUILD)/pixelcnn
 TESTS := $(BUILD)/pcnn_tests
 BENCH := $(BUILD)/pcnn_bench
 
+# ---- the installed library: `make install [PREFIX=/usr/local] [DESTDIR=]`
+# libpixelcnn.a (the objects of the build), libpixelcnn.so (the same sources
+# compiled with -fPIC into $(BUILD)/pic/; exports only pixelcnn_*), the public
+# header model/pixelcnn.h, the pixelcnn program and pixelcnn.pc. check, tune
+# and onednn.c (oneDNN, for `pixelcnn check` / `tune` only) stay out of it, so
+# a program that embeds the library does not need oneDNN.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(PREFIX)/bin
+LIBDIR  := $(PREFIX)/lib
+INCDIR  := $(PREFIX)/include
+PCDIR   := $(LIBDIR)/pkgconfig
+VERSION := $(shell sed -n 's/^\#define PIXELCNN_VERSION "\(.*\)"/\1/p' model/pixelcnn.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+PUB_SRC := $(filter-out model/check.c model/tune.c model/onednn.c,$(LIB_SRC))
+PUB_A   := $(BUILD)/libpixelcnn.a
+PUB_SO  := $(BUILD)/libpixelcnn.so.$(VERSION)
+PUB_PIC := $(PUB_SRC:%.c=$(BUILD)/pic/%.o)
+# what a program linking libpixelcnn.a also needs (pkg-config --static);
+# -lgomp, not -fopenmp: the objects call GNU libgomp whatever the linking compiler
+PUB_PRIVATE := -lcjson -lpng -lz -lgomp -lm
+
 # ---- libFuzzer targets (tests/fuzz/): a clang build of the library with
 # ASan + UBSan + fuzzer instrumentation into build-fuzz/, whatever SANITIZE is.
 #   make fuzz-build                    build-fuzz/fuzz_<target> for every target
@@ -76,7 +101,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_LIBPCNN := $(FUZZ_BUILD)/libpcnn.a
 FUZZ_BINS    := $(FUZZ_ALL:%=$(FUZZ_BUILD)/fuzz_%)
 
-.PHONY: all deps test run bench clean
+.PHONY: all deps test run bench clean install uninstall
 all: deps $(PIXELCNN) $(TESTS)
 
 deps:
@@ -90,6 +115,13 @@ $(BUILD)/kernels/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
 $(BUILD)/bench/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
 $(BUILD)/bench/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
 
+# position-independent twins of the library objects, for libpixelcnn.so
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC $(XFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/pic/kernels/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
+$(BUILD)/pic/kernels/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
+
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
@@ -101,6 +133,14 @@ $(LIBPCNN): $(LIB_OBJ)
 $(PIXELCNN): $(CLI_OBJ) $(LIBPCNN)
 	$(CC) $(CFLAGS) $^ -o $@ $(DNNL) $(LIBS)
 
+$(PUB_A): $(PUB_SRC:%.c=$(BUILD)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(PUB_SO): $(PUB_PIC) model/pixelcnn.map
+	$(CC) -shared -fopenmp $(SAN) -Wl,-soname,libpixelcnn.so.$(SOMAJOR) \
+	  -Wl,--version-script=model/pixelcnn.map -Wl,--no-undefined $(PUB_PIC) -o $@ $(LIBS)
+
 $(TESTS): $(TEST_OBJ) $(LIBPCNN)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(GTEST) $(DNNL) $(LIBS)
 
@@ -108,8 +148,14 @@ $(BENCH): $(BENCH_OBJ) $(LIBPCNN)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(GBENCH) $(DNNL) $(XSMM) $(LIBS)
 
 # The test suite; its last line is `N passed, N failed`, non-zero exit on failure.
-test: deps $(PIXELCNN) $(TESTS) $(BENCH) $(FUZZ_BINS)
-	PIXELCNN_BIN=$(PIXELCNN) PCNN_BENCH_BIN=$(BENCH) FUZZ_BIN_DIR=$(FUZZ_BUILD) $(TESTS)
+# tests/test_install.cc runs `$PCNN_MAKE install PREFIX=<temporary>` (what
+# install needs is built here first, so it only copies) and builds
+# examples/embed.c against that prefix with PCNN_CC and pkg-config.
+test: deps $(PIXELCNN) $(TESTS) $(BENCH) $(FUZZ_BINS) $(PUB_A) $(PUB_SO)
+	PIXELCNN_BIN=$(PIXELCNN) PCNN_BENCH_BIN=$(BENCH) FUZZ_BIN_DIR=$(FUZZ_BUILD) \
+	  PCNN_SRC_DIR=$(CURDIR) PCNN_CC=$(CC) PCNN_CXX=$(CXX) \
+	  PCNN_MAKE="$(MAKE_CMD) --no-print-directory -C $(CURDIR) BUILD=$(BUILD) SANITIZE=$(SANITIZE)" \
+	  $(TESTS)
 
 # Kernel and model benchmarks beside oneDNN, libxsmm and PyTorch; writes
 # bench/results/<cpu>-<date>.json, bench/RESULTS.md and bench/ratios.png.
@@ -124,7 +170,30 @@ run: deps $(PIXELCNN)
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+# Installs the library, the header, pixelcnn.pc and the program (README,
+# "Embedding the library"). With SANITIZE=1 the installed library is the
+# sanitized build and pixelcnn.pc says so (Libs carries the -fsanitize flags).
+install: $(PIXELCNN) $(PUB_A) $(PUB_SO)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)
+	install -m 755 $(PIXELCNN) $(DESTDIR)$(BINDIR)/pixelcnn
+	install -m 644 $(PUB_A) $(DESTDIR)$(LIBDIR)/libpixelcnn.a
+	install -m 755 $(PUB_SO) $(DESTDIR)$(LIBDIR)/libpixelcnn.so.$(VERSION)
+	ln -sf libpixelcnn.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpixelcnn.so.$(SOMAJOR)
+	ln -sf libpixelcnn.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpixelcnn.so
+	install -m 644 model/pixelcnn.h $(DESTDIR)$(INCDIR)/pixelcnn.h
+	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	  'includedir=$${prefix}/include' '' 'Name: pixelcnn' \
+	  'Description: PixelCNN on a CPU in C11: model, Nadam trainer, samplers' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -lpixelcnn$(if $(SAN), $(SAN))' 'Libs.private: $(PUB_PRIVATE)' \
+	  > $(DESTDIR)$(PCDIR)/pixelcnn.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pixelcnn $(DESTDIR)$(INCDIR)/pixelcnn.h $(DESTDIR)$(PCDIR)/pixelcnn.pc \
+	  $(DESTDIR)$(LIBDIR)/libpixelcnn.a $(DESTDIR)$(LIBDIR)/libpixelcnn.so \
+	  $(DESTDIR)$(LIBDIR)/libpixelcnn.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpixelcnn.so.$(VERSION)
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PUB_PIC:.o=.d)
 
 .PHONY: fuzz-build fuzz fuzz-corpus fuzz-clean
 fuzz-build: $(FUZZ_BINS)

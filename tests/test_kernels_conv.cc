@@ -113,16 +113,20 @@ Result run(Dir dir, void (*fn)(void), const pcnn_conv_t &c, const Data &d) {
   return r;
 }
 
-const char *op_of(Dir d) {
-  return d == kFwd                              ? "conv_fwd"
-         : d == kFwdPrelu || d == kFwdPreluNoRes ? "conv_prelu_fwd"
-         : d == kBwdData                         ? "conv_bwd_data"
-                                                 : "conv_bwd_weights";
+pcnn_op_t op_of(Dir d) {
+  switch (d) {
+    case kFwd: return PCNN_OP_conv_fwd;
+    case kFwdPrelu:
+    case kFwdPreluNoRes: return PCNN_OP_conv_prelu_fwd;
+    case kBwdData: return PCNN_OP_conv_bwd_data;
+    case kBwdWeights: return PCNN_OP_conv_bwd_weights;
+  }
+  return PCNN_OP_COUNT;
 }
 
 void (*ref_of(Dir d))(void) {
   for (int i = 0; i < pcnn_kernel_row_count; i++)
-    if (pcnn_kernel_rows[i].isa == PCNN_ISA_REF && !strcmp(pcnn_kernel_rows[i].op_name, op_of(d)))
+    if (pcnn_kernel_rows[i].isa == PCNN_ISA_REF && pcnn_kernel_rows[i].op == op_of(d))
       return pcnn_kernel_rows[i].fn;
   return nullptr;
 }
@@ -147,10 +151,10 @@ double max_abs(const std::vector<float> &v) {
   return pt::AllClose(y.data(), ref.data(), ref.size(), tol * max_abs(ref), tol, what);
 }
 
-std::vector<const pcnn_kernel_row_t *> rows_of(const char *op) {
+std::vector<const pcnn_kernel_row_t *> rows_of(pcnn_op_t op) {
   std::vector<const pcnn_kernel_row_t *> v;
   for (int i = 0; i < pcnn_kernel_row_count; i++)
-    if (pcnn_kernel_rows[i].isa != PCNN_ISA_REF && !strcmp(pcnn_kernel_rows[i].op_name, op))
+    if (pcnn_kernel_rows[i].isa != PCNN_ISA_REF && pcnn_kernel_rows[i].op == op)
       v.push_back(&pcnn_kernel_rows[i]);
   return v;
 }
@@ -234,12 +238,12 @@ TEST_P(ConvBwdWeights, AccumulatesMaskedTapsUntouchedSeedN4RgbOddTiny) {
 }
 TEST_P(ConvBwdWeights, BitwiseDeterministic) { check_deterministic(kBwdWeights); }
 
-INSTANTIATE_TEST_SUITE_P(List, ConvFwd, ::testing::ValuesIn(rows_of("conv_fwd")), row_name);
-INSTANTIATE_TEST_SUITE_P(List, ConvPreluFwd, ::testing::ValuesIn(rows_of("conv_prelu_fwd")),
+INSTANTIATE_TEST_SUITE_P(List, ConvFwd, ::testing::ValuesIn(rows_of(PCNN_OP_conv_fwd)), row_name);
+INSTANTIATE_TEST_SUITE_P(List, ConvPreluFwd, ::testing::ValuesIn(rows_of(PCNN_OP_conv_prelu_fwd)),
                          row_name);
-INSTANTIATE_TEST_SUITE_P(List, ConvBwdData, ::testing::ValuesIn(rows_of("conv_bwd_data")),
+INSTANTIATE_TEST_SUITE_P(List, ConvBwdData, ::testing::ValuesIn(rows_of(PCNN_OP_conv_bwd_data)),
                          row_name);
-INSTANTIATE_TEST_SUITE_P(List, ConvBwdWeights, ::testing::ValuesIn(rows_of("conv_bwd_weights")),
+INSTANTIATE_TEST_SUITE_P(List, ConvBwdWeights, ::testing::ValuesIn(rows_of(PCNN_OP_conv_bwd_weights)),
                          row_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConvFwd);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(ConvPreluFwd);

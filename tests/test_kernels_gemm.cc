@@ -13,7 +13,7 @@ namespace {
 std::vector<const pcnn_kernel_row_t *> gemm_rows() {
   std::vector<const pcnn_kernel_row_t *> r;
   for (int i = 0; i < pcnn_kernel_row_count; i++)
-    if (pcnn_kernel_rows[i].isa != PCNN_ISA_REF && !strcmp(pcnn_kernel_rows[i].op_name, "gemm_acc"))
+    if (pcnn_kernel_rows[i].isa != PCNN_ISA_REF && pcnn_kernel_rows[i].op == PCNN_OP_gemm_acc)
       r.push_back(&pcnn_kernel_rows[i]);
   return r;
 }

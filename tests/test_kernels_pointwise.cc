@@ -13,20 +13,33 @@
 
 namespace {
 
-bool is_pointwise(const char *op) {
-  static const char *const ops[] = {"conv1x1_prelu_fwd", "conv1x1_prelu_bwd_data",
-                                    "conv1x1_prelu_bwd_weights", "prelu_fwd", "prelu_bwd",
-                                    "add_fwd", "add_bwd", "nadam_update", "bernoulli_loss",
-                                    "softmax256_loss"};
-  for (const char *o : ops)
-    if (strcmp(o, op) == 0) return true;
+// the ops tested here; the convs and gemm_acc have their own files
+bool is_pointwise(int op) {
+  switch ((pcnn_op_t)op) {
+    case PCNN_OP_conv1x1_prelu_fwd:
+    case PCNN_OP_conv1x1_prelu_bwd_data:
+    case PCNN_OP_conv1x1_prelu_bwd_weights:
+    case PCNN_OP_prelu_fwd:
+    case PCNN_OP_prelu_bwd:
+    case PCNN_OP_add_fwd:
+    case PCNN_OP_add_bwd:
+    case PCNN_OP_nadam_update:
+    case PCNN_OP_bernoulli_loss:
+    case PCNN_OP_softmax256_loss: return true;
+    case PCNN_OP_conv_fwd:
+    case PCNN_OP_conv_bwd_data:
+    case PCNN_OP_conv_bwd_weights:
+    case PCNN_OP_conv_prelu_fwd:
+    case PCNN_OP_gemm_acc:
+    case PCNN_OP_COUNT: return false;
+  }
   return false;
 }
 
 std::vector<int> simd_rows() {
   std::vector<int> r;
   for (int i = 0; i < pcnn_kernel_row_count; i++)
-    if (pcnn_kernel_rows[i].isa != PCNN_ISA_REF && is_pointwise(pcnn_kernel_rows[i].op_name))
+    if (pcnn_kernel_rows[i].isa != PCNN_ISA_REF && is_pointwise(pcnn_kernel_rows[i].op))
       r.push_back(i);
   return r;
 }
@@ -384,35 +397,44 @@ TEST_P(PointwiseKernel, MatchesReference) {
   const pcnn_kernel_row_t &row = pcnn_kernel_rows[GetParam()];
   if (!pcnn_isa_supported(row.isa))
     GTEST_SKIP() << row.fn_name << ": this CPU does not run " << pcnn_isa_name(row.isa);
-  const std::string op = row.op_name;
-  if (op == "conv1x1_prelu_fwd")
-    check_conv1x1_fwd((pcnn_conv1x1_prelu_fwd_fn *)row.fn,
-                      ref_of<pcnn_conv1x1_prelu_fwd_fn>(row.op));
-  else if (op == "conv1x1_prelu_bwd_data")
-    check_conv1x1_bwd_data((pcnn_conv1x1_prelu_bwd_data_fn *)row.fn,
-                           ref_of<pcnn_conv1x1_prelu_bwd_data_fn>(row.op));
-  else if (op == "conv1x1_prelu_bwd_weights")
-    check_conv1x1_bwd_weights((pcnn_conv1x1_prelu_bwd_weights_fn *)row.fn,
-                              ref_of<pcnn_conv1x1_prelu_bwd_weights_fn>(row.op));
-  else if (op == "prelu_fwd")
-    check_prelu_fwd((pcnn_prelu_fwd_fn *)row.fn, ref_of<pcnn_prelu_fwd_fn>(row.op));
-  else if (op == "prelu_bwd")
-    check_prelu_bwd((pcnn_prelu_bwd_fn *)row.fn, ref_of<pcnn_prelu_bwd_fn>(row.op));
-  else if (op == "add_fwd")
-    check_add_fwd((pcnn_add_fwd_fn *)row.fn, ref_of<pcnn_add_fwd_fn>(row.op));
-  else if (op == "add_bwd")
-    check_add_bwd((pcnn_add_bwd_fn *)row.fn, ref_of<pcnn_add_bwd_fn>(row.op));
-  else if (op == "nadam_update")
-    check_nadam((pcnn_nadam_update_fn *)row.fn, ref_of<pcnn_nadam_update_fn>(row.op));
-  else if (op == "bernoulli_loss") {
-    check_bernoulli((pcnn_bernoulli_loss_fn *)row.fn, ref_of<pcnn_bernoulli_loss_fn>(row.op));
-    check_bernoulli_ulp((pcnn_bernoulli_loss_fn *)row.fn, ref_of<pcnn_bernoulli_loss_fn>(row.op));
-  } else if (op == "softmax256_loss") {
-    check_softmax256((pcnn_softmax256_loss_fn *)row.fn, ref_of<pcnn_softmax256_loss_fn>(row.op));
-    check_softmax256_ulp((pcnn_softmax256_loss_fn *)row.fn,
-                         ref_of<pcnn_softmax256_loss_fn>(row.op));
-  } else
-    FAIL() << "no test for op " << op;
+  switch ((pcnn_op_t)row.op) {
+    case PCNN_OP_conv1x1_prelu_fwd:
+      check_conv1x1_fwd((pcnn_conv1x1_prelu_fwd_fn *)row.fn, ref_of<pcnn_conv1x1_prelu_fwd_fn>(row.op));
+      break;
+    case PCNN_OP_conv1x1_prelu_bwd_data:
+      check_conv1x1_bwd_data((pcnn_conv1x1_prelu_bwd_data_fn *)row.fn,
+                             ref_of<pcnn_conv1x1_prelu_bwd_data_fn>(row.op));
+      break;
+    case PCNN_OP_conv1x1_prelu_bwd_weights:
+      check_conv1x1_bwd_weights((pcnn_conv1x1_prelu_bwd_weights_fn *)row.fn,
+                                ref_of<pcnn_conv1x1_prelu_bwd_weights_fn>(row.op));
+      break;
+    case PCNN_OP_prelu_fwd:
+      check_prelu_fwd((pcnn_prelu_fwd_fn *)row.fn, ref_of<pcnn_prelu_fwd_fn>(row.op));
+      break;
+    case PCNN_OP_prelu_bwd:
+      check_prelu_bwd((pcnn_prelu_bwd_fn *)row.fn, ref_of<pcnn_prelu_bwd_fn>(row.op));
+      break;
+    case PCNN_OP_add_fwd: check_add_fwd((pcnn_add_fwd_fn *)row.fn, ref_of<pcnn_add_fwd_fn>(row.op)); break;
+    case PCNN_OP_add_bwd: check_add_bwd((pcnn_add_bwd_fn *)row.fn, ref_of<pcnn_add_bwd_fn>(row.op)); break;
+    case PCNN_OP_nadam_update:
+      check_nadam((pcnn_nadam_update_fn *)row.fn, ref_of<pcnn_nadam_update_fn>(row.op));
+      break;
+    case PCNN_OP_bernoulli_loss:
+      check_bernoulli((pcnn_bernoulli_loss_fn *)row.fn, ref_of<pcnn_bernoulli_loss_fn>(row.op));
+      check_bernoulli_ulp((pcnn_bernoulli_loss_fn *)row.fn, ref_of<pcnn_bernoulli_loss_fn>(row.op));
+      break;
+    case PCNN_OP_softmax256_loss:
+      check_softmax256((pcnn_softmax256_loss_fn *)row.fn, ref_of<pcnn_softmax256_loss_fn>(row.op));
+      check_softmax256_ulp((pcnn_softmax256_loss_fn *)row.fn, ref_of<pcnn_softmax256_loss_fn>(row.op));
+      break;
+    case PCNN_OP_conv_fwd:
+    case PCNN_OP_conv_bwd_data:
+    case PCNN_OP_conv_bwd_weights:
+    case PCNN_OP_conv_prelu_fwd:
+    case PCNN_OP_gemm_acc:
+    case PCNN_OP_COUNT: FAIL() << "no pointwise test for op " << row.op_name;
+  }
 }
 
 std::string row_name(const ::testing::TestParamInfo<int> &i) {
