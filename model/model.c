@@ -219,9 +219,7 @@ int pcnn_model_init(pcnn_model_t *m, const pcnn_config_t *cfg, uint64_t seed, in
   return 0;
 oom:
   pcnn_model_free(m);
-  snprintf(err, PCNN_ERR_LEN, "out of memory allocating the model (F=%d, D=%d)", cfg->filters,
-           cfg->depth);
-  return -1;
+  return pcnn_errf(err, "out of memory allocating the model (F=%d, D=%d)", cfg->filters, cfg->depth);
 }
 
 static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, int *pool_ch);
@@ -262,9 +260,8 @@ int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err) {
   if (!m->mem || !m->act || !m->gbuf) {
     free(m->mem), free(m->act), free(m->gbuf), free(gch);
     m->mem = NULL, m->act = NULL, m->gbuf = NULL;
-    snprintf(err, PCNN_ERR_LEN, "out of memory: %.1f GB of activations for batch %d",
-             total * 4.0 / 1e9, batch_cap);
-    return -1;
+    return pcnn_errf(err, "out of memory: %.1f GB of activations for batch %d", total * 4.0 / 1e9,
+                     batch_cap);
   }
   float *p = m->mem;
   for (int s = 0; s < m->nslots; s++) m->act[s] = p, p += P * (size_t)m->slots[s].ch;
