@@ -171,12 +171,11 @@ static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t se
   P->op = op;
   P->c = *c;
   P->p = (size_t)c->n * c->h * c->w;
-  const char *name = pcnn_op_name(op);
   const size_t nin = P->p * c->cin, nout = P->p * c->cout, nw = (size_t)c->k * c->k * c->cin * c->cout;
   /* the inputs read as activations (in, x2, dout) hold any of the op's
    * tensors; softmax256_loss reads 256 logits per pixel (one channel) */
   const size_t nmax = nin > nout ? nin : nout;
-  const size_t nbig = !strcmp(name, "softmax256_loss") && P->p * 256 > nmax ? P->p * 256 : nmax;
+  const size_t nbig = op == PCNN_OP_softmax256_loss && P->p * 256 > nmax ? P->p * 256 : nmax;
   P->in = rnd(nbig, seed, -1, 1);
   P->x2 = rnd(nbig, seed + 1, -1, 1);
   P->w = rnd(nw, seed + 2, -0.5f, 0.5f);
@@ -191,31 +190,30 @@ static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t se
   P->t = rnd(nmax, seed + 7, 0, 1);
   P->flops = 2 * pcnn_conv_useful_macs(c);
   P->ch = c->cout;
-  if (!strncmp(name, "conv_fwd", 8) || !strcmp(name, "conv1x1_prelu_fwd") ||
-      !strcmp(name, "conv_prelu_fwd")) {
-    P->nout[0] = nout;
-    if (strcmp(name, "conv_fwd")) P->nout[1] = nout;
-  } else if (!strcmp(name, "conv_bwd_data") || !strcmp(name, "conv1x1_prelu_bwd_data")) {
-    P->nout[0] = nin;
-  } else if (!strcmp(name, "conv_bwd_weights") || !strcmp(name, "conv1x1_prelu_bwd_weights")) {
-    P->nout[0] = nw, P->nout[1] = c->cout;
-    if (!strcmp(name, "conv1x1_prelu_bwd_weights")) P->nout[2] = c->cout;
-  } else if (!strcmp(name, "prelu_bwd") || !strcmp(name, "add_bwd")) {
-    P->nout[0] = nout, P->nout[1] = !strcmp(name, "prelu_bwd") ? (size_t)c->cout : nout;
-    P->flops = 0;
-  } else if (!strcmp(name, "softmax256_loss")) {
-    P->ch = 1, P->nout[0] = P->p * 256, P->nout[1] = 1, P->flops = 0;
-  } else if (!strcmp(name, "bernoulli_loss")) {
-    P->ch = 1, P->nout[0] = P->p, P->nout[1] = 1, P->flops = 0;
-  } else if (!strcmp(name, "nadam_update")) {
-    P->nout[0] = P->nout[1] = P->nout[2] = nw + nout, P->flops = 0;
-    free(P->in), free(P->x2), free(P->pre), free(P->dout);
-    P->in = rnd(P->nout[0], seed, -1, 1), P->x2 = rnd(P->nout[0], seed + 1, -1e-2f, 1e-2f);
-    P->pre = rnd(P->nout[0], seed + 6, 0, 1e-3f), P->dout = rnd(P->nout[0], seed + 5, -1, 1);
-  } else if (op == PCNN_OP_gemm_acc) {
-    P->nout[0] = P->p * c->cout, P->flops = 2.0 * P->p * c->cin * c->cout;
-  } else {
-    P->nout[0] = nout, P->flops = 0;
+  /* what each op writes (the switch is the op's adapter: a new op is a
+   * -Wswitch warning, an error here, until it has one) */
+  switch ((pcnn_op_t)op) {
+    case PCNN_OP_conv_fwd: P->nout[0] = nout; break;
+    case PCNN_OP_conv1x1_prelu_fwd:
+    case PCNN_OP_conv_prelu_fwd: P->nout[0] = P->nout[1] = nout; break;
+    case PCNN_OP_conv_bwd_data:
+    case PCNN_OP_conv1x1_prelu_bwd_data: P->nout[0] = nin; break;
+    case PCNN_OP_conv_bwd_weights: P->nout[0] = nw, P->nout[1] = c->cout; break;
+    case PCNN_OP_conv1x1_prelu_bwd_weights: P->nout[0] = nw, P->nout[1] = P->nout[2] = c->cout; break;
+    case PCNN_OP_prelu_bwd: P->nout[0] = nout, P->nout[1] = c->cout, P->flops = 0; break;
+    case PCNN_OP_add_bwd: P->nout[0] = P->nout[1] = nout, P->flops = 0; break;
+    case PCNN_OP_softmax256_loss: P->ch = 1, P->nout[0] = P->p * 256, P->nout[1] = 1, P->flops = 0; break;
+    case PCNN_OP_bernoulli_loss: P->ch = 1, P->nout[0] = P->p, P->nout[1] = 1, P->flops = 0; break;
+    case PCNN_OP_nadam_update:
+      P->nout[0] = P->nout[1] = P->nout[2] = nw + nout, P->flops = 0;
+      free(P->in), free(P->x2), free(P->pre), free(P->dout);
+      P->in = rnd(P->nout[0], seed, -1, 1), P->x2 = rnd(P->nout[0], seed + 1, -1e-2f, 1e-2f);
+      P->pre = rnd(P->nout[0], seed + 6, 0, 1e-3f), P->dout = rnd(P->nout[0], seed + 5, -1, 1);
+      break;
+    case PCNN_OP_gemm_acc: P->nout[0] = P->p * c->cout, P->flops = 2.0 * P->p * c->cin * c->cout; break;
+    case PCNN_OP_prelu_fwd:
+    case PCNN_OP_add_fwd: P->nout[0] = nout, P->flops = 0; break;
+    case PCNN_OP_COUNT: break;
   }
   for (int i = 0; i < 3; i++)
     if (P->nout[i]) P->out[i] = malloc(P->nout[i] * sizeof(float));
@@ -229,17 +227,16 @@ static void free_problem(problem_t *P) {
 
 /* oneDNN's result for the conv ops, into dn[0..1]; 0 if done */
 static int onednn_ref(problem_t *P, float **dn, char impl[64]) {
-  const char *name = pcnn_op_name(P->op);
   char err[PCNN_ERR_LEN];
-  if (!strcmp(name, "conv_fwd")) {
+  if (P->op == PCNN_OP_conv_fwd) {
     dn[0] = malloc(P->nout[0] * 4);
     return pcnn_dnnl_conv(PCNN_DNNL_FWD, &P->c, dn[0], P->in, P->w, P->b, impl, err);
   }
-  if (!strcmp(name, "conv_bwd_data")) {
+  if (P->op == PCNN_OP_conv_bwd_data) {
     dn[0] = malloc(P->nout[0] * 4);
     return pcnn_dnnl_conv(PCNN_DNNL_BWD_DATA, &P->c, dn[0], P->dout, P->w, NULL, impl, err);
   }
-  if (!strcmp(name, "conv_bwd_weights")) {
+  if (P->op == PCNN_OP_conv_bwd_weights) {
     dn[0] = malloc(P->nout[0] * 4), dn[1] = malloc(P->nout[1] * 4);
     const int rc = pcnn_dnnl_conv(PCNN_DNNL_BWD_WEIGHTS, &P->c, dn[0], P->dout, P->in, dn[1], impl, err);
     /* the masked conv's weight gradient is oneDNN's times the mask */
@@ -259,8 +256,14 @@ int pcnn_op_index(const char *name) {
 }
 
 double pcnn_op_tolerance(int op) {
-  const char *name = pcnn_op_name(op);
-  return strstr(name, "bwd") || strstr(name, "loss") ? PCNN_TOL_GRAD : PCNN_TOL_FWD;
+  switch ((pcnn_op_t)op) {
+    case PCNN_OP_conv_bwd_data: case PCNN_OP_conv_bwd_weights: case PCNN_OP_prelu_bwd:
+    case PCNN_OP_conv1x1_prelu_bwd_data: case PCNN_OP_conv1x1_prelu_bwd_weights: case PCNN_OP_add_bwd:
+    case PCNN_OP_bernoulli_loss: case PCNN_OP_softmax256_loss: return PCNN_TOL_GRAD;
+    case PCNN_OP_conv_fwd: case PCNN_OP_prelu_fwd: case PCNN_OP_conv1x1_prelu_fwd: case PCNN_OP_add_fwd:
+    case PCNN_OP_nadam_update: case PCNN_OP_gemm_acc: case PCNN_OP_conv_prelu_fwd: case PCNN_OP_COUNT: break;
+  }
+  return PCNN_TOL_FWD;
 }
 
 int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_ISA_COUNT],
