@@ -16,6 +16,7 @@
  * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_bwd_data__avx512,
  * pw_conv1x1.h; no transpose scratch); the path above only when its packed
  * weights do not fit. */
+#include "pw_simd__avx512.h"
 #include "conv_simd_common.h"
 #include "pw_conv1x1.h"
 

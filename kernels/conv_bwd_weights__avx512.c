@@ -15,6 +15,7 @@
  * reference.
  * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_bwd_weights__avx512,
  * pw_conv1x1.h); engine 2 only when its dpre block does not fit. */
+#include "pw_simd__avx512.h"
 #include "conv_simd_common.h"
 #include "pw_conv1x1.h"
 

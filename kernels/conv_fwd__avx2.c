@@ -12,6 +12,7 @@
  * taps (k > 15) go to the reference.
  * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_fwd__avx2,
  * pw_conv1x1.h); the direct engine only when its packed weights do not fit. */
+#include "pw_simd__avx2.h"
 #include "conv_simd_common.h"
 #include "pw_conv1x1.h"
 

@@ -7,6 +7,7 @@
  * model does not re-read pre to apply the PReLU or write a separate sum.
  * k == 1 runs on the pointwise GEMM tile (pw_conv1x1.h) with the same
  * epilogue; the direct engine only when its packed weights do not fit. */
+#include "pw_simd__avx2.h"
 #include "conv_simd_common.h"
 #include "pw_conv1x1.h"
 

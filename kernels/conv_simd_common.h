@@ -1,10 +1,11 @@
 /* conv_simd_common.h: private engines for the SIMD masked k x k convolutions
  * (conv_fwd, conv_bwd_data, conv_bwd_weights; AVX2 and AVX-512 variants).
  *
- * Included only by kernels/conv_*__avx2.c and kernels/conv_*__avx512.c. The
- * vector type is picked by the ISA macros of the including file (__AVX512F__:
- * 16 floats, __mmask16; else __AVX2__: 8 floats, _mm256_maskload_ps masks),
- * so each engine below is written once and compiled once per ISA.
+ * Included only by kernels/conv_*__avx2.c and kernels/conv_*__avx512.c, after
+ * their pw_simd__<isa>.h: the engines are written on that vector layer (the
+ * one the pointwise kernels use: 16 floats and __mmask16, or 8 floats and
+ * _mm256_maskload_ps masks), so each is written once and compiled once per
+ * ISA.
  *
  * Engine 1, cv_direct: out[p][co] = init + sum over taps t, input channels ci
  *   of in[p + d_t][ci] * W_t[ci][co], where W_t is a [cin_e][ldw] matrix and a
@@ -13,21 +14,20 @@
  *   forward uses it directly (taps d = (ky - r, kx - r), W_t = w[ky][kx]); the
  *   data gradient uses it with flipped taps d = (r - ky, r - kx) and W_t the
  *   transposed tap w[ky][kx]^T (so its vectors run over cin, no reductions).
- *   Blocking: CV_PX output pixels along a row x CV_NV vectors of output
- *   channels in registers; per input channel, CV_NV weight loads and CV_PX
- *   broadcasts feed CV_PX * CV_NV FMAs. Tails: masked loads/stores.
+ *   Blocking: CV_PX output pixels along a row x PW_NV vectors of output
+ *   channels in registers; per input channel, PW_NV weight loads and CV_PX
+ *   broadcasts feed CV_PX * PW_NV FMAs. Tails: masked loads/stores.
  *
  * Engine 2, cv_wgrad: dw[t][ci][co] += sum_p in[p + d_t][ci] * dout[p][co].
- *   Work item = up to CV_NC (tap, ci) rows with the same dy x CV_NV output
- *   vectors; per pixel, CV_NV dout loads and CV_NC broadcasts feed
- *   CV_NC * CV_NV FMAs. Items are split statically over threads and every
+ *   Work item = up to CV_NC (tap, ci) rows with the same dy x PW_NV output
+ *   vectors; per pixel, PW_NV dout loads and CV_NC broadcasts feed
+ *   CV_NC * PW_NV FMAs. Items are split statically over threads and every
  *   dw element has one owner that sums pixels in a fixed order: the result is
  *   bitwise the same for any thread count.
  */
 #ifndef CONV_SIMD_COMMON_H
 #define CONV_SIMD_COMMON_H
 
-#include <immintrin.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,63 +35,12 @@
 #include "kernel_scratch.h"
 #include "pcnn_kernels.h"
 
-#if defined(__AVX512F__)
-#define CV_VL 16
-#define CV_NV 4  /* output vectors per block */
-#define CV_PX 6  /* output pixels per block (fwd / bwd_data) */
-#define CV_NC 6  /* (tap, ci) rows per block (bwd_weights) */
-typedef __m512 cv_vec;
-typedef __mmask16 cv_mask;
-static inline cv_mask cv_from_bits(unsigned b) { return (cv_mask)b; }
-static inline cv_mask cv_and(cv_mask a, cv_mask b) { return (cv_mask)(a & b); }
-#define cv_loadm(p, m) _mm512_maskz_loadu_ps((m), (p))
-#define cv_storem(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
-#define cv_bcast(p) _mm512_set1_ps(*(p))
-#define cv_fmadd(a, b, c) _mm512_fmadd_ps((a), (b), (c))
-#define cv_addv(a, b) _mm512_add_ps((a), (b))
-#define cv_zero() _mm512_setzero_ps()
-/* x > 0 ? x : a x */
-static inline cv_vec cv_prelu(cv_vec x, cv_vec a) {
-  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ),
-                              _mm512_mul_ps(a, x), x);
-}
-#elif defined(__AVX2__)
-#define CV_VL 8
-#define CV_NV 2
-#define CV_PX 6
-#define CV_NC 6
-typedef __m256 cv_vec;
-typedef __m256i cv_mask;
-/* lane bit l set -> lane l all ones */
-static inline cv_mask cv_from_bits(unsigned b) {
-  const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), sel), sel);
-}
-static inline cv_mask cv_and(cv_mask a, cv_mask b) { return _mm256_and_si256(a, b); }
-#define cv_loadm(p, m) _mm256_maskload_ps((p), (m))
-#define cv_storem(p, m, v) _mm256_maskstore_ps((p), (m), (v))
-#define cv_bcast(p) _mm256_broadcast_ss(p)
-#define cv_fmadd(a, b, c) _mm256_fmadd_ps((a), (b), (c))
-#define cv_addv(a, b) _mm256_add_ps((a), (b))
-#define cv_zero() _mm256_setzero_ps()
-static inline cv_vec cv_prelu(cv_vec x, cv_vec a) {
-  return _mm256_blendv_ps(_mm256_mul_ps(a, x), x, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ));
-}
-#else
-#error "conv_simd_common.h needs -mavx2 -mfma or -mavx512f"
+#ifndef PW_SIMD_H
+#error "include pw_simd__avx2.h or pw_simd__avx512.h before conv_simd_common.h"
 #endif
+#define CV_PX PW_MR /* output pixels per block (fwd / bwd_data) */
+#define CV_NC PW_MR /* (tap, ci) rows per block (bwd_weights) */
 
-#define CV_INLINE static inline __attribute__((always_inline))
-
-/* bits of the lanes l with lo <= l < hi, as a plain integer (scalar code:
- * the vector mask is built from it once) */
-static inline unsigned cv_lane_bits(int lo, int hi) {
-  lo = lo < 0 ? 0 : lo > CV_VL ? CV_VL : lo;
-  hi = hi < 0 ? 0 : hi > CV_VL ? CV_VL : hi;
-  if (hi <= lo) return 0;
-  return ((1u << hi) - 1u) & ~((1u << lo) - 1u);
-}
-static inline cv_mask cv_lanes(int lo, int hi) { return cv_from_bits(cv_lane_bits(lo, hi)); }
 #define CV_MAX_TAPS 128 /* kept taps of k <= 15; larger k uses the reference */
 #define CV_ZMAX 1024    /* zero row for taps in the padding, in channels */
 
@@ -133,36 +82,37 @@ static inline int cv_kept_taps(const pcnn_conv_t *c) {
 
 /* ---- engine 1: direct conv, one block of PX pixels x NV vectors ---- */
 /* lane bits of the output block at cb: sb[v] the vectors' valid lanes (cout
- * tail), sb[CV_NV + (t * 4 + s) * CV_NV + v] those that segment s of tap t
+ * tail), sb[PW_NV + (t * 4 + s) * PW_NV + v] those that segment s of tap t
  * reaches. They depend on cb only, so the row loops compute them once for
  * all the row's blocks (computed in the block, GCC's vectorised version cost
  * a store-forwarding stall per block: 20% of the 7x7 first layer). */
 static inline void cv_seg_bits(unsigned *sb, const cv_direct_t *d, int cb) {
-  for (int v = 0; v < CV_NV; v++) sb[v] = cv_lane_bits(0, d->cout - cb - v * CV_VL);
+  for (int v = 0; v < PW_NV; v++) sb[v] = pw_lane_bits(0, d->cout - cb - v * PW_VL);
   for (int t = 0; t < d->ntap; t++)
     for (int s = 0; s < d->tap[t].nseg; s++) {
       const cv_seg sg = d->tap[t].seg[s];
-      for (int v = 0; v < CV_NV; v++)
-        sb[CV_NV + (t * 4 + s) * CV_NV + v] =
-            cv_lane_bits(sg.lo - cb - v * CV_VL, sg.hi - cb - v * CV_VL) & sb[v];
+      for (int v = 0; v < PW_NV; v++)
+        sb[PW_NV + (t * 4 + s) * PW_NV + v] =
+            pw_lane_bits(sg.lo - cb - v * PW_VL, sg.hi - cb - v * PW_VL) & sb[v];
     }
 }
 /* unsigneds of cv_seg_bits for ntap taps */
-#define CV_SB_SIZE(ntap) (((ntap) * 4 + 1) * CV_NV)
+#define CV_SB_SIZE(ntap) (((ntap) * 4 + 1) * PW_NV)
 
-CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d, const cv_epi_t *e,
-                               const unsigned *sb, int img, int y, int x0, int cb) {
+static PW_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
+                                      const cv_epi_t *e, const unsigned *sb, int img, int y, int x0,
+                                      int cb) {
   const int cin = d->cin, cout = d->cout;
   const size_t off = (((size_t)img * d->h + y) * d->w + x0) * cout + cb;
   float *op = d->out + off;
-  cv_vec acc[CV_PX][CV_NV];
-  cv_mask mt[CV_NV];
+  pw_vf acc[CV_PX][PW_NV];
+  pw_vm mt[PW_NV];
 #pragma GCC unroll 8
-  for (int v = 0; v < NV; v++) mt[v] = cv_from_bits(sb[v]);
+  for (int v = 0; v < NV; v++) mt[v] = pw_mask_bits(sb[v]);
   if (d->bias) {
 #pragma GCC unroll 8
     for (int v = 0; v < NV; v++) {
-      const cv_vec b = cv_loadm(d->bias + cb + v * CV_VL, mt[v]);
+      const pw_vf b = pw_loadm(mt[v], d->bias + cb + v * PW_VL);
 #pragma GCC unroll 16
       for (int j = 0; j < PX; j++) acc[j][v] = b;
     }
@@ -170,7 +120,7 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
 #pragma GCC unroll 16
     for (int j = 0; j < PX; j++)
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; v++) acc[j][v] = cv_loadm(op + (size_t)j * cout + v * CV_VL, mt[v]);
+      for (int v = 0; v < NV; v++) acc[j][v] = pw_loadm(mt[v], op + (size_t)j * cout + v * PW_VL);
   }
   for (int t = 0; t < d->ntap; t++) {
     const cv_tap *tp = &d->tap[t];
@@ -179,12 +129,12 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
     const float *row = d->in + ((size_t)img * d->h + iy) * d->w * cin;
     for (int s = 0; s < tp->nseg; s++) {
       const cv_seg sg = tp->seg[s];
-      const unsigned *bits = sb + CV_NV + (t * 4 + s) * CV_NV;
-      cv_mask m[CV_NV];
+      const unsigned *bits = sb + PW_NV + (t * 4 + s) * PW_NV;
+      pw_vm m[PW_NV];
       unsigned any = 0;
 #pragma GCC unroll 8
       for (int v = 0; v < NV; v++) {
-        m[v] = cv_from_bits(bits[v]);
+        m[v] = pw_mask_bits(bits[v]);
         any |= bits[v];
       }
       if (!any) continue;
@@ -198,14 +148,14 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
         }
         const float *wp = tp->w + (size_t)a * d->ldw + cb;
         for (int ci = 0; ci < len; ci++, wp += d->ldw) {
-          cv_vec wv[CV_NV];
+          pw_vf wv[PW_NV];
 #pragma GCC unroll 8
-          for (int v = 0; v < NV; v++) wv[v] = cv_loadm(wp + v * CV_VL, m[v]);
+          for (int v = 0; v < NV; v++) wv[v] = pw_loadm(m[v], wp + v * PW_VL);
 #pragma GCC unroll 16
           for (int j = 0; j < PX; j++) {
-            const cv_vec bc = cv_bcast(ip[j] + ci);
+            const pw_vf bc = pw_bcast(ip[j] + ci);
 #pragma GCC unroll 8
-            for (int v = 0; v < NV; v++) acc[j][v] = cv_fmadd(bc, wv[v], acc[j][v]);
+            for (int v = 0; v < NV; v++) acc[j][v] = pw_fma(bc, wv[v], acc[j][v]);
           }
         }
       }
@@ -216,19 +166,19 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
     for (int j = 0; j < PX; j++)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; v++)
-        acc[j][v] = cv_addv(acc[j][v], cv_loadm(e->res + off + (size_t)j * cout + v * CV_VL, mt[v]));
+        acc[j][v] = pw_add(acc[j][v], pw_loadm(mt[v], e->res + off + (size_t)j * cout + v * PW_VL));
   }
 #pragma GCC unroll 16
   for (int j = 0; j < PX; j++)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; v++) cv_storem(op + (size_t)j * cout + v * CV_VL, mt[v], acc[j][v]);
+    for (int v = 0; v < NV; v++) pw_storem(op + (size_t)j * cout + v * PW_VL, mt[v], acc[j][v]);
   if (e && e->act) {
 #pragma GCC unroll 8
     for (int v = 0; v < NV; v++) {
-      const cv_vec al = cv_loadm(e->alpha + cb + v * CV_VL, mt[v]);
+      const pw_vf al = pw_loadm(mt[v], e->alpha + cb + v * PW_VL);
 #pragma GCC unroll 16
       for (int j = 0; j < PX; j++)
-        cv_storem(e->act + off + (size_t)j * cout + v * CV_VL, mt[v], cv_prelu(acc[j][v], al));
+        pw_storem(e->act + off + (size_t)j * cout + v * PW_VL, mt[v], pw_prelu_sel(acc[j][v], acc[j][v], al));
     }
   }
 }
@@ -239,7 +189,7 @@ CV_INLINE void cv_direct_block(const int PX, const int NV, const cv_direct_t *d,
     case 2: cv_direct_block(PXc, 2, d, e, sb, img, y, x0, cb); break;             \
     CV_NV_MORE(PXc)                                                        \
   }
-#if CV_NV >= 4
+#if PW_NV >= 4
 #define CV_NV_MORE(PXc)                                        \
   case 3: cv_direct_block(PXc, 3, d, e, sb, img, y, x0, cb); break;   \
   default: cv_direct_block(PXc, 4, d, e, sb, img, y, x0, cb); break;
@@ -263,14 +213,14 @@ static inline void cv_direct_dispatch(const cv_direct_t *d, const cv_epi_t *e, c
 /* Threads split over (image, row); each row walks output-channel blocks,
  * then pixel blocks, so a block's weights stay in L1/L2 along the row. */
 static inline void cv_direct_ex(const cv_direct_t *d, const cv_epi_t *e) {
-  const int rows = d->n * d->h, cblk = CV_NV * CV_VL;
+  const int rows = d->n * d->h, cblk = PW_NV * PW_VL;
 #pragma omp parallel for schedule(static)
   for (int ry = 0; ry < rows; ry++) {
     const int img = ry / d->h, y = ry % d->h;
     unsigned sb[CV_SB_SIZE(CV_MAX_TAPS)];
     for (int cb = 0; cb < d->cout; cb += cblk) {
       const int rem = d->cout - cb;
-      const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
+      const int nv = rem >= cblk ? PW_NV : (rem + PW_VL - 1) / PW_VL;
       cv_seg_bits(sb, d, cb);
       for (int x0 = 0; x0 < d->w; x0 += CV_PX) {
         const int px = d->w - x0 < CV_PX ? d->w - x0 : CV_PX;
@@ -315,16 +265,16 @@ static inline void cv_im2col_row(float *col, int ld, float *pad, const float *in
     for (int x = 0; x < W; x++) {
       const float *s0 = pad + (size_t)x * cin;
       float *d0 = col + (size_t)x * ld + ky * k * cin;
-      for (int i = 0; i < run; i += CV_VL) {
-        const cv_mask m = cv_lanes(0, run - i);
-        cv_storem(d0 + i, m, cv_loadm(s0 + i, m));
+      for (int i = 0; i < run; i += PW_VL) {
+        const pw_vm m = pw_mask_range(0, run - i);
+        pw_storem(d0 + i, m, pw_loadm(m, s0 + i));
       }
     }
   }
 }
 
 static inline void cv_direct_im2col(const cv_direct_t *d, int r, const cv_epi_t *e) {
-  const int rows = d->n * d->h, cblk = CV_NV * CV_VL, cin = d->cin, k = 2 * r + 1;
+  const int rows = d->n * d->h, cblk = PW_NV * PW_VL, cin = d->cin, k = 2 * r + 1;
   const int kc = (r * k + r + 1) * cin, W = d->w;
 #pragma omp parallel for schedule(static)
   for (int ry = 0; ry < rows; ry++) {
@@ -340,7 +290,7 @@ static inline void cv_direct_im2col(const cv_direct_t *d, int r, const cv_epi_t 
     unsigned sb[CV_SB_SIZE(1)];
     for (int cb = 0; cb < d->cout; cb += cblk) {
       const int rem = d->cout - cb;
-      const int nv = rem >= cblk ? CV_NV : (rem + CV_VL - 1) / CV_VL;
+      const int nv = rem >= cblk ? PW_NV : (rem + PW_VL - 1) / PW_VL;
       cv_seg_bits(sb, &rd, cb);
       for (int x0 = 0; x0 < W; x0 += CV_PX) {
         const int px = W - x0 < CV_PX ? W - x0 : CV_PX;
@@ -389,14 +339,14 @@ typedef struct {
 
 /* rows r[0..nc) (same dy) x NV vectors at cb, for output rows [y0, y1) of
  * image img: the accumulators stay in registers across the rows */
-CV_INLINE void cv_wgrad_block(const int NC, const int NV, const cv_wgrad_t *g, const cv_wrow *r,
-                              int img, int y0, int y1, int cb) {
+static PW_INLINE void cv_wgrad_block(const int NC, const int NV, const cv_wgrad_t *g,
+                                     const cv_wrow *r, int img, int y0, int y1, int cb) {
   const int W = g->w, cin = g->cin, cout = g->cout;
-  cv_mask mt[CV_NV], ms[CV_NC][CV_NV];
-  cv_vec acc[CV_NC][CV_NV];
+  pw_vm mt[PW_NV], ms[CV_NC][PW_NV];
+  pw_vf acc[CV_NC][PW_NV];
   int lo[CV_NC], hi[CV_NC], xlo = 0, xhi = W;
 #pragma GCC unroll 8
-  for (int v = 0; v < NV; v++) mt[v] = cv_lanes(0, cout - cb - v * CV_VL);
+  for (int v = 0; v < NV; v++) mt[v] = pw_mask_range(0, cout - cb - v * PW_VL);
 #pragma GCC unroll 16
   for (int c = 0; c < NC; c++) {
     lo[c] = r[c].dx < 0 ? -r[c].dx : 0;
@@ -405,8 +355,8 @@ CV_INLINE void cv_wgrad_block(const int NC, const int NV, const cv_wgrad_t *g, c
     xhi = hi[c] < xhi ? hi[c] : xhi;
 #pragma GCC unroll 8
     for (int v = 0; v < NV; v++) {
-      ms[c][v] = cv_and(mt[v], cv_lanes(r[c].co_begin - cb - v * CV_VL, CV_VL));
-      acc[c][v] = cv_loadm(r[c].dw + cb + v * CV_VL, ms[c][v]);
+      ms[c][v] = pw_mask_and(mt[v], pw_mask_range(r[c].co_begin - cb - v * PW_VL, PW_VL));
+      acc[c][v] = pw_loadm(ms[c][v], r[c].dw + cb + v * PW_VL);
     }
   }
   if (xhi < xlo) xhi = xlo;
@@ -422,15 +372,15 @@ CV_INLINE void cv_wgrad_block(const int NC, const int NV, const cv_wgrad_t *g, c
       for (int c = 0; c < NC; c++) ip[c] = irow + (ptrdiff_t)(xlo + r[c].dx) * cin + r[c].ci;
       const float *dp = drow + (size_t)xlo * cout;
       for (int x = xlo; x < xhi; x++, dp += cout) {
-        cv_vec dv[CV_NV];
+        pw_vf dv[PW_NV];
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; v++) dv[v] = cv_loadm(dp + v * CV_VL, mt[v]);
+        for (int v = 0; v < NV; v++) dv[v] = pw_loadm(mt[v], dp + v * PW_VL);
 #pragma GCC unroll 16
         for (int c = 0; c < NC; c++) {
-          const cv_vec bc = cv_bcast(ip[c]);
+          const pw_vf bc = pw_bcast(ip[c]);
           ip[c] += cin;
 #pragma GCC unroll 8
-          for (int v = 0; v < NV; v++) acc[c][v] = cv_fmadd(bc, dv[v], acc[c][v]);
+          for (int v = 0; v < NV; v++) acc[c][v] = pw_fma(bc, dv[v], acc[c][v]);
         }
       }
     }
@@ -440,17 +390,17 @@ CV_INLINE void cv_wgrad_block(const int NC, const int NV, const cv_wgrad_t *g, c
       for (int x = lo[c]; x < hi[c]; x++) {
         if (x == xlo) x = xhi;
         if (x >= hi[c]) break;
-        const cv_vec bc = cv_bcast(irow + (ptrdiff_t)(x + r[c].dx) * cin + r[c].ci);
+        const pw_vf bc = pw_bcast(irow + (ptrdiff_t)(x + r[c].dx) * cin + r[c].ci);
 #pragma GCC unroll 8
         for (int v = 0; v < NV; v++)
-          acc[c][v] = cv_fmadd(bc, cv_loadm(drow + (size_t)x * cout + v * CV_VL, mt[v]), acc[c][v]);
+          acc[c][v] = pw_fma(bc, pw_loadm(mt[v], drow + (size_t)x * cout + v * PW_VL), acc[c][v]);
       }
     }
   }
 #pragma GCC unroll 16
   for (int c = 0; c < NC; c++)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; v++) cv_storem(r[c].dw + cb + v * CV_VL, ms[c][v], acc[c][v]);
+    for (int v = 0; v < NV; v++) pw_storem(r[c].dw + cb + v * PW_VL, ms[c][v], acc[c][v]);
 }
 
 #define CV_WNV_CASES(NCc)                                              \
@@ -459,7 +409,7 @@ CV_INLINE void cv_wgrad_block(const int NC, const int NV, const cv_wgrad_t *g, c
     case 2: cv_wgrad_block(NCc, 2, g, r, img, y0, y1, cb); break;           \
     CV_WNV_MORE(NCc)                                                   \
   }
-#if CV_NV >= 4
+#if PW_NV >= 4
 #define CV_WNV_MORE(NCc)                                     \
   case 3: cv_wgrad_block(NCc, 3, g, r, img, y0, y1, cb); break;   \
   default: cv_wgrad_block(NCc, 4, g, r, img, y0, y1, cb); break;
@@ -531,22 +481,22 @@ static inline void cv_conv_fwd(float *out, const float *in, const float *w, cons
 
 /* db += sum over pixels of dout: one owner per output block, pixels in order */
 static inline void cv_bias_grad(float *db, const float *dout, const pcnn_conv_t *c) {
-  const int cout = c->cout, cblk = CV_NV * CV_VL, ncb = (cout + cblk - 1) / cblk;
+  const int cout = c->cout, cblk = PW_NV * PW_VL, ncb = (cout + cblk - 1) / cblk;
   const size_t p = (size_t)c->n * c->h * c->w;
 #pragma omp parallel for schedule(static)
   for (int cbi = 0; cbi < ncb; cbi++) {
     const int cb = cbi * cblk;
-    cv_mask mt[CV_NV];
-    cv_vec s[CV_NV];
-    for (int v = 0; v < CV_NV; v++) {
-      mt[v] = cv_lanes(0, cout - cb - v * CV_VL);
-      s[v] = cv_zero();
+    pw_vm mt[PW_NV];
+    pw_vf s[PW_NV];
+    for (int v = 0; v < PW_NV; v++) {
+      mt[v] = pw_mask_range(0, cout - cb - v * PW_VL);
+      s[v] = pw_zero();
     }
     for (size_t i = 0; i < p; i++)
-      for (int v = 0; v < CV_NV; v++)
-        s[v] = cv_addv(s[v], cv_loadm(dout + i * cout + cb + v * CV_VL, mt[v]));
-    for (int v = 0; v < CV_NV; v++)
-      cv_storem(db + cb + v * CV_VL, mt[v], cv_addv(s[v], cv_loadm(db + cb + v * CV_VL, mt[v])));
+      for (int v = 0; v < PW_NV; v++)
+        s[v] = pw_add(s[v], pw_loadm(mt[v], dout + i * cout + cb + v * PW_VL));
+    for (int v = 0; v < PW_NV; v++)
+      pw_storem(db + cb + v * PW_VL, mt[v], pw_add(s[v], pw_loadm(mt[v], db + cb + v * PW_VL)));
   }
 }
 
@@ -563,7 +513,7 @@ static inline void cv_bias_grad(float *db, const float *dout, const pcnn_conv_t 
 static inline void cv_wgrad_im2col(float *dw, float *db, const float *dout, const float *in,
                                    const pcnn_conv_t *c) {
   const int r = c->k / 2, k = c->k, cin = c->cin, cout = c->cout, W = c->w, H = c->h;
-  const int kc = (r * k + r + 1) * cin, base = (r * k + r) * cin, cblk = CV_NV * CV_VL;
+  const int kc = (r * k + r + 1) * cin, base = (r * k + r) * cin, cblk = PW_NV * PW_VL;
   const int ld = kc + 1, ncb = (cout + cblk - 1) / cblk;
   int row[CV_MAX_TAPS * 16 + 1], cob[CV_MAX_TAPS * 16 + 1], nrow = 0; /* kept rows, first output */
   for (int i = 0; i <= kc; i++) {
@@ -599,7 +549,7 @@ static inline void cv_wgrad_im2col(float *dw, float *db, const float *dout, cons
           const int it = u / ncb, cb = (u % ncb) * cblk;
           const int i0 = it * (nrow / nitem) + (it < nrow % nitem ? it : nrow % nitem);
           const int nc = nrow / nitem + (it < nrow % nitem);
-          const int nv = cout - cb >= cblk ? CV_NV : (cout - cb + CV_VL - 1) / CV_VL;
+          const int nv = cout - cb >= cblk ? PW_NV : (cout - cb + PW_VL - 1) / PW_VL;
           cv_wrow rw[CV_NC];
           for (int j = 0; j < nc; j++) {
             const int i = row[i0 + j];
@@ -621,7 +571,7 @@ static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, 
   cv_bias_grad(db, dout, c);
   cv_tap tap[CV_MAX_TAPS];
   const int nt = cv_fwd_taps(tap, dw, c); /* tap[t].w: dw at that tap */
-  const int cin = c->cin, cout = c->cout, cblk = CV_NV * CV_VL;
+  const int cin = c->cin, cout = c->cout, cblk = PW_NV * PW_VL;
   const int ncb = (cout + cblk - 1) / cblk;
   /* items: cin >= NC: (tap, NC input channels); else a run of taps of one
    * kernel row with all their input channels (first layer: cin 1 or 3) */
@@ -667,7 +617,7 @@ static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, 
         const int y1 = y0 + CV_WBAND < c->h ? y0 + CV_WBAND : c->h;
         for (int u = u0; u < u1; u++) {
           const int item = u / ncb, cb = (u % ncb) * cblk;
-          const int nv = cout - cb >= cblk ? CV_NV : (cout - cb + CV_VL - 1) / CV_VL;
+          const int nv = cout - cb >= cblk ? PW_NV : (cout - cb + PW_VL - 1) / PW_VL;
           cv_wrow rw[CV_NC];
           int nc = 0;
           if (cin >= CV_NC) {
