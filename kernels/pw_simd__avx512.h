@@ -4,7 +4,7 @@
  * with, and the register tile they share; pw_simd.h adds the ISA-neutral
  * helpers. pw_simd__avx2.h has the same names for AVX2, so a kernel body is
  * written once. On top: pw_gemm.h (the pointwise GEMM microkernel),
- * pw_math.h (exp, log), conv_simd_common.h (the conv engines).
+ * pw_math.h (exp, log), conv_direct.h and conv_wgrad.h (the conv engines).
  * Include only from *__avx512.c files. */
 #ifndef PW_SIMD_H
 #define PW_SIMD_H
