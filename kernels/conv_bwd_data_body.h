@@ -15,7 +15,7 @@
  * Scratch: grows (malloc) on the calling thread when a larger weight is first
  * seen, then is reused; steady-state calls do not allocate. If malloc fails,
  * the reference runs instead; so it does for the shapes the kernel does not
- * support (k >= 17, conv_taps.h).
+ * support (pcnn_conv_bwd_data_supports__<isa>: k >= 17, conv_taps.h).
  * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_bwd_data__<isa>,
  * pw_conv1x1.h; no transpose scratch); the path above only when its packed
  * weights do not fit. */
@@ -65,9 +65,11 @@ static inline void cv_bwd_data(float *din, const float *dout, const float *w, co
   cv_direct(&d);
 }
 
+int PW_KERNEL(conv_bwd_data_supports)(const pcnn_conv_t *c) { return cv_taps_fit(c); }
+
 void PW_KERNEL(conv_bwd_data)(float *din, const float *dout, const float *w,
                               const pcnn_conv_t *c) {
-  if (!cv_taps_fit(c)) {
+  if (!PW_KERNEL(conv_bwd_data_supports)(c)) {
     pcnn_conv_bwd_data__ref(din, dout, w, c);
     return;
   }

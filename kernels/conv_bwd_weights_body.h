@@ -15,7 +15,7 @@
  * k == 1 runs on the pointwise GEMM tile instead
  * (pcnn_conv1x1_bwd_weights__<isa>, pw_conv1x1.h); engine 2 only when its
  * dpre block does not fit. Shapes the kernel does not support
- * (k >= 17, conv_taps.h) run on the
+ * (pcnn_conv_bwd_weights_supports__<isa>: k >= 17, conv_taps.h) run on the
  * reference; so does the first layer when its col scratch cannot be
  * allocated. */
 #include <omp.h>
@@ -192,9 +192,11 @@ static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, 
   }
 }
 
+int PW_KERNEL(conv_bwd_weights_supports)(const pcnn_conv_t *c) { return cv_taps_fit(c); }
+
 void PW_KERNEL(conv_bwd_weights)(float *dw, float *db, const float *dout, const float *in,
                                  const pcnn_conv_t *c) {
-  if (!cv_taps_fit(c)) {
+  if (!PW_KERNEL(conv_bwd_weights_supports)(c)) {
     pcnn_conv_bwd_weights__ref(dw, db, dout, in, c);
     return;
   }

@@ -14,15 +14,17 @@
  * Threads over (image, row).
  * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_fwd__<isa>,
  * pw_conv1x1.h); the direct engine only when its packed weights do not fit.
- * Shapes the kernel does not support (more
+ * Shapes the kernel does not support (pcnn_conv_fwd_supports__<isa>: more
  * than CV_MAX_TAPS kept taps, k >= 17) run on the reference. */
 #include "conv_direct.h"
 #include "pcnn_kernels.h"
 #include "pw_conv1x1.h"
 
+int PW_KERNEL(conv_fwd_supports)(const pcnn_conv_t *c) { return cv_taps_fit(c); }
+
 void PW_KERNEL(conv_fwd)(float *out, const float *in, const float *w, const float *b,
                          const pcnn_conv_t *c) {
-  if (!cv_taps_fit(c)) {
+  if (!PW_KERNEL(conv_fwd_supports)(c)) {
     pcnn_conv_fwd__ref(out, in, w, b, c);
     return;
   }

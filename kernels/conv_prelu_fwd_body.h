@@ -9,15 +9,18 @@
  * does not re-read pre to apply the PReLU or write a separate sum.
  * k == 1 runs on the pointwise GEMM tile (pw_conv1x1.h) with the same
  * epilogue; the direct engine only when its packed weights do not fit.
- * Shapes the kernel does not support (* k >= 17, conv_taps.h) run on the reference. */
+ * Shapes the kernel does not support (pcnn_conv_prelu_fwd_supports__<isa>:
+ * k >= 17, conv_taps.h) run on the reference. */
 #include "conv_direct.h"
 #include "pcnn_kernels.h"
 #include "pw_conv1x1.h"
 
+int PW_KERNEL(conv_prelu_fwd_supports)(const pcnn_conv_t *c) { return cv_taps_fit(c); }
+
 void PW_KERNEL(conv_prelu_fwd)(float *pre, float *out, const float *in, const float *w,
                                const float *b, const float *res, const float *alpha,
                                const pcnn_conv_t *c) {
-  if (!cv_taps_fit(c)) {
+  if (!PW_KERNEL(conv_prelu_fwd_supports)(c)) {
     pcnn_conv_prelu_fwd__ref(pre, out, in, w, b, res, alpha, c);
     return;
   }

@@ -46,7 +46,8 @@ static inline int cv_kept_taps(const pcnn_conv_t *c) {
 /* The shape limit of every SIMD conv kernel (conv_fwd, conv_prelu_fwd,
  * conv_bwd_data, conv_bwd_weights): the tap lists are stack arrays of
  * CV_MAX_TAPS, so a filter with more kept taps (k >= 17) runs on the
- * reference. Each kernel tests it first. */
+ * reference. Each kernel's pcnn_<op>_supports__<isa> (kernel_list.h) is this
+ * test, and the kernel calls it first. */
 static inline int cv_taps_fit(const pcnn_conv_t *c) { return cv_kept_taps(c) <= CV_MAX_TAPS; }
 
 /* forward taps: d = (ky - r, kx - r); at the centre, input group gi reaches
