@@ -235,3 +235,36 @@ TEST(Dispatch, FallsBackMatchesWhatTheKernelDoes) {
     EXPECT_GT(ran_simd, 0);
   }
 }
+
+// `pixelcnn check` marks the rows whose kernel runs the reference for that
+// shape: the F = 256 fused 1x1 backward-data at every SIMD level, no other row
+TEST(Dispatch, CheckMarksTheRowsThatFallBack) {
+  if (simd_isas().empty()) GTEST_SKIP() << "no SIMD level on this CPU";
+  char *buf = nullptr;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  ASSERT_NE(f, nullptr);
+  const int fails = pcnn_check_run(f, 1);
+  fclose(f);
+  const std::string out(buf, len);
+  free(buf);
+  EXPECT_EQ(fails, 0) << out;
+  size_t marked = 0;
+  for (size_t a = 0, b; a < out.size(); a = b + 1) {
+    b = out.find('\n', a);
+    if (b == std::string::npos) b = out.size();
+    const std::string line = out.substr(a, b - a);
+    if (line.find("falls back to ref for this shape") == std::string::npos) continue;
+    marked++;
+    EXPECT_EQ(line.rfind("conv1x1_prelu_bwd_data ", 0), 0u) << line;
+    EXPECT_NE(line.find("256->256"), std::string::npos) << line;
+  }
+  EXPECT_EQ(marked, simd_isas().size()) << out;
+  for (pcnn_isa_t isa : simd_isas())
+    EXPECT_NE(out.find(std::string("(") + pcnn_isa_name(isa) + ": falls back to ref for this shape)"),
+              std::string::npos)
+        << out;
+  EXPECT_NE(out.find(std::to_string(simd_isas().size()) + " of them ran a SIMD kernel that falls back"),
+            std::string::npos)
+      << out;
+}
