@@ -222,12 +222,13 @@ int pcnn_op_count(void);
  * back (README.md, "Shape limits"): conv_fwd, conv_prelu_fwd,
  * conv_bwd_data, conv_bwd_weights with k >= 17 (more than 128 kept taps);
  * conv1x1_prelu_fwd with cin > 1022 (AVX-512) or > 4094 (AVX2);
- * conv1x1_prelu_bwd_data when cout x (cin rounded up to a vector) + cout
- * exceeds 65,536 floats (e.g. 256 -> 256); conv1x1_prelu_bwd_weights with
- * cout > 4096. Not predicted: a kernel whose grow-once scratch cannot be
- * allocated (conv_bwd_data, the first-layer conv_bwd_weights,
- * conv1x1_prelu_bwd_weights) also runs the reference. The element-wise
- * ops, losses, Nadam and gemm_acc take other sizes and have no limit (0).
+ * conv1x1_prelu_bwd_data when cout x cin' + cout' exceeds 65,536 floats
+ * (' : rounded up to a whole vector; e.g. 256 -> 256);
+ * conv1x1_prelu_bwd_weights with cout > 4096. Not predicted: a kernel
+ * whose grow-once scratch cannot be allocated (conv_bwd_data, the
+ * first-layer conv_bwd_weights, conv1x1_prelu_bwd_weights) also runs the
+ * reference. The element-wise ops, losses, Nadam and gemm_acc take other
+ * sizes and have no limit (0).
  * For a kernel table t: pcnn_kernel_falls_back(op, t->isa_of[op], c). */
 int pcnn_kernel_falls_back(pcnn_op_t op, pcnn_isa_t isa, const pcnn_conv_t *c);
 
