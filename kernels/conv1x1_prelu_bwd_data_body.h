@@ -18,9 +18,11 @@
  * ahead, pw_gemm.h). Output colour groups that reach only the first input channels stop
  * at their last vector. Sums run over co in the reference's order; every din
  * element is written by one thread, so results do not depend on the thread
- * count. Layers whose packed weights exceed PW_PACK_MAX floats: the fused
- * kernel runs the reference, the plain one returns 0 (its caller runs the
- * direct conv engine). */
+ * count. Layers whose packed weights exceed PW_PACK_MAX floats (cout x cin
+ * rounded up to vectors, + a row: e.g. 256 -> 256;
+ * pcnn_conv1x1_prelu_bwd_data_supports__<isa>): the fused kernel runs the
+ * reference, the plain one returns 0 (its caller runs the direct conv
+ * engine). */
 #include "pcnn_kernels.h"
 #include "pw_conv1x1.h"
 #include "pw_gemm.h"
@@ -78,15 +80,22 @@ static void tile_any(int mr, int nv, float *din, const float *dp, int j, const b
   }
 }
 
+/* the shape limit of both kernels of this file: the packed transposed
+ * weights [cout][cin rounded up] and the padded slope fit PW_PACK_MAX, a
+ * dpre row fits PW_DBUF */
+int PW_KERNEL(conv1x1_prelu_bwd_data_supports)(const pcnn_conv_t *c) {
+  const int ldt = pw_round_up(c->cin, PW_VL), ldd = pw_round_up(c->cout, PW_VL);
+  return (size_t)c->cout * ldt + ldd <= PW_PACK_MAX && ldd <= PW_DBUF;
+}
+
 /* din (P, cin) += dpre (P, cout) x w^T; dout, pre (act only) (P, cout);
- * w [cin][cout]; alpha (cout, act only). Returns 0, writing nothing, if the
- * pack does not fit. */
-static PW_INLINE int bwd_data_core(const int act, float *din, const float *dout,
-                                   const float *pre, const float *w, const float *alpha,
-                                   const pcnn_conv_t *c) {
+ * w [cin][cout]; alpha (cout, act only). The shape must pass
+ * conv1x1_prelu_bwd_data_supports (callers test it). */
+static PW_INLINE void bwd_data_core(const int act, float *din, const float *dout,
+                                    const float *pre, const float *w, const float *alpha,
+                                    const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, ldt = pw_round_up(cin, PW_VL);
   const int ldd = pw_round_up(cout, PW_VL);
-  if ((size_t)cout * ldt + ldd > PW_PACK_MAX || ldd > PW_DBUF) return 0;
   float pack[PW_PACK_MAX] __attribute__((aligned(64)));
   pw_seg_t fs[3];
   const int nfs = pw_segments(fs, c);
@@ -104,7 +113,7 @@ static PW_INLINE int bwd_data_core(const int act, float *din, const float *dout,
     const int e = pw_ci_end(fs, nfs, c0);
     if (c1 > c0 && e > 0) x.seg[x.nseg++] = (pw_seg_t){c0, c1, e};
   }
-  if (x.nseg == 0) return 1; /* every tap masked (mask A, one group): din unchanged */
+  if (x.nseg == 0) return; /* every tap masked (mask A, one group): din unchanged */
   const int pb = PW_DBUF / ldd < 96 ? PW_DBUF / ldd : 96; /* pixels per block */
   const long p = (long)c->n * c->h * c->w, nblk = (p + pb - 1) / pb;
 #pragma omp parallel for schedule(static)
@@ -137,17 +146,21 @@ static PW_INLINE int bwd_data_core(const int act, float *din, const float *dout,
       }
     }
   }
-  return 1;
 }
 
 void PW_KERNEL(conv1x1_prelu_bwd_data)(float *din, const float *dout, const float *pre,
                                          const float *w, const float *alpha,
                                          const pcnn_conv_t *c) {
-  if (!bwd_data_core(1, din, dout, pre, w, alpha, c))
+  if (!PW_KERNEL(conv1x1_prelu_bwd_data_supports)(c)) {
     pcnn_conv1x1_prelu_bwd_data__ref(din, dout, pre, w, alpha, c);
+    return;
+  }
+  bwd_data_core(1, din, dout, pre, w, alpha, c);
 }
 
 int PW_KERNEL(conv1x1_bwd_data)(float *din, const float *dout, const float *w,
                                 const pcnn_conv_t *c) {
-  return bwd_data_core(0, din, dout, NULL, w, NULL, c);
+  if (!PW_KERNEL(conv1x1_prelu_bwd_data_supports)(c)) return 0;
+  bwd_data_core(0, din, dout, NULL, w, NULL, c);
+  return 1;
 }

@@ -25,10 +25,10 @@
  * The next block's input rows are prefetched into L2. Every sum runs over
  * the same chunks and blocks in the same order whatever the thread count,
  * so results are bitwise reproducible (and independent of the
- * thread count). Layers with more than PW_DBUF / 4 output channels, or when
- * the partials cannot be allocated: the fused kernel runs the reference, the
- * plain one returns 0 (its caller runs the
- * direct conv engine). */
+ * thread count). Layers with more than PW_DBUF / 4 output channels
+ * (pcnn_conv1x1_prelu_bwd_weights_supports__<isa>), or when the partials
+ * cannot be allocated: the fused kernel runs the reference, the plain one
+ * returns 0 (its caller runs the direct conv engine). */
 #include <omp.h>
 #include <string.h>
 
@@ -112,14 +112,20 @@ static inline void add_partials(float *dst, const float *part, size_t ldp, int n
   }
 }
 
+/* the shape limit of both kernels of this file: a dpre block of at least 4
+ * rows (cout rounded up to vectors) fits PW_DBUF, i.e. cout <= 4096 */
+int PW_KERNEL(conv1x1_prelu_bwd_weights_supports)(const pcnn_conv_t *c) {
+  return 4 * pw_round_up(c->cout, PW_VL) <= PW_DBUF;
+}
+
 /* dw [cin][cout], db, dalpha (cout, act only) +=; dout, pre (act only) (P, cout);
- * in (P, cin); alpha (cout, act only). Returns 0, writing nothing, if the
- * dpre block does not fit or the partials cannot be allocated. */
+ * in (P, cin); alpha (cout, act only). The shape must pass
+ * conv1x1_prelu_bwd_weights_supports (callers test it). Returns 0, writing
+ * nothing, if the partials cannot be allocated. */
 static PW_INLINE int bww_core(const int act, float *dw, float *db, float *dalpha,
                               const float *dout, const float *pre, const float *in,
                               const float *alpha, const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, ldd = pw_round_up(cout, PW_VL);
-  if (4 * ldd > PW_DBUF) return 0;
   const int direct = !act && ldd == cout; /* dpre is dout, read in place */
   bww_ctx x = {cin, cout, ldd, 0, {{0, 0, 0}}};
   x.nseg = pw_segments(x.seg, c);
@@ -184,11 +190,13 @@ static PW_INLINE int bww_core(const int act, float *dw, float *db, float *dalpha
 void PW_KERNEL(conv1x1_prelu_bwd_weights)(float *dw, float *db, float *dalpha,
                                             const float *dout, const float *pre, const float *in,
                                             const float *alpha, const pcnn_conv_t *c) {
-  if (!bww_core(1, dw, db, dalpha, dout, pre, in, alpha, c))
+  if (!PW_KERNEL(conv1x1_prelu_bwd_weights_supports)(c) ||
+      !bww_core(1, dw, db, dalpha, dout, pre, in, alpha, c))
     pcnn_conv1x1_prelu_bwd_weights__ref(dw, db, dalpha, dout, pre, in, alpha, c);
 }
 
 int PW_KERNEL(conv1x1_bwd_weights)(float *dw, float *db, const float *dout, const float *in,
                                    const pcnn_conv_t *c) {
-  return bww_core(0, dw, db, NULL, dout, NULL, in, NULL, c);
+  return PW_KERNEL(conv1x1_prelu_bwd_weights_supports)(c) &&
+         bww_core(0, dw, db, NULL, dout, NULL, in, NULL, c);
 }

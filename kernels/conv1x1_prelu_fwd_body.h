@@ -23,8 +23,10 @@
  * Outputs larger than PW_NT_BYTES are written with non-temporal stores
  * (measured: 128->64 at N=32 went from 69 to 78 GFLOP/s on one core).
  * Layers with so many input channels that not even one tile of columns fits
- * the pack (cin + 2 > PW_PACK_MAX / (PW_NV PW_VL)): the fused kernel runs the
- * reference, the plain one returns 0 (its caller runs the direct engine). */
+ * the pack (cin + 2 > PW_PACK_MAX / (PW_NV PW_VL): cin > 1022 on AVX-512,
+ * cin > 4094 on AVX2; pcnn_conv1x1_prelu_fwd_supports__<isa>): the fused
+ * kernel runs the reference, the plain ones return 0 (their caller runs the
+ * direct engine). */
 #include "pcnn_kernels.h"
 #include "pw_conv1x1.h"
 #include "pw_gemm.h"
@@ -107,16 +109,24 @@ static PW_INLINE void tile_any(const int act, int mr, int nv, float *pre, float 
   }
 }
 
+/* output columns per pack: all of them, or as many whole tiles as fit; 0 if
+ * not even one tile fits (the pack holds cin + 2 rows: w, b, alpha) */
+static inline int fwd_pack_cols(const pcnn_conv_t *c) {
+  const int tw = PW_NV * PW_VL;
+  return (int)(PW_PACK_MAX / (size_t)(c->cin + 2)) / tw * tw;
+}
+
+/* the shape limit of every forward of this file (fused, plain, residual) */
+int PW_KERNEL(conv1x1_prelu_fwd_supports)(const pcnn_conv_t *c) { return fwd_pack_cols(c) > 0; }
+
 /* pre (P, cout, act only), out (P, cout); res (P, cout) added before the
  * activation, or NULL; in (P, cin); w [cin][cout]; b, alpha (cout, alpha act
- * only). Returns 0, writing nothing, if the pack does not fit. */
-static PW_INLINE int fwd_core(const int act, float *pre, float *out, const float *res,
-                              const float *in, const float *w, const float *b, const float *alpha,
-                              const pcnn_conv_t *c) {
+ * only). The shape must pass conv1x1_prelu_fwd_supports (callers test it). */
+static PW_INLINE void fwd_core(const int act, float *pre, float *out, const float *res,
+                               const float *in, const float *w, const float *b, const float *alpha,
+                               const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, tw = PW_NV * PW_VL;
-  /* output columns per pack: all of them, or as many whole tiles as fit */
-  const int cw = (int)(PW_PACK_MAX / (size_t)(cin + 2)) / tw * tw;
-  if (cw == 0) return 0;
+  const int cw = fwd_pack_cols(c); /* output columns per pack */
   float pack[PW_PACK_MAX] __attribute__((aligned(64)));
   const long p = (long)c->n * c->h * c->w, nblk = (p + PB - 1) / PB;
   /* outputs larger than a core's L2 go past the caches: pre is next read by
@@ -161,22 +171,28 @@ static PW_INLINE int fwd_core(const int act, float *pre, float *out, const float
       if (nt) pw_fence();
     }
   }
-  return 1;
 }
 
 void PW_KERNEL(conv1x1_prelu_fwd)(float *pre, float *out, const float *in, const float *w,
                                     const float *b, const float *alpha, const pcnn_conv_t *c) {
-  if (!fwd_core(1, pre, out, NULL, in, w, b, alpha, c))
+  if (!PW_KERNEL(conv1x1_prelu_fwd_supports)(c)) {
     pcnn_conv1x1_prelu_fwd__ref(pre, out, in, w, b, alpha, c);
+    return;
+  }
+  fwd_core(1, pre, out, NULL, in, w, b, alpha, c);
 }
 
 int PW_KERNEL(conv1x1_fwd)(float *out, const float *in, const float *w, const float *b,
                            const pcnn_conv_t *c) {
-  return fwd_core(0, NULL, out, NULL, in, w, b, NULL, c);
+  if (!PW_KERNEL(conv1x1_prelu_fwd_supports)(c)) return 0;
+  fwd_core(0, NULL, out, NULL, in, w, b, NULL, c);
+  return 1;
 }
 
 int PW_KERNEL(conv1x1_res_prelu_fwd)(float *pre, float *out, const float *in, const float *w,
                                      const float *b, const float *res, const float *alpha,
                                      const pcnn_conv_t *c) {
-  return fwd_core(1, pre, out, res, in, w, b, alpha, c);
+  if (!PW_KERNEL(conv1x1_prelu_fwd_supports)(c)) return 0;
+  fwd_core(1, pre, out, res, in, w, b, alpha, c);
+  return 1;
 }

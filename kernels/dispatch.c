@@ -15,10 +15,38 @@ static const char *const op_names[] = {
 
 const pcnn_kernel_row_t pcnn_kernel_rows[] = {
 #define PCNN_KERNEL(isa, op, fn) {isa, PCNN_OP_##op, #op, #fn, (void (*)(void))fn},
+#define PCNN_SUPPORTS(isa, op, fn)
 #include "kernel_list.h"
 #undef PCNN_KERNEL
+#undef PCNN_SUPPORTS
 };
 const int pcnn_kernel_row_count = (int)(sizeof pcnn_kernel_rows / sizeof pcnn_kernel_rows[0]);
+
+/* the shape limits of the list: (isa, op, predicate) */
+static const struct {
+  pcnn_isa_t isa;
+  pcnn_op_t op;
+  pcnn_supports_fn *supports;
+} supports_rows[] = {
+#define PCNN_KERNEL(isa, op, fn)
+#define PCNN_SUPPORTS(isa, op, fn) {isa, PCNN_OP_##op, fn},
+#include "kernel_list.h"
+#undef PCNN_KERNEL
+#undef PCNN_SUPPORTS
+};
+
+int pcnn_kernel_falls_back(pcnn_op_t op, pcnn_isa_t isa, const pcnn_conv_t *c) {
+  if ((int)op < 0 || op >= PCNN_OP_COUNT || (int)isa < 0 || isa >= PCNN_ISA_COUNT || !c ||
+      pcnn_conv_check(c) || !pcnn_isa_supported(isa))
+    return -1;
+  int listed = 0;
+  for (int i = 0; i < pcnn_kernel_row_count; i++)
+    listed |= pcnn_kernel_rows[i].op == (int)op && pcnn_kernel_rows[i].isa == isa;
+  if (!listed) return -1;
+  for (size_t i = 0; i < sizeof supports_rows / sizeof supports_rows[0]; i++)
+    if (supports_rows[i].op == op && supports_rows[i].isa == isa) return !supports_rows[i].supports(c);
+  return 0;
+}
 
 const char *pcnn_op_name(int op) { return op >= 0 && op < PCNN_OP_COUNT ? op_names[op] : "?"; }
 int pcnn_op_count(void) { return PCNN_OP_COUNT; }

@@ -12,9 +12,7 @@
  * of b stays in L1/L2 while the rows of a stream past it. */
 #include "pcnn_kernels.h"
 
-#define GA_INL static inline __attribute__((always_inline))
-
-GA_INL void tile(float *c, const float *a, const float *b, int k, int lda, int ldb, int ldc,
+static PW_INLINE void tile(float *c, const float *a, const float *b, int k, int lda, int ldb, int ldc,
                  const int mr, const int nv, pw_vm last) {
   pw_vf acc[PW_MR][PW_NV];
 #pragma GCC unroll 8

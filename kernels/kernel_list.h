@@ -1,8 +1,9 @@
-/* The one kernel list: PCNN_KERNEL(isa, op, function).
- * Include after defining PCNN_KERNEL. Every row here is declared in
- * pcnn_kernels.h, can fill the dispatch table, and is compared with its
- * reference twin by tests/test_kernels.cc and timed by bench/. Within an op,
- * list rows from the slowest ISA to the fastest. */
+/* The one kernel list: PCNN_KERNEL(isa, op, function), then the shape limits
+ * PCNN_SUPPORTS(isa, op, predicate). Include after defining both macros.
+ * Every row here is declared in pcnn_kernels.h, can fill the dispatch table,
+ * and is compared with its reference twin by tests/test_kernels_*.cc and
+ * timed by bench/. Within an op, list rows from the slowest ISA to the
+ * fastest. */
 PCNN_KERNEL(PCNN_ISA_REF, conv_fwd, pcnn_conv_fwd__ref)
 PCNN_KERNEL(PCNN_ISA_REF, conv_bwd_data, pcnn_conv_bwd_data__ref)
 PCNN_KERNEL(PCNN_ISA_REF, conv_bwd_weights, pcnn_conv_bwd_weights__ref)
@@ -48,3 +49,22 @@ PCNN_KERNEL(PCNN_ISA_AVX2, gemm_acc, pcnn_gemm_acc__avx2)
 PCNN_KERNEL(PCNN_ISA_AVX512, gemm_acc, pcnn_gemm_acc__avx512)
 PCNN_KERNEL(PCNN_ISA_AVX2, conv_prelu_fwd, pcnn_conv_prelu_fwd__avx2)
 PCNN_KERNEL(PCNN_ISA_AVX512, conv_prelu_fwd, pcnn_conv_prelu_fwd__avx512)
+
+/* Shape limits: the kernel (isa, op) calls predicate(c) first and hands the
+ * shapes it returns 0 for to its reference twin (pcnn_kernel_falls_back
+ * answers from these rows). A kernel without a row runs every valid shape in
+ * its own code. */
+PCNN_SUPPORTS(PCNN_ISA_AVX2, conv_fwd, pcnn_conv_fwd_supports__avx2)
+PCNN_SUPPORTS(PCNN_ISA_AVX512, conv_fwd, pcnn_conv_fwd_supports__avx512)
+PCNN_SUPPORTS(PCNN_ISA_AVX2, conv_bwd_data, pcnn_conv_bwd_data_supports__avx2)
+PCNN_SUPPORTS(PCNN_ISA_AVX512, conv_bwd_data, pcnn_conv_bwd_data_supports__avx512)
+PCNN_SUPPORTS(PCNN_ISA_AVX2, conv_bwd_weights, pcnn_conv_bwd_weights_supports__avx2)
+PCNN_SUPPORTS(PCNN_ISA_AVX512, conv_bwd_weights, pcnn_conv_bwd_weights_supports__avx512)
+PCNN_SUPPORTS(PCNN_ISA_AVX2, conv_prelu_fwd, pcnn_conv_prelu_fwd_supports__avx2)
+PCNN_SUPPORTS(PCNN_ISA_AVX512, conv_prelu_fwd, pcnn_conv_prelu_fwd_supports__avx512)
+PCNN_SUPPORTS(PCNN_ISA_AVX2, conv1x1_prelu_fwd, pcnn_conv1x1_prelu_fwd_supports__avx2)
+PCNN_SUPPORTS(PCNN_ISA_AVX512, conv1x1_prelu_fwd, pcnn_conv1x1_prelu_fwd_supports__avx512)
+PCNN_SUPPORTS(PCNN_ISA_AVX2, conv1x1_prelu_bwd_data, pcnn_conv1x1_prelu_bwd_data_supports__avx2)
+PCNN_SUPPORTS(PCNN_ISA_AVX512, conv1x1_prelu_bwd_data, pcnn_conv1x1_prelu_bwd_data_supports__avx512)
+PCNN_SUPPORTS(PCNN_ISA_AVX2, conv1x1_prelu_bwd_weights, pcnn_conv1x1_prelu_bwd_weights_supports__avx2)
+PCNN_SUPPORTS(PCNN_ISA_AVX512, conv1x1_prelu_bwd_weights, pcnn_conv1x1_prelu_bwd_weights_supports__avx512)

@@ -184,12 +184,19 @@ typedef struct {
   pcnn_isa_t isa_of[PCNN_OP_COUNT];
 } pcnn_kernels_t;
 
-/* One row per implemented kernel: (isa, op, function). kernels/kernel_list.h
- * is the single list; it drives these declarations, the dispatch, the tests
- * and the benchmarks. */
+/* A kernel's shape limit: 1 if the kernel runs the shape c in its own SIMD
+ * code, 0 if it hands c to its reference twin (c must pass pcnn_conv_check). */
+typedef int pcnn_supports_fn(const pcnn_conv_t *c);
+
+/* One row per implemented kernel: (isa, op, function), and one per kernel
+ * with a shape limit: (isa, op, predicate). kernels/kernel_list.h is the
+ * single list; it drives these declarations, the dispatch, the tests and the
+ * benchmarks. */
 #define PCNN_KERNEL(isa, op, fn) pcnn_##op##_fn fn;
+#define PCNN_SUPPORTS(isa, op, fn) pcnn_supports_fn fn;
 #include "kernel_list.h"
 #undef PCNN_KERNEL
+#undef PCNN_SUPPORTS
 
 typedef struct {
   pcnn_isa_t isa;
@@ -202,6 +209,28 @@ extern const pcnn_kernel_row_t pcnn_kernel_rows[];
 extern const int pcnn_kernel_row_count;
 const char *pcnn_op_name(int op);
 int pcnn_op_count(void);
+
+/* Does the kernel of op for ISA isa hand the shape c to the reference?
+ *   1  it falls back: for this shape it runs pcnn_<op>__ref (same result,
+ *      reference speed);
+ *   0  it runs c in its own code (always, for the reference rows and the
+ *      kernels with no shape limit in kernel_list.h);
+ *  -1  no kernel of op for isa in the list, this CPU cannot run isa (the
+ *      predicate is compiled for that ISA), or c fails pcnn_conv_check.
+ * The answer is the predicate the kernel itself tests first (PCNN_SUPPORTS
+ * rows), so it cannot drift from what the kernel does. Shapes that fall
+ * back (README.md, "Shape limits"): conv_fwd, conv_prelu_fwd,
+ * conv_bwd_data, conv_bwd_weights with k >= 17 (more than 128 kept taps);
+ * conv1x1_prelu_fwd with cin > 1022 (AVX-512) or > 4094 (AVX2);
+ * conv1x1_prelu_bwd_data when cout x cin' + cout' exceeds 65,536 floats
+ * (' : rounded up to a whole vector; e.g. 256 -> 256);
+ * conv1x1_prelu_bwd_weights with cout > 4096. Not predicted: a kernel
+ * whose grow-once scratch cannot be allocated (conv_bwd_data, the
+ * first-layer conv_bwd_weights, conv1x1_prelu_bwd_weights) also runs the
+ * reference. The element-wise ops, losses, Nadam and gemm_acc take other
+ * sizes and have no limit (0).
+ * For a kernel table t: pcnn_kernel_falls_back(op, t->isa_of[op], c). */
+int pcnn_kernel_falls_back(pcnn_op_t op, pcnn_isa_t isa, const pcnn_conv_t *c);
 
 /* Table with every slot filled from the reference, then overridden by the
  * fastest listed kernel whose ISA is <= max_isa and supported here. */

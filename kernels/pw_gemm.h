@@ -17,8 +17,6 @@
 
 #include "pcnn_kernels.h"
 
-#define PW_INLINE inline __attribute__((always_inline))
-
 /* Stack budgets, in floats. Packed weights (with the padded bias and slope)
  * must fit PW_PACK_MAX (256 KiB: e.g. 256 -> 240 channels); larger layers go
  * to the reference kernel. Each thread's dpre block is PW_DBUF (64 KiB). */

@@ -1,6 +1,6 @@
-/* pw_simd__avx2.h: the few AVX2 + FMA vector operations the pointwise kernels
- * (kernels/conv1x1_prelu_*__avx2.c) are written with; pw_gemm.h is the
- * ISA-neutral microkernel on top. Include only from *__avx2.c files. */
+/* pw_simd__avx2.h: the AVX2 + FMA vector layer, the same names as
+ * pw_simd__avx512.h (see there) on 8-float vectors. Include only from
+ * *__avx2.c files. */
 #ifndef PW_SIMD_H
 #define PW_SIMD_H
 #include <immintrin.h>
@@ -8,6 +8,7 @@
 #define PW_VL 8 /* floats per vector */
 #define PW_MR 6 /* rows (pixels or input channels) per register tile */
 #define PW_NV 2 /* vectors per register tile: 6 x 2 = 12 of 16 ymm accumulate */
+#include "pw_simd.h"
 
 typedef __m256 pw_vf;
 typedef __m256i pw_vm; /* lane i active if its sign bit is set (vmaskmovps) */
@@ -19,6 +20,13 @@ static inline pw_vm pw_mask_range(int lo, int hi) {
   const __m256i below_lo = _mm256_cmpgt_epi32(_mm256_set1_epi32(lo), iota);
   return _mm256_andnot_si256(below_lo, below_hi);
 }
+/* the mask of the lanes whose bits are set (pw_lane_bits): lane bit l set ->
+ * lane l all ones */
+static inline pw_vm pw_mask_bits(unsigned b) {
+  const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), sel), sel);
+}
+static inline pw_vm pw_mask_and(pw_vm a, pw_vm b) { return _mm256_and_si256(a, b); }
 static inline pw_vf pw_zero(void) { return _mm256_setzero_ps(); }
 static inline pw_vf pw_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline pw_vf pw_loadm(pw_vm m, const float *p) { return _mm256_maskload_ps(p, m); }

@@ -1,6 +1,11 @@
-/* pw_simd__avx512.h: the few AVX-512 vector operations the pointwise kernels
- * (kernels/conv1x1_prelu_*__avx512.c) are written with; pw_gemm.h is the
- * ISA-neutral microkernel on top. Include only from *__avx512.c files. */
+/* pw_simd__avx512.h: the AVX-512 vector layer: the few vector operations every
+ * AVX-512 kernel file (*__avx512.c: the masked convs, the fused 1x1 +
+ * PReLU kernels, gemm_acc, the element-wise ops, losses, Nadam) is written
+ * with, and the register tile they share; pw_simd.h adds the ISA-neutral
+ * helpers. pw_simd__avx2.h has the same names for AVX2, so a kernel body is
+ * written once. On top: pw_gemm.h (the pointwise GEMM microkernel),
+ * pw_math.h (exp, log), conv_direct.h and conv_wgrad.h (the conv engines).
+ * Include only from *__avx512.c files. */
 #ifndef PW_SIMD_H
 #define PW_SIMD_H
 #include <immintrin.h>
@@ -8,17 +13,16 @@
 #define PW_VL 16 /* floats per vector */
 #define PW_MR 6  /* rows (pixels or input channels) per register tile */
 #define PW_NV 4  /* vectors per register tile: 6 x 4 = 24 of 32 zmm accumulate */
+#include "pw_simd.h"
 
 typedef __m512 pw_vf;
 typedef __mmask16 pw_vm;
 
+/* the mask of the lanes whose bits are set (pw_lane_bits) */
+static inline pw_vm pw_mask_bits(unsigned b) { return (pw_vm)b; }
 /* lanes [lo, hi) of a vector, lo and hi clamped to [0, PW_VL] */
-static inline pw_vm pw_mask_range(int lo, int hi) {
-  lo = lo < 0 ? 0 : lo > PW_VL ? PW_VL : lo;
-  hi = hi < 0 ? 0 : hi > PW_VL ? PW_VL : hi;
-  const unsigned a = (1u << hi) - 1u, b = (1u << lo) - 1u;
-  return (pw_vm)(a & ~b);
-}
+static inline pw_vm pw_mask_range(int lo, int hi) { return pw_mask_bits(pw_lane_bits(lo, hi)); }
+static inline pw_vm pw_mask_and(pw_vm a, pw_vm b) { return (pw_vm)(a & b); }
 static inline pw_vf pw_zero(void) { return _mm512_setzero_ps(); }
 static inline pw_vf pw_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline pw_vf pw_loadm(pw_vm m, const float *p) { return _mm512_maskz_loadu_ps(m, p); }

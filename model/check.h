@@ -1,7 +1,9 @@
 /* check.h: `pixelcnn check`: every SIMD kernel of the kernel list that this
  * CPU runs, against its reference twin and (for the convolutions) oneDNN, on
- * the seed model's layer shapes; prints per op x variant the max relative
- * error, the time and the useful GFLOP/s. */
+ * the seed model's layer shapes (and the 1x1 of an F = 256 model); prints per
+ * op x variant the max relative error, the time and the useful GFLOP/s, and
+ * marks the rows whose kernel hands that shape to the reference
+ * ("avx512: falls back to ref for this shape", pcnn_kernel_falls_back). */
 #ifndef PCNN_CHECK_H
 #define PCNN_CHECK_H
 
