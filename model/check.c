@@ -326,9 +326,13 @@ int pcnn_check_run(FILE *out, int batch) {
     }
     const shape_t *shapes;
     int ns;
-    if (!strncmp(name, "conv_", 5)) shapes = conv_shapes, ns = 5;
-    else if (!strncmp(name, "conv1x1", 7)) shapes = pw_shapes, ns = 4;
-    else shapes = el_shapes, ns = 2;
+    switch ((pcnn_op_t)op) {
+      case PCNN_OP_conv_fwd: case PCNN_OP_conv_bwd_data: case PCNN_OP_conv_bwd_weights:
+      case PCNN_OP_conv_prelu_fwd: shapes = conv_shapes, ns = 5; break;
+      case PCNN_OP_conv1x1_prelu_fwd: case PCNN_OP_conv1x1_prelu_bwd_data:
+      case PCNN_OP_conv1x1_prelu_bwd_weights: shapes = pw_shapes, ns = 4; break;
+      default: shapes = el_shapes, ns = 2; break;
+    }
     const double tol = pcnn_op_tolerance(op);
     for (int s = 0; s < ns; s++) {
       problem_t P;

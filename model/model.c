@@ -318,20 +318,37 @@ const pcnn_layer_t *pcnn_model_role_layer(const pcnn_model_t *m, int role) {
   return NULL;
 }
 
+pcnn_op_t pcnn_layer_op(const pcnn_layer_t *l, int dir) {
+  static const pcnn_op_t conv[PCNN_DIRS] = {PCNN_OP_conv_fwd, PCNN_OP_conv_bwd_data, PCNN_OP_conv_bwd_weights};
+  static const pcnn_op_t fused[PCNN_DIRS] = {PCNN_OP_conv1x1_prelu_fwd, PCNN_OP_conv1x1_prelu_bwd_data,
+                                             PCNN_OP_conv1x1_prelu_bwd_weights};
+  if (dir == PCNN_DIR_FWD) return l->op;
+  return l->op == PCNN_OP_conv1x1_prelu_fwd ? fused[dir] : conv[dir];
+}
+
 void pcnn_model_describe(const pcnn_model_t *m, FILE *f) {
   fprintf(f, "%-18s %-18s %-6s %-22s %-8s %-8s %-8s %-8s %s\n", "layer", "op", "role", "shape",
-          "src", "res", "pre", "out", "levels fwd/bwd_data/bwd_weights");
+          "src", "res", "pre", "out", "kernels fwd/bwd_data/bwd_weights (X>ref: falls back)");
   for (int i = 0; i < m->nlayers; i++) {
     const pcnn_layer_t *l = &m->layers[i];
     char shape[40];
     snprintf(shape, sizeof shape, "%dx%d%s %d->%d", l->c.k, l->c.k, l->c.mask == PCNN_MASK_A ? "A" : "B",
              l->c.cin, l->c.cout);
     const char *src = l->src == PCNN_SLOT_IMAGE ? "image" : m->slots[l->src].name;
+    /* the level each direction's kernel runs at; a SIMD kernel that hands
+     * this shape to the reference says so ("avx512>ref") */
+    char lv[PCNN_DIRS][24];
+    pcnn_conv_t c = l->c;
+    c.n = 1;
+    for (int d = 0; d < PCNN_DIRS; d++) {
+      const pcnn_op_t op = pcnn_layer_op(l, d);
+      const pcnn_isa_t isa = m->tab[l->role][d].isa_of[op];
+      const int fb = d == PCNN_DIR_BWD_DATA && l->src == PCNN_SLOT_IMAGE ? 0 : pcnn_kernel_falls_back(op, isa, &c) == 1;
+      snprintf(lv[d], sizeof lv[d], "%s%s", pcnn_isa_name(isa), fb ? ">ref" : "");
+    }
     fprintf(f, "%-18s %-18s %-6s %-22s %-8s %-8s %-8s %-8s %s/%s/%s\n", l->name, pcnn_op_name(l->op),
             pcnn_role_name(l->role), shape, src, l->res >= 0 ? m->slots[l->res].name : "-",
-            m->slots[l->pre].name, l->out >= 0 ? m->slots[l->out].name : "-",
-            pcnn_isa_name(m->plan.isa[l->role][0]), pcnn_isa_name(m->plan.isa[l->role][1]),
-            pcnn_isa_name(m->plan.isa[l->role][2]));
+            m->slots[l->pre].name, l->out >= 0 ? m->slots[l->out].name : "-", lv[0], lv[1], lv[2]);
   }
 }
 

@@ -163,7 +163,12 @@ int pcnn_arch_pixelcnn(pcnn_model_t *m);
 
 /* slot s's buffer: (batch_cap, H, W, slots[s].ch) */
 float *pcnn_model_act(const pcnn_model_t *m, int slot);
-/* one line per layer (op, shape, slots, kernel levels of the plan) to f */
+/* the kernel layer l runs in direction dir (PCNN_DIR_*): its forward op, or
+ * the backward of the fused 1x1 + PReLU or of the plain conv */
+pcnn_op_t pcnn_layer_op(const pcnn_layer_t *l, int dir);
+/* one line per layer (op, shape, slots, the kernel level each direction
+ * runs at, marked "X>ref" where that SIMD kernel hands the shape to the
+ * reference: pcnn_kernel_falls_back) to f */
 void pcnn_model_describe(const pcnn_model_t *m, FILE *f);
 
 /* Allocates the model for cfg and initialises it from seed (PyTorch's

@@ -8,10 +8,6 @@
 #include "check.h"
 
 void pcnn_tune_plan(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan_t *plan) {
-  static const pcnn_op_t conv_ops[PCNN_DIRS] = {PCNN_OP_conv_fwd, PCNN_OP_conv_bwd_data,
-                                                 PCNN_OP_conv_bwd_weights};
-  static const pcnn_op_t fused_ops[PCNN_DIRS] = {PCNN_OP_conv1x1_prelu_fwd, PCNN_OP_conv1x1_prelu_bwd_data,
-                                                  PCNN_OP_conv1x1_prelu_bwd_weights};
   pcnn_plan_default(plan);
   for (int r = 0; r < PCNN_ROLES; r++) {
     const pcnn_layer_t *l = pcnn_model_role_layer(m, r);
@@ -21,17 +17,20 @@ void pcnn_tune_plan(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan
     for (int d = 0; d < PCNN_DIRS; d++) {
       /* time the op the model runs for this layer (model.h's layer record):
        * its forward kernel, or the backward of the fused 1x1 + PReLU */
-      const int fused = l->op == PCNN_OP_conv1x1_prelu_fwd;
-      const pcnn_op_t op = d == PCNN_DIR_FWD ? l->op : fused ? fused_ops[d] : conv_ops[d];
+      const pcnn_op_t op = pcnn_layer_op(l, d);
       double best = -1, ms[PCNN_ISA_COUNT], err[PCNN_ISA_COUNT];
       pcnn_kernel_measure(op, &c, reps, ms, err);
       for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
         if (ms[isa] < 0) continue;
-        const int ok = err[isa] <= pcnn_op_tolerance(op);
+        /* a SIMD level that hands this shape to the reference is the
+         * reference under another name: not a candidate */
+        const int fb = pcnn_kernel_falls_back(op, (pcnn_isa_t)isa, &c) == 1;
+        const int ok = err[isa] <= pcnn_op_tolerance(op) && !fb;
         if (log)
           fprintf(log, "  %-6s %-12s %-7s %9.3f ms  err %.1e %s\n", pcnn_role_name(r), pcnn_dir_name(d),
                   pcnn_isa_name((pcnn_isa_t)isa), ms[isa], err[isa],
-                  ok ? "" : "(failed verification: not used)");
+                  fb ? "(falls back to ref for this shape: not used)"
+                     : ok ? "" : "(failed verification: not used)");
         if (ok && (best < 0 || ms[isa] < best)) {
           best = ms[isa];
           plan->isa[r][d] = (pcnn_isa_t)isa;

@@ -251,3 +251,44 @@ TEST(ModelTable, PlanFileCarriesElementwiseLevels) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string describe(const pcnn_config_t &cfg) {
+  pcnn_model_t m;
+  char err[PCNN_ERR_LEN];
+  EXPECT_EQ(pcnn_model_init(&m, &cfg, 1, 0, err), 0) << err;
+  char *buf = nullptr;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  pcnn_model_describe(&m, f);
+  fclose(f);
+  std::string s(buf, len);
+  free(buf);
+  pcnn_model_free(&m);
+  return s;
+}
+
+// info's layer table marks a SIMD kernel that hands the layer's shape to
+// the reference (pcnn_kernel_falls_back): the fused 1x1's backward-data at
+// 256 -> 256 does, nothing of the seed model does
+TEST(Graph, DescribeMarksKernelsThatFallBack) {
+  if (!pcnn_isa_supported(PCNN_ISA_AVX2)) GTEST_SKIP() << "no SIMD level on this CPU";
+  const std::string seed = describe(pcnn_config_default());
+  // (the levels avx2, avx512 end in '2'; the header says "X>ref")
+  EXPECT_EQ(seed.find("2>ref"), std::string::npos) << seed;
+  EXPECT_NE(seed.find("blocks.5.conv3"), std::string::npos) << seed;
+  pcnn_config_t big = pcnn_config_default();
+  big.filters = 256, big.depth = 0;
+  const std::string s = describe(big);
+  for (const char *layer : {"out.0", "out.1"}) {
+    const size_t at = s.find(std::string("\n") + layer);
+    ASSERT_NE(at, std::string::npos) << s;
+    const std::string line = s.substr(at + 1, s.find('\n', at + 1) - at - 1);
+    EXPECT_NE(line.find("/" + std::string(pcnn_isa_name(pcnn_kernels_isa())) + ">ref/"), std::string::npos)
+        << line;
+  }
+  EXPECT_EQ(s.substr(s.find("\nhead")).find("2>ref"), std::string::npos) << s;
+}
+
+}  // namespace
