@@ -30,9 +30,9 @@
  * once; different handles may be used from different threads at the same
  * time (each call then runs its own OpenMP team: mind oversubscription).
  * Some kernels keep a per-thread scratch buffer (up to a few hundred KB each
- * for the seed model) that lives until the process exits, also when the
- * thread exits first: run the library on long-lived threads (a thread pool,
- * OpenMP's own), not on a new thread per call.
+ * for the seed model), grown once and freed when its thread exits; a thread
+ * pool (or OpenMP's own threads) reuses them, a new thread per call
+ * allocates them again.
  * Kernels are picked once per process, the fastest this CPU runs (AVX-512,
  * AVX2 or the portable reference), or capped by the environment variable
  * PIXELCNN_ISA=ref|avx2|avx512 read at the first pixelcnn_create/load.

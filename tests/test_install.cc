@@ -184,9 +184,7 @@ TEST(InstallApi, MatchesTheModelAndRoundTripsACheckpoint) {
 
 // the header's thread contract: different handles on different threads at
 // once. The two threads are an OpenMP team (the library's own parallel
-// regions inside it then run on one thread each): its threads live until the
-// process exits, as the kernels' per-thread scratch buffers expect (see the
-// header; std::threads that exit would leave theirs to LeakSanitizer).
+// regions inside it then run on one thread each).
 TEST(InstallApi, TwoHandlesOnTwoThreads) {
   const pixelcnn_config_t c = small_cfg();
   const std::vector<float> img = images(4, c, 21);
