@@ -7,11 +7,21 @@
 //                                  forward of the batch, then one Bernoulli
 //                                  draw per image; a batch of images costs
 //                                  H*W of these (the report extrapolates)
+//   model/profile_forward/<isa>/t<n>, model/profile_train_step/<isa>/t<n>
+//                                  the same runs with the model's profile on
+//                                  (pcnn_model_profile): counters <role>.<dir>_ms
+//                                  (the kernels of that role's layers, timed
+//                                  inside the step), loss_ms, step_ms, and
+//                                  glue_ms = the step minus their sum; best
+//                                  ISA only
 // The reference level runs only the forward (a training step takes ~10 s).
 // Counter images_per_s: images of the batch per second (per pixel step for
 // sample_pixel).
+#include <omp.h>
+
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "bench_util.h"
 extern "C" {  // model.h has no extern "C" guard of its own
@@ -80,9 +90,69 @@ void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads) {
   pcnn_model_free(&m);
 }
 
+// the model's profile of a forward (what 0) or a training step (what 1), per
+// role and direction, and the glue around the kernels
+void profile_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads) {
+  const IsaScope scope(st, isa, threads);
+  if (!scope.ok()) return;
+  const pcnn_config_t cfg = model_cfg();
+  const int n = batch();
+  pcnn_model_t m;
+  char err[256];
+  if (pcnn_model_init(&m, &cfg, 1234, n, err) != 0) {
+    skip(st, err);
+    return;
+  }
+  Buf img((size_t)n * cfg.height * cfg.width * cfg.channels);
+  img.rand(0, 1, 7);
+  for (size_t i = 0; i < img.size(); i++) img.get()[i] = img.get()[i] < 0.3f ? 1.f : 0.f;
+  double sink = what ? pcnn_model_train_step(&m, img.get(), n) : (pcnn_model_forward(&m, img.get(), n), 0.0);
+  std::vector<double> prof(pcnn_model_prof_len(&m), 0.0);
+  pcnn_model_profile(&m, prof.data());
+  double whole = 0;
+  for (auto _ : st) {
+    const double t0 = omp_get_wtime();
+    if (what) {
+      sink += pcnn_model_train_step(&m, img.get(), n);
+    } else {
+      pcnn_model_forward(&m, img.get(), n);
+      sink += m.logits[0];
+    }
+    whole += omp_get_wtime() - t0;
+  }
+  benchmark::DoNotOptimize(sink);
+  const double it = (double)st.iterations();
+  double parts = 0;
+  for (int r = 0; r < PCNN_ROLES; r++)
+    for (int d = 0; d < (what ? PCNN_DIRS : 1); d++) {
+      double t = 0;
+      for (int i = 0; i < m.nlayers; i++)
+        if (m.layers[i].role == r) t += prof[(size_t)i * PCNN_DIRS + d];
+      parts += t;
+      st.counters[std::string(pcnn_role_name(r)) + "." + pcnn_dir_name(d) + "_ms"] = 1e3 * t / it;
+    }
+  const size_t np = prof.size();
+  if (what) {
+    st.counters["loss_ms"] = 1e3 * prof[np - 2] / it;
+    st.counters["step_ms"] = 1e3 * prof[np - 1] / it;
+    parts += prof[np - 2] + prof[np - 1];
+  }
+  st.counters["glue_ms"] = 1e3 * (whole - parts) / it;
+  pcnn_model_free(&m);
+}
+
 }  // namespace
 
 void register_model() {
+  pcnn_isa_t best = PCNN_ISA_REF;
+  for (int i = 0; i < PCNN_ISA_COUNT; i++)
+    if (pcnn_isa_supported((pcnn_isa_t)i)) best = (pcnn_isa_t)i;
+  for (int w = 0; w < 2; w++)
+    for (int t : thread_counts()) {
+      const std::string name = std::string("model/profile_") + (w ? "train_step" : "forward") + "/" +
+                               pcnn_isa_name(best) + "/t" + std::to_string(t);
+      policy(benchmark::RegisterBenchmark(name.c_str(), profile_bench, w, best, t), false);
+    }
   static const char *what[] = {"forward", "train_step", "sample_pixel"};
   for (int w = 0; w < 3; w++)
     for (int i = 0; i < PCNN_ISA_COUNT; i++)

@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +353,24 @@ void pcnn_model_describe(const pcnn_model_t *m, FILE *f) {
   }
 }
 
+/* ---- the profile ---- */
+
+void pcnn_model_profile(pcnn_model_t *m, double *acc) { m->prof = acc; }
+size_t pcnn_model_prof_len(const pcnn_model_t *m) { return (size_t)m->nlayers * PCNN_DIRS + 2; }
+
+/* runs call; with a profile, adds its wall time to m->prof[idx] */
+#define TIMED(idx, call)                                  \
+  do {                                                    \
+    if (m->prof) {                                        \
+      const double t0_ = omp_get_wtime();                 \
+      call;                                               \
+      m->prof[(idx)] += omp_get_wtime() - t0_;            \
+    } else {                                              \
+      call;                                               \
+    }                                                     \
+  } while (0)
+#define PROF_AT(i, d) ((size_t)(i) * PCNN_DIRS + PCNN_DIR_##d)
+
 /* ---- forward / backward: walks of m->layers ---- */
 
 /* the kernel table the plan picked for layer l and direction d */
@@ -365,24 +384,29 @@ void pcnn_model_forward(pcnn_model_t *m, const float *in, int n) {
     c.n = n;
     const float *src = l->src == PCNN_SLOT_IMAGE ? in : m->act[l->src];
     float *pre = m->act[l->pre], *out = l->out >= 0 ? m->act[l->out] : NULL;
+    const float *res = l->res >= 0 ? m->act[l->res] : NULL;
     switch (l->op) {
       case PCNN_OP_conv1x1_prelu_fwd:
-        KT(l, FWD)->conv1x1_prelu_fwd(pre, out, src, W + l->w, W + l->b, W + l->alpha, &c);
+        TIMED(PROF_AT(i, FWD), KT(l, FWD)->conv1x1_prelu_fwd(pre, out, src, W + l->w, W + l->b, W + l->alpha, &c));
         break;
       case PCNN_OP_conv_prelu_fwd:
-        KT(l, FWD)->conv_prelu_fwd(pre, out, src, W + l->w, W + l->b, l->res >= 0 ? m->act[l->res] : NULL,
-                                   W + l->alpha, &c);
+        TIMED(PROF_AT(i, FWD), KT(l, FWD)->conv_prelu_fwd(pre, out, src, W + l->w, W + l->b, res, W + l->alpha, &c));
         break;
-      default: KT(l, FWD)->conv_fwd(pre, src, W + l->w, W + l->b, &c); break;
+      default: TIMED(PROF_AT(i, FWD), KT(l, FWD)->conv_fwd(pre, src, W + l->w, W + l->b, &c)); break;
     }
   }
 }
 
 double pcnn_model_loss(pcnn_model_t *m, const float *t, int n, float scale) {
   const size_t P = (size_t)n * m->cfg.height * m->cfg.width;
+  double nll;
   if (m->cfg.head == PCNN_HEAD_BERNOULLI)
-    return m->ops.bernoulli_loss(m->dlogits, m->logits, t, P, m->cfg.channels, scale);
-  return m->ops.softmax256_loss(m->dlogits, m->logits, t, P, m->cfg.channels, scale);
+    TIMED(pcnn_model_prof_len(m) - 2,
+          nll = m->ops.bernoulli_loss(m->dlogits, m->logits, t, P, m->cfg.channels, scale));
+  else
+    TIMED(pcnn_model_prof_len(m) - 2,
+          nll = m->ops.softmax256_loss(m->dlogits, m->logits, t, P, m->cfg.channels, scale));
+  return nll;
 }
 
 void pcnn_model_zero_grad(pcnn_model_t *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
@@ -467,11 +491,13 @@ static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, i
       if (l->src != PCNN_SLOT_IMAGE) {
         float *din = gtake(&g, l->src);
         if (!g.dry)
-          KT(l, BWD_DATA)->conv1x1_prelu_bwd_data(din, dout, m->act[l->pre], W + l->w, W + l->alpha, &c);
+          TIMED(PROF_AT(i, BWD_DATA),
+                KT(l, BWD_DATA)->conv1x1_prelu_bwd_data(din, dout, m->act[l->pre], W + l->w, W + l->alpha, &c));
       }
       if (!g.dry)
-        KT(l, BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + l->w, G + l->b, G + l->alpha, dout, m->act[l->pre],
-                                                      src, W + l->alpha, &c);
+        TIMED(PROF_AT(i, BWD_WEIGHTS),
+              KT(l, BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + l->w, G + l->b, G + l->alpha, dout,
+                                                            m->act[l->pre], src, W + l->alpha, &c));
       grelease(&g, l->out);
       continue;
     }
@@ -480,8 +506,8 @@ static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, i
     if (l->out >= 0) {
       float *dpre = gtake(&g, l->pre);
       if (!g.dry)
-        KT(l, BWD_DATA)->prelu_bwd(dpre, G + l->alpha, gbuf_of(&g, l->out), m->act[l->pre], W + l->alpha,
-                                   g.P, l->c.cout);
+        TIMED(PROF_AT(i, BWD_DATA), KT(l, BWD_DATA)->prelu_bwd(dpre, G + l->alpha, gbuf_of(&g, l->out),
+                                                               m->act[l->pre], W + l->alpha, g.P, l->c.cout));
       grelease(&g, l->out);
     }
     const float *dpre = l->pre == logits ? m->dlogits : gbuf_of(&g, l->pre);
@@ -495,14 +521,14 @@ static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, i
         handed = 1;
       } else {
         float *dres = gtake(&g, l->res);
-        if (!g.dry) KT(l, BWD_DATA)->add_fwd(dres, dres, dpre, g.P * (size_t)l->c.cout);
+        if (!g.dry) TIMED(PROF_AT(i, BWD_DATA), KT(l, BWD_DATA)->add_fwd(dres, dres, dpre, g.P * (size_t)l->c.cout));
       }
     }
     if (l->src != PCNN_SLOT_IMAGE) {
       float *din = gtake(&g, l->src);
-      if (!g.dry) KT(l, BWD_DATA)->conv_bwd_data(din, dpre, W + l->w, &c);
+      if (!g.dry) TIMED(PROF_AT(i, BWD_DATA), KT(l, BWD_DATA)->conv_bwd_data(din, dpre, W + l->w, &c));
     }
-    if (!g.dry) KT(l, BWD_WEIGHTS)->conv_bwd_weights(G + l->w, G + l->b, dpre, src, &c);
+    if (!g.dry) TIMED(PROF_AT(i, BWD_WEIGHTS), KT(l, BWD_WEIGHTS)->conv_bwd_weights(G + l->w, G + l->b, dpre, src, &c));
     if (!handed && l->pre != logits) grelease(&g, l->pre);
   }
   if (busy != stack_busy) free(busy);
@@ -513,7 +539,7 @@ void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) { backward_wal
 
 void pcnn_model_step(pcnn_model_t *m) {
   const pcnn_nadam_coef_t k = pcnn_nadam_begin_step(&m->opt, &m->hp);
-  m->ops.nadam_update(m->params, m->m, m->v, m->grads, m->nparams, &k);
+  TIMED(pcnn_model_prof_len(m) - 1, m->ops.nadam_update(m->params, m->m, m->v, m->grads, m->nparams, &k));
 }
 
 double pcnn_model_train_step(pcnn_model_t *m, const float *in, int n) {

@@ -140,6 +140,8 @@ typedef struct {
   float **act;     /* nslots pointers into mem */
   float *logits;   /* = act[last layer's pre] */
   float *dlogits;  /* (batch_cap, H, W, C*K) */
+  /* where a step's time goes, or NULL: see pcnn_model_profile */
+  double *prof;
   /* backward's gradient buffers, reused by liveness (pcnn_model_reserve sizes
    * the pool by a dry run of the backward walk) */
   int ngrad;
@@ -160,6 +162,17 @@ pcnn_layer_t *pcnn_graph_conv(pcnn_model_t *m, const char *name, int role, int c
                               int mask, int src, int pre);
 /* the seed PixelCNN's graph for m->cfg (model/arch_pixelcnn.c); 0 or -1 (out of memory) */
 int pcnn_arch_pixelcnn(pcnn_model_t *m);
+
+/* Where the time goes, measured inside the model's own walks: while acc is
+ * set, forward, backward, loss and step add their kernels' wall time (s) into
+ * acc: layer i, direction d (PCNN_DIR_*) at acc[i * PCNN_DIRS + d] (a layer's
+ * epilogue backward, its PReLU and residual, counts with its bwd_data), then
+ * acc[pcnn_model_prof_len(m) - 2] the loss head and [.. - 1] the Nadam step.
+ * What a step takes beyond their sum (zeroing gradient buffers, the OpenMP
+ * fork/join between kernels) is glue. acc = NULL stops; the results of the
+ * walks are the same either way. */
+void pcnn_model_profile(pcnn_model_t *m, double *acc);
+size_t pcnn_model_prof_len(const pcnn_model_t *m);
 
 /* slot s's buffer: (batch_cap, H, W, slots[s].ch) */
 float *pcnn_model_act(const pcnn_model_t *m, int slot);

@@ -7,6 +7,8 @@
 //    after init changes nothing it computes (train step, loss, cached sample);
 //  - an element-wise plan entry sets that op's level in every table the model
 //    runs it from, and changes what the backward computes.
+#include <omp.h>
+
 #include <cstring>
 #include <set>
 #include <string>
@@ -289,6 +291,54 @@ TEST(Graph, DescribeMarksKernelsThatFallBack) {
         << line;
   }
   EXPECT_EQ(s.substr(s.find("\nhead")).find("2>ref"), std::string::npos) << s;
+}
+
+}  // namespace
+
+namespace {
+
+// the profile (pcnn_model_profile): every layer's forward and weight
+// gradient, every data gradient a layer computes, the loss and the step get
+// time; the parts sum to at most the step; the step computes the same bits
+TEST(ModelProfile, EveryLayerAndDirectionInsideTheStep) {
+  const pcnn_config_t cfg = {3, 12, 2, PCNN_HEAD_SOFTMAX256, 6, 5};
+  pcnn_model_t a, b;
+  char err[PCNN_ERR_LEN];
+  ASSERT_EQ(pcnn_model_init(&a, &cfg, 3, 2, err), 0) << err;
+  ASSERT_EQ(pcnn_model_init(&b, &cfg, 3, 2, err), 0) << err;
+  const std::vector<float> in = images(2, cfg, 4);
+  std::vector<double> prof(pcnn_model_prof_len(&b), 0.0);
+  ASSERT_EQ(prof.size(), (size_t)b.nlayers * PCNN_DIRS + 2);
+  pcnn_model_profile(&b, prof.data());
+  const double t0 = omp_get_wtime();
+  const double nb = pcnn_model_train_step(&b, in.data(), 2);
+  const double whole = omp_get_wtime() - t0;
+  pcnn_model_profile(&b, nullptr);
+  const double na = pcnn_model_train_step(&a, in.data(), 2);
+  EXPECT_EQ(na, nb);
+  EXPECT_EQ(0, memcmp(a.params, b.params, a.nparams * sizeof(float)));
+  double sum = 0;
+  for (int i = 0; i < b.nlayers; i++) {
+    const pcnn_layer_t &l = b.layers[i];
+    EXPECT_GT(prof[(size_t)i * PCNN_DIRS + PCNN_DIR_FWD], 0) << l.name;
+    EXPECT_GT(prof[(size_t)i * PCNN_DIRS + PCNN_DIR_BWD_WEIGHTS], 0) << l.name;
+    if (l.src == PCNN_SLOT_IMAGE) {
+      // the first layer's data gradient is never computed; its epilogue's is
+      EXPECT_GE(prof[(size_t)i * PCNN_DIRS + PCNN_DIR_BWD_DATA], 0) << l.name;
+    } else {
+      EXPECT_GT(prof[(size_t)i * PCNN_DIRS + PCNN_DIR_BWD_DATA], 0) << l.name;
+    }
+  }
+  for (double t : prof) sum += t;
+  EXPECT_GT(prof[prof.size() - 2], 0) << "loss";
+  EXPECT_GT(prof[prof.size() - 1], 0) << "step";
+  EXPECT_LE(sum, whole);
+  // a stopped profile adds nothing
+  const std::vector<double> kept = prof;
+  pcnn_model_train_step(&b, in.data(), 2);
+  EXPECT_EQ(prof, kept);
+  pcnn_model_free(&a);
+  pcnn_model_free(&b);
 }
 
 }  // namespace
