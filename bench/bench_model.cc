@@ -41,7 +41,32 @@ pcnn_config_t model_cfg() {
   return cfg;
 }
 
-void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads) {
+// the profile's counters: per role and direction (ms per step, the kernels
+// of that role's layers timed inside the step), loss, step and the glue
+void profile_counters(benchmark::State &st, const pcnn_model_t &m, const std::vector<double> &prof,
+                      bool train, double whole) {
+  const double it = (double)st.iterations();
+  double parts = 0;
+  for (int r = 0; r < PCNN_ROLES; r++)
+    for (int d = 0; d < (train ? PCNN_DIRS : 1); d++) {
+      double t = 0;
+      for (int i = 0; i < m.nlayers; i++)
+        if (m.layers[i].role == r) t += prof[(size_t)i * PCNN_DIRS + d];
+      parts += t;
+      st.counters[std::string(pcnn_role_name(r)) + "." + pcnn_dir_name(d) + "_ms"] = 1e3 * t / it;
+    }
+  const size_t np = prof.size();
+  if (train) {
+    st.counters["loss_ms"] = 1e3 * prof[np - 2] / it;
+    st.counters["step_ms"] = 1e3 * prof[np - 1] / it;
+    parts += prof[np - 2] + prof[np - 1];
+  }
+  st.counters["glue_ms"] = 1e3 * (whole - parts) / it;
+}
+
+// what: 0 forward, 1 training step, 2 one pixel of the naive sampler;
+// profile: run with the model's profile on and report where the time went
+void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads, bool profile) {
   const IsaScope scope(st, isa, threads);
   if (!scope.ok()) return;
   const pcnn_config_t cfg = model_cfg();
@@ -58,14 +83,17 @@ void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads) {
   for (size_t i = 0; i < img.size(); i++) img.get()[i] = img.get()[i] < 0.3f ? 1.f : 0.f;
   uint64_t rs = 99;
   size_t pos = 0;
-  double sink = 0;
+  double sink = 0, whole = 0;
   // one untimed warm-up call, as scripts/bench_torch.py does (2 there): the
   // first call first-touches the ~0.4 GB of activations (page faults)
   if (what == 1)
     sink += pcnn_model_train_step(&m, img.get(), n);
   else
     pcnn_model_forward(&m, img.get(), n);
+  std::vector<double> prof(pcnn_model_prof_len(&m), 0.0);
+  if (profile) pcnn_model_profile(&m, prof.data());
   for (auto _ : st) {
+    const double t0 = profile ? omp_get_wtime() : 0;
     if (what == 0) {
       pcnn_model_forward(&m, img.get(), n);
       sink += m.logits[0];
@@ -82,62 +110,16 @@ void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads) {
       }
       pos = (pos + 1) % pix;
     }
+    if (profile) whole += omp_get_wtime() - t0;
   }
   benchmark::DoNotOptimize(sink);
-  st.SetItemsProcessed((int64_t)st.iterations() * n);
-  st.counters["images_per_s"] =
-      benchmark::Counter((double)n * (double)st.iterations(), benchmark::Counter::kIsRate);
-  pcnn_model_free(&m);
-}
-
-// the model's profile of a forward (what 0) or a training step (what 1), per
-// role and direction, and the glue around the kernels
-void profile_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads) {
-  const IsaScope scope(st, isa, threads);
-  if (!scope.ok()) return;
-  const pcnn_config_t cfg = model_cfg();
-  const int n = batch();
-  pcnn_model_t m;
-  char err[256];
-  if (pcnn_model_init(&m, &cfg, 1234, n, err) != 0) {
-    skip(st, err);
-    return;
+  if (profile) {
+    profile_counters(st, m, prof, what == 1, whole);
+  } else {
+    st.SetItemsProcessed((int64_t)st.iterations() * n);
+    st.counters["images_per_s"] =
+        benchmark::Counter((double)n * (double)st.iterations(), benchmark::Counter::kIsRate);
   }
-  Buf img((size_t)n * cfg.height * cfg.width * cfg.channels);
-  img.rand(0, 1, 7);
-  for (size_t i = 0; i < img.size(); i++) img.get()[i] = img.get()[i] < 0.3f ? 1.f : 0.f;
-  double sink = what ? pcnn_model_train_step(&m, img.get(), n) : (pcnn_model_forward(&m, img.get(), n), 0.0);
-  std::vector<double> prof(pcnn_model_prof_len(&m), 0.0);
-  pcnn_model_profile(&m, prof.data());
-  double whole = 0;
-  for (auto _ : st) {
-    const double t0 = omp_get_wtime();
-    if (what) {
-      sink += pcnn_model_train_step(&m, img.get(), n);
-    } else {
-      pcnn_model_forward(&m, img.get(), n);
-      sink += m.logits[0];
-    }
-    whole += omp_get_wtime() - t0;
-  }
-  benchmark::DoNotOptimize(sink);
-  const double it = (double)st.iterations();
-  double parts = 0;
-  for (int r = 0; r < PCNN_ROLES; r++)
-    for (int d = 0; d < (what ? PCNN_DIRS : 1); d++) {
-      double t = 0;
-      for (int i = 0; i < m.nlayers; i++)
-        if (m.layers[i].role == r) t += prof[(size_t)i * PCNN_DIRS + d];
-      parts += t;
-      st.counters[std::string(pcnn_role_name(r)) + "." + pcnn_dir_name(d) + "_ms"] = 1e3 * t / it;
-    }
-  const size_t np = prof.size();
-  if (what) {
-    st.counters["loss_ms"] = 1e3 * prof[np - 2] / it;
-    st.counters["step_ms"] = 1e3 * prof[np - 1] / it;
-    parts += prof[np - 2] + prof[np - 1];
-  }
-  st.counters["glue_ms"] = 1e3 * (whole - parts) / it;
   pcnn_model_free(&m);
 }
 
@@ -151,7 +133,7 @@ void register_model() {
     for (int t : thread_counts()) {
       const std::string name = std::string("model/profile_") + (w ? "train_step" : "forward") + "/" +
                                pcnn_isa_name(best) + "/t" + std::to_string(t);
-      policy(benchmark::RegisterBenchmark(name.c_str(), profile_bench, w, best, t), false);
+      policy(benchmark::RegisterBenchmark(name.c_str(), model_bench, w, best, t, true), false);
     }
   static const char *what[] = {"forward", "train_step", "sample_pixel"};
   for (int w = 0; w < 3; w++)
@@ -162,7 +144,7 @@ void register_model() {
         if (isa == PCNN_ISA_REF && w != 0 && !smoke()) continue;
         const std::string name = std::string("model/") + what[w] + "/" + pcnn_isa_name(isa) +
                                  "/t" + std::to_string(t);
-        auto *b = benchmark::RegisterBenchmark(name.c_str(), model_bench, w, isa, t);
+        auto *b = benchmark::RegisterBenchmark(name.c_str(), model_bench, w, isa, t, false);
         policy(b, isa == PCNN_ISA_REF);
       }
 }
