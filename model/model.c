@@ -300,17 +300,18 @@ const pcnn_tensor_t *pcnn_model_find(const pcnn_model_t *m, const char *name) {
 
 /* ---- the plan ---- */
 
+/* t at level isa, its element-wise slots at the plan's own levels */
+static void fill_table(pcnn_kernels_t *t, pcnn_isa_t isa, const pcnn_plan_t *plan) {
+  pcnn_kernels_fill(t, isa);
+  for (int op = 0; op < PCNN_OP_COUNT; op++)
+    if (pcnn_op_elementwise(op)) pcnn_kernels_fill_op(t, (pcnn_op_t)op, plan->elem[op]);
+}
+
 void pcnn_model_set_plan(pcnn_model_t *m, const pcnn_plan_t *plan) {
   m->plan = *plan;
-  pcnn_kernels_fill(&m->ops, plan->isa[PCNN_ROLE_HEAD][PCNN_DIR_FWD]);
-  for (int op = 0; op < PCNN_OP_COUNT; op++)
-    if (pcnn_op_elementwise(op)) pcnn_kernels_fill_op(&m->ops, (pcnn_op_t)op, plan->elem[op]);
+  fill_table(&m->ops, plan->isa[PCNN_ROLE_HEAD][PCNN_DIR_FWD], plan);
   for (int r = 0; r < PCNN_ROLES; r++)
-    for (int d = 0; d < PCNN_DIRS; d++) {
-      pcnn_kernels_fill(&m->tab[r][d], plan->isa[r][d]);
-      for (int op = 0; op < PCNN_OP_COUNT; op++)
-        if (pcnn_op_elementwise(op)) pcnn_kernels_fill_op(&m->tab[r][d], (pcnn_op_t)op, plan->elem[op]);
-    }
+    for (int d = 0; d < PCNN_DIRS; d++) fill_table(&m->tab[r][d], plan->isa[r][d], plan);
 }
 
 const pcnn_layer_t *pcnn_model_role_layer(const pcnn_model_t *m, int role) {

@@ -118,46 +118,40 @@ int pcnn_plan_load(const char *path, pcnn_plan_t *p, char err[PCNN_ERR_LEN]) {
                      nt > 4 ? "more than 4" : "fewer than 4");
       break;
     }
+    /* the entry the line sets: "elem <op>" or "<role> <direction>"; then
+     * one set of checks for both kinds */
+    pcnn_isa_t *isa_at = NULL;
+    double *ms_at = NULL;
+    int *seen_at = NULL;
+    const char *unknown = NULL, *bad = NULL;
     if (strcmp(tok[0], "elem") == 0) {
       int op = -1;
       for (int i = 0; i < PCNN_OP_COUNT; i++) op = pcnn_op_elementwise(i) && !strcmp(tok[1], pcnn_op_name(i)) ? i : op;
-      const int isa = pcnn_isa_parse(tok[2]);
-      double ms;
-      if (op < 0 || isa < 0)
-        rc = pcnn_errf(err, "%s:%d: unknown %s '%.40s'", path, ln, op < 0 ? "element-wise op" : "level",
-                       op < 0 ? tok[1] : tok[2]);
-      else if (seen_elem[op])
-        rc = pcnn_errf(err, "%s:%d: a second line for elem %s (the first is line %d)", path, ln, tok[1],
-                       seen_elem[op]);
-      else if (pcnn_value_real(&PCNN_V_PLAN_MS, tok[3], &ms, why))
-        rc = pcnn_errf(err, "%s:%d: ms: %s", path, ln, why);
-      else if (!pcnn_isa_supported((pcnn_isa_t)isa))
-        rc = pcnn_errf(err, "%s:%d: this CPU cannot run %s kernels (the plan was tuned elsewhere?)", path, ln,
-                       tok[2]);
-      else
-        p->elem[op] = (pcnn_isa_t)isa, p->elem_ms[op] = ms, seen_elem[op] = ln;
-      continue;
+      if (op < 0) unknown = "element-wise op", bad = tok[1];
+      else isa_at = &p->elem[op], ms_at = &p->elem_ms[op], seen_at = &seen_elem[op];
+    } else {
+      int r = -1, d = -1;
+      for (int i = 0; i < PCNN_ROLES; i++) r = strcmp(tok[0], roles[i]) ? r : i;
+      for (int i = 0; i < PCNN_DIRS; i++) d = strcmp(tok[1], dirs[i]) ? d : i;
+      if (r < 0 || d < 0) unknown = r < 0 ? "role" : "direction", bad = r < 0 ? tok[0] : tok[1];
+      else isa_at = &p->isa[r][d], ms_at = &p->ms[r][d], seen_at = &seen[r][d];
     }
-    int r = -1, d = -1;
-    for (int i = 0; i < PCNN_ROLES; i++) r = strcmp(tok[0], roles[i]) ? r : i;
-    for (int i = 0; i < PCNN_DIRS; i++) d = strcmp(tok[1], dirs[i]) ? d : i;
     const int isa = pcnn_isa_parse(tok[2]);
     double ms;
-    if (r < 0 || d < 0 || isa < 0) {
-      rc = pcnn_errf(err, "%s:%d: unknown %s '%.40s'", path, ln, r < 0 ? "role" : d < 0 ? "direction" : "level",
-                     r < 0 ? tok[0] : d < 0 ? tok[1] : tok[2]);
-    } else if (seen[r][d]) {
-      rc = pcnn_errf(err, "%s:%d: a second line for %s %s (the first is line %d)", path, ln, roles[r],
-                     dirs[d], seen[r][d]);
+    if (unknown || isa < 0) {
+      rc = pcnn_errf(err, "%s:%d: unknown %s '%.40s'", path, ln, unknown ? unknown : "level", unknown ? bad : tok[2]);
+    } else if (*seen_at) {
+      rc = pcnn_errf(err, "%s:%d: a second line for %s %s (the first is line %d)", path, ln, tok[0], tok[1],
+                     *seen_at);
     } else if (pcnn_value_real(&PCNN_V_PLAN_MS, tok[3], &ms, why)) {
       rc = pcnn_errf(err, "%s:%d: ms: %s", path, ln, why);
     } else if (!pcnn_isa_supported((pcnn_isa_t)isa)) {
       rc = pcnn_errf(err, "%s:%d: this CPU cannot run %s kernels (the plan was tuned elsewhere?)", path, ln,
                      tok[2]);
     } else {
-      p->isa[r][d] = (pcnn_isa_t)isa;
-      p->ms[r][d] = ms;
-      seen[r][d] = ln;
+      *isa_at = (pcnn_isa_t)isa;
+      *ms_at = ms;
+      *seen_at = ln;
     }
   }
   const int rerr = ferror(f);
