@@ -231,13 +231,20 @@ int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err) {
   free(m->act);
   free(m->gbuf);
   free(m->gbuf_ch);
+  free(m->gwalk);
   m->mem = NULL, m->act = NULL, m->gbuf = NULL, m->gbuf_ch = NULL, m->logits = m->dlogits = NULL;
   m->batch_cap = 0;
   m->ngrad = 0;
-  /* the gradient buffers backward needs: a dry run of its walk */
+  /* the walk's bookkeeping (pool busy flags, slot -> buffer), then the
+   * gradient buffers backward needs: a dry run of its walk */
+  m->gwalk = malloc(sizeof(int) * (2 * (size_t)m->nslots + 1));
   int ngrad = 0;
   int *gch = calloc((size_t)m->nslots + 1, sizeof(int));
-  if (!gch) return pcnn_errf(err, "out of memory");
+  if (!gch || !m->gwalk) {
+    free(gch), free(m->gwalk);
+    m->gwalk = NULL;
+    return pcnn_errf(err, "out of memory");
+  }
   backward_walk(m, NULL, 0, &ngrad, gch);
   const size_t P = (size_t)batch_cap * m->cfg.height * m->cfg.width;
   size_t per_pixel = 0;
@@ -285,6 +292,7 @@ void pcnn_model_free(pcnn_model_t *m) {
   free(m->act);
   free(m->gbuf);
   free(m->gbuf_ch);
+  free(m->gwalk);
   memset(m, 0, sizeof *m);
 }
 
@@ -471,10 +479,7 @@ static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, i
   float *G = m->grads;
   gpool_t g = {m, (size_t)n * m->cfg.height * m->cfg.width, in == NULL, npool, pool_ch, NULL, NULL};
   const int ns = m->nslots;
-  int stack_busy[64], stack_of[64];
-  int *busy = ns + 1 <= 64 ? stack_busy : malloc(sizeof(int) * (size_t)(ns + 1));
-  int *of = ns <= 64 ? stack_of : malloc(sizeof(int) * (size_t)ns);
-  if (!busy || !of) abort();
+  int *busy = m->gwalk, *of = m->gwalk + ns + 1; /* (ns + 1) and ns ints, from pcnn_model_reserve */
   for (int i = 0; i <= ns; i++) busy[i] = 0;
   for (int i = 0; i < ns; i++) of[i] = -1;
   g.busy = busy;
@@ -532,8 +537,6 @@ static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, i
     if (!g.dry) TIMED(PROF_AT(i, BWD_WEIGHTS), KT(l, BWD_WEIGHTS)->conv_bwd_weights(G + l->w, G + l->b, dpre, src, &c));
     if (!handed && l->pre != logits) grelease(&g, l->pre);
   }
-  if (busy != stack_busy) free(busy);
-  if (of != stack_of) free(of);
 }
 
 void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) { backward_walk(m, in, n, NULL, NULL); }

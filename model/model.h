@@ -147,6 +147,7 @@ typedef struct {
   int ngrad;
   float **gbuf;
   int *gbuf_ch;
+  int *gwalk; /* the walk's bookkeeping: 2 * nslots + 1 ints */
 } pcnn_model_t;
 
 /* ---- graph builder (used by an architecture's builder; see README "Adding
