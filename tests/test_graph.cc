@@ -18,6 +18,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "config_name.h"
 #include "test_util.h"
 
 extern "C" {
@@ -27,12 +28,6 @@ extern "C" {
 
 namespace {
 
-std::vector<float> images(int n, const pcnn_config_t &c, uint64_t seed) {
-  pt::Rng r(seed);
-  std::vector<float> v((size_t)n * c.height * c.width * c.channels);
-  for (auto &x : v) x = (float)(r.next() % 256) / 255.f;
-  return v;
-}
 
 TEST(Graph, SeedPixelCnnRecords) {
   for (int depth : {0, 1, 3}) {
@@ -117,7 +112,7 @@ Outputs run(const pcnn_config_t &cfg, const pcnn_plan_t *plan, pcnn_isa_t proces
   EXPECT_EQ(pcnn_model_init(&m, &cfg, 5, n, err), 0) << err;
   if (plan) pcnn_model_set_plan(&m, plan);
   EXPECT_EQ(pcnn_kernels_set_isa(process_after_init), 0);
-  const std::vector<float> in = images(n, cfg, 9);
+  const std::vector<float> in = model_batch(n, cfg, 9);
   pcnn_model_train_step(&m, in.data(), n);
   r.nll = pcnn_model_train_step(&m, in.data(), n);
   r.params.assign(m.params, m.params + m.nparams);
@@ -306,7 +301,7 @@ TEST(ModelProfile, EveryLayerAndDirectionInsideTheStep) {
   char err[PCNN_ERR_LEN];
   ASSERT_EQ(pcnn_model_init(&a, &cfg, 3, 2, err), 0) << err;
   ASSERT_EQ(pcnn_model_init(&b, &cfg, 3, 2, err), 0) << err;
-  const std::vector<float> in = images(2, cfg, 4);
+  const std::vector<float> in = model_batch(2, cfg, 4);
   std::vector<double> prof(pcnn_model_prof_len(&b), 0.0);
   ASSERT_EQ(prof.size(), (size_t)b.nlayers * PCNN_DIRS + 2);
   pcnn_model_profile(&b, prof.data());

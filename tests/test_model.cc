@@ -16,13 +16,6 @@ namespace {
 
 class ModelGrad : public ::testing::TestWithParam<pcnn_config_t> {};
 
-// input batch in [0,1]; for softmax256 targets are the same values (k/255)
-std::vector<float> batch(int n, const pcnn_config_t &cfg, uint64_t seed) {
-  pt::Rng r(seed);
-  std::vector<float> v((size_t)n * cfg.height * cfg.width * cfg.channels);
-  for (auto &x : v) x = (float)(r.next() % 256) / 255.f;
-  return v;
-}
 
 TEST_P(ModelGrad, BackwardMatchesFiniteDifferences) {
   pcnn_config_t cfg = GetParam();
@@ -34,7 +27,7 @@ TEST_P(ModelGrad, BackwardMatchesFiniteDifferences) {
   pt::Rng r(11);
   for (size_t i = 0; i < m.nparams; i++)
     if (m.params[i] != 0.f) m.params[i] += 0.05f * r.uniform();
-  const std::vector<float> in = batch(n, cfg, 3);
+  const std::vector<float> in = model_batch(n, cfg, 3);
   auto loss = [&]() {
     pcnn_model_forward(&m, in.data(), n);
     return pcnn_model_loss(&m, in.data(), n, 1.f);
