@@ -89,19 +89,19 @@ void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads, bo
   if (what == 1)
     sink += pcnn_model_train_step(&m, img.get(), n);
   else
-    pcnn_model_forward(&m, img.get(), n);
+    pcnn_model_infer(&m, img.get(), n);
   std::vector<double> prof(pcnn_model_prof_len(&m), 0.0);
   if (profile) pcnn_model_profile(&m, prof.data());
   for (auto _ : st) {
     const double t0 = profile ? omp_get_wtime() : 0;
     if (what == 0) {
-      pcnn_model_forward(&m, img.get(), n);
+      pcnn_model_infer(&m, img.get(), n);
       sink += m.logits[0];
     } else if (what == 1) {
       sink += pcnn_model_train_step(&m, img.get(), n);
     } else {
       // one pixel of the naive sampler: forward, then draw pixel `pos` of each image
-      pcnn_model_forward(&m, img.get(), n);
+      pcnn_model_infer(&m, img.get(), n);
       for (int i = 0; i < n; i++) {
         rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
         const double u = (double)(rs >> 11) * (1.0 / 9007199254740992.0);

@@ -58,7 +58,7 @@ int pcnn_eval_nll(double *nll, float *logits, pcnn_model_t *m, const pcnn_datase
     const int b = count - i < batch ? count - i : batch;
     for (int j = 0; j < b; j++) idx[j] = i + j;
     pcnn_data_batch_f32(in, ds, idx, b, binarize, NULL);
-    pcnn_model_forward(m, in, b);
+    pcnn_model_infer(m, in, b);
     sum += pcnn_model_loss(m, in, b, 0.f);
     if (logits) memcpy(logits + (size_t)i * lg, m->logits, (size_t)b * lg * sizeof(float));
     if (progress) progress(ctx, i + b, count);

@@ -181,6 +181,7 @@ int pcnn_model_init(pcnn_model_t *m, const pcnn_config_t *cfg, uint64_t seed, in
   memset(m, 0, sizeof *m);
   if (pcnn_config_check(cfg, err)) return -1;
   m->cfg = *cfg;
+  m->fwd_tiled = 1;
   m->hp = pcnn_nadam_defaults();
   m->opt.step = 0;
   m->opt.mu_product = 1.0;
@@ -293,6 +294,8 @@ void pcnn_model_free(pcnn_model_t *m) {
   free(m->gbuf);
   free(m->gbuf_ch);
   free(m->gwalk);
+  free(m->inf_buf);
+  free(m->inf_mem);
   memset(m, 0, sizeof *m);
 }
 
@@ -385,24 +388,174 @@ size_t pcnn_model_prof_len(const pcnn_model_t *m) { return (size_t)m->nlayers * 
 /* the kernel table the plan picked for layer l and direction d */
 #define KT(l, d) (&m->tab[(l)->role][PCNN_DIR_##d])
 
-void pcnn_model_forward(pcnn_model_t *m, const float *in, int n) {
+/* layer i's forward on images [i0, i0 + n): every slot is (batch, H, W, ch),
+ * so a run of images is a contiguous slice of each */
+static void forward_layer(pcnn_model_t *m, int i, const float *in, int i0, int n) {
   const float *W = m->params;
+  const pcnn_layer_t *l = &m->layers[i];
+  const size_t hw = (size_t)m->cfg.height * m->cfg.width, o = (size_t)i0 * hw;
+  pcnn_conv_t c = l->c;
+  c.n = n;
+  const float *src = l->src == PCNN_SLOT_IMAGE ? in + o * m->cfg.channels : m->act[l->src] + o * c.cin;
+  float *pre = m->act[l->pre] + o * c.cout, *out = l->out >= 0 ? m->act[l->out] + o * c.cout : NULL;
+  const float *res = l->res >= 0 ? m->act[l->res] + o * c.cout : NULL;
+  switch (l->op) {
+    case PCNN_OP_conv1x1_prelu_fwd:
+      KT(l, FWD)->conv1x1_prelu_fwd(pre, out, src, W + l->w, W + l->b, W + l->alpha, &c);
+      break;
+    case PCNN_OP_conv_prelu_fwd:
+      KT(l, FWD)->conv_prelu_fwd(pre, out, src, W + l->w, W + l->b, res, W + l->alpha, &c);
+      break;
+    default: KT(l, FWD)->conv_fwd(pre, src, W + l->w, W + l->b, &c); break;
+  }
+}
+
+/* Depth-first over the batch: each thread takes whole images and runs every
+ * layer on one image at a time, single-threaded, so a layer reads what the
+ * previous one just wrote from its own L2 instead of memory (one image's
+ * widest activation is H*W*F*4 = 400 KB for the seed). No fork/join between
+ * layers. Images go to threads in a fixed static split; every kernel's
+ * per-element sums do not depend on how many images a call covers, so the
+ * result is the same bits as layer by layer (tests/test_graph.cc). */
+static void forward_tiled(pcnn_model_t *m, const float *in, int n) {
+  double *prof = m->prof;
+#pragma omp parallel
+  {
+    const int nth = omp_get_num_threads();
+    omp_set_num_threads(1); /* the kernels' own regions: one thread */
+#pragma omp for schedule(static)
+    for (int img = 0; img < n; img++)
+      for (int i = 0; i < m->nlayers; i++) {
+        if (prof) {
+          const double t0 = omp_get_wtime();
+          forward_layer(m, i, in, img, 1);
+          const double dt = (omp_get_wtime() - t0) / nth;
+#pragma omp atomic
+          prof[PROF_AT(i, FWD)] += dt;
+        } else {
+          forward_layer(m, i, in, img, 1);
+        }
+      }
+  }
+}
+
+/* whether a batch of n images splits into whole images per thread without
+ * leaving threads idle for long (else the kernels split each layer) */
+static int tiles_well(int n) {
+  const int nth = omp_get_max_threads();
+  return n >= nth && (n % nth == 0 || n >= 4 * nth);
+}
+
+void pcnn_model_forward(pcnn_model_t *m, const float *in, int n) {
+  if (m->fwd_tiled && tiles_well(n)) {
+    forward_tiled(m, in, n);
+    return;
+  }
+  for (int i = 0; i < m->nlayers; i++) TIMED(PROF_AT(i, FWD), forward_layer(m, i, in, 0, n));
+}
+
+/* ---- inference: logits only, activations in per-thread image buffers ---- */
+
+/* Assigns every slot but the logits a buffer of one image (H*W*maxch floats)
+ * in a thread's arena, reused by liveness: a slot holds its buffer from the
+ * layer that writes it to the last layer that reads it (a pre slot nobody
+ * reads, such as pre2, only during its own layer). The seed needs 4 buffers
+ * (conv3 reads x.d and a3.d and writes x.d+1 and a1.d+1). */
+static int infer_plan(pcnn_model_t *m) {
+  const int ns = m->nslots, logits = m->layers[m->nlayers - 1].pre;
+  int *last = malloc(sizeof(int) * (size_t)ns * 3), *until, nbuf = 0, maxch = 1;
+  if (!last) return -1;
+  until = last + ns; /* per buffer: the last layer that needs it (ns >= buffers) */
+  int *buf = until + ns;
+  for (int s = 0; s < ns; s++) last[s] = -1, buf[s] = -1;
   for (int i = 0; i < m->nlayers; i++) {
     const pcnn_layer_t *l = &m->layers[i];
-    pcnn_conv_t c = l->c;
-    c.n = n;
-    const float *src = l->src == PCNN_SLOT_IMAGE ? in : m->act[l->src];
-    float *pre = m->act[l->pre], *out = l->out >= 0 ? m->act[l->out] : NULL;
-    const float *res = l->res >= 0 ? m->act[l->res] : NULL;
-    switch (l->op) {
-      case PCNN_OP_conv1x1_prelu_fwd:
-        TIMED(PROF_AT(i, FWD), KT(l, FWD)->conv1x1_prelu_fwd(pre, out, src, W + l->w, W + l->b, W + l->alpha, &c));
-        break;
-      case PCNN_OP_conv_prelu_fwd:
-        TIMED(PROF_AT(i, FWD), KT(l, FWD)->conv_prelu_fwd(pre, out, src, W + l->w, W + l->b, res, W + l->alpha, &c));
-        break;
-      default: TIMED(PROF_AT(i, FWD), KT(l, FWD)->conv_fwd(pre, src, W + l->w, W + l->b, &c)); break;
+    if (l->src >= 0) last[l->src] = i;
+    if (l->res >= 0) last[l->res] = i;
+  }
+  for (int i = 0; i < m->nlayers; i++) {
+    const pcnn_layer_t *l = &m->layers[i];
+    const int outs[2] = {l->pre, l->out};
+    for (int k = 0; k < 2; k++) {
+      const int s = outs[k];
+      if (s < 0 || s == logits) continue;
+      int b = 0;
+      while (b < nbuf && until[b] >= i) b++;
+      if (b == nbuf) nbuf++;
+      until[b] = last[s] > i ? last[s] : i;
+      buf[s] = b;
+      if (m->slots[s].ch > maxch) maxch = m->slots[s].ch;
     }
+  }
+  m->inf_buf = malloc(sizeof(int) * (size_t)ns);
+  if (m->inf_buf) memcpy(m->inf_buf, buf, sizeof(int) * (size_t)ns);
+  free(last);
+  m->inf_nbuf = nbuf;
+  m->inf_ch = maxch;
+  return m->inf_buf ? 0 : -1;
+}
+
+/* layer i on image img of an inference: slots in the thread's arena */
+static void infer_layer(pcnn_model_t *m, int i, const float *in, int img, float *arena) {
+  const float *W = m->params;
+  const pcnn_layer_t *l = &m->layers[i];
+  const size_t hw = (size_t)m->cfg.height * m->cfg.width, one = hw * m->inf_ch;
+  pcnn_conv_t c = l->c;
+  c.n = 1;
+#define SLOT(s) (m->inf_buf[s] < 0 ? m->act[s] + (size_t)img * hw * m->slots[s].ch \
+                                   : arena + (size_t)m->inf_buf[s] * one)
+  const float *src = l->src == PCNN_SLOT_IMAGE ? in + (size_t)img * hw * m->cfg.channels : SLOT(l->src);
+  float *pre = SLOT(l->pre), *out = l->out >= 0 ? SLOT(l->out) : NULL;
+  const float *res = l->res >= 0 ? SLOT(l->res) : NULL;
+#undef SLOT
+  switch (l->op) {
+    case PCNN_OP_conv1x1_prelu_fwd:
+      KT(l, FWD)->conv1x1_prelu_fwd(pre, out, src, W + l->w, W + l->b, W + l->alpha, &c);
+      break;
+    case PCNN_OP_conv_prelu_fwd:
+      KT(l, FWD)->conv_prelu_fwd(pre, out, src, W + l->w, W + l->b, res, W + l->alpha, &c);
+      break;
+    default: KT(l, FWD)->conv_fwd(pre, src, W + l->w, W + l->b, &c); break;
+  }
+}
+
+void pcnn_model_infer(pcnn_model_t *m, const float *in, int n) {
+  const int nth = omp_get_max_threads();
+  if (!m->fwd_tiled || !tiles_well(n) || (!m->inf_buf && infer_plan(m))) {
+    pcnn_model_forward(m, in, n);
+    return;
+  }
+  const size_t arena = (size_t)m->inf_nbuf * m->inf_ch * m->cfg.height * m->cfg.width;
+  const size_t need = ((arena + 15) & ~(size_t)15) * nth; /* 64-byte aligned slices */
+  if (need > m->inf_cap) {
+    free(m->inf_mem);
+    m->inf_cap = 0;
+    if (posix_memalign((void **)&m->inf_mem, 64, need * sizeof(float))) {
+      m->inf_mem = NULL;
+      pcnn_model_forward(m, in, n);
+      return;
+    }
+    m->inf_cap = need;
+  }
+  double *prof = m->prof;
+#pragma omp parallel
+  {
+    const int nt = omp_get_num_threads();
+    float *mine = m->inf_mem + ((arena + 15) & ~(size_t)15) * omp_get_thread_num();
+    omp_set_num_threads(1); /* the kernels' own regions: one thread */
+#pragma omp for schedule(static)
+    for (int img = 0; img < n; img++)
+      for (int i = 0; i < m->nlayers; i++) {
+        if (prof) {
+          const double t0 = omp_get_wtime();
+          infer_layer(m, i, in, img, mine);
+          const double dt = (omp_get_wtime() - t0) / nt;
+#pragma omp atomic
+          prof[PROF_AT(i, FWD)] += dt;
+        } else {
+          infer_layer(m, i, in, img, mine);
+        }
+      }
   }
 }
 

@@ -140,6 +140,15 @@ typedef struct {
   float **act;     /* nslots pointers into mem */
   float *logits;   /* = act[last layer's pre] */
   float *dlogits;  /* (batch_cap, H, W, C*K) */
+  /* forward depth-first, one image at a time per thread (1, the default),
+   * or layer by layer over the whole batch (0) */
+  int fwd_tiled;
+  /* pcnn_model_infer's per-thread image buffers: slot -> buffer (-1: the
+   * logits, written to m->logits), inf_nbuf buffers of H*W*inf_ch floats per
+   * thread in inf_mem (inf_cap floats); planned on first use */
+  int *inf_buf, inf_nbuf, inf_ch;
+  float *inf_mem;
+  size_t inf_cap;
   /* where a step's time goes, or NULL: see pcnn_model_profile */
   double *prof;
   /* backward's gradient buffers, reused by liveness (pcnn_model_reserve sizes
@@ -205,6 +214,15 @@ const pcnn_tensor_t *pcnn_model_find(const pcnn_model_t *m, const char *name);
 /* logits = model(in) for n <= batch_cap images: in (n,H,W,C) in [0,1];
  * fills m->logits (n,H,W,C*K) and keeps the activations backward needs. */
 void pcnn_model_forward(pcnn_model_t *m, const float *in, int n);
+/* The same logits as pcnn_model_forward (the same bits), for inference: no
+ * activation is kept (nothing but m->logits is valid afterwards, and backward
+ * must not follow). Runs depth-first, each thread taking whole images with
+ * every layer's activations in a per-thread set of one-image buffers reused
+ * by liveness (about 1.6 MB a thread for the seed), so they stay in the
+ * core's caches and the pre-activations backward would need are never
+ * written to memory. Batches that do not split into whole images per thread
+ * run pcnn_model_forward. */
+void pcnn_model_infer(pcnn_model_t *m, const float *in, int n);
 /* loss of the last forward against targets t (n,H,W,C) in [0,1]: returns
  * the summed NLL in nats over the batch; writes m->dlogits = dNLL/dlogits * scale */
 double pcnn_model_loss(pcnn_model_t *m, const float *t, int n, float scale);

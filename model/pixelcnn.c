@@ -195,7 +195,7 @@ pixelcnn_status_t pixelcnn_logits(pixelcnn_t *h, float *logits, const float *ima
   if (s) return s;
   if (!logits) return fail(err, PIXELCNN_EINVAL, "%s: logits is NULL", fn);
   if ((s = reserve(fn, h, n, err))) return s;
-  pcnn_model_forward(&h->m, images, n);
+  pcnn_model_infer(&h->m, images, n);
   memcpy(logits, h->m.logits, pixelcnn_logits_len(h, n) * sizeof(float));
   return PIXELCNN_OK;
 }
@@ -207,7 +207,7 @@ pixelcnn_status_t pixelcnn_nll(pixelcnn_t *h, double *nll, const float *images, 
   if (s) return s;
   if (!nll) return fail(err, PIXELCNN_EINVAL, "%s: nll is NULL", fn);
   if ((s = reserve(fn, h, n, err))) return s;
-  pcnn_model_forward(&h->m, images, n);
+  pcnn_model_infer(&h->m, images, n);
   *nll = pcnn_model_loss(&h->m, images, n, 0.f) / n;
   return PIXELCNN_OK;
 }

@@ -37,7 +37,7 @@ void pcnn_sample_naive(pcnn_model_t *m, float *img, int n, int prime_rows, float
   for (int y = prime_rows; y < H; y++) {
     for (int x = 0; x < W; x++)
       for (int c = 0; c < C; c++) {
-        pcnn_model_forward(m, img, n);
+        pcnn_model_infer(m, img, n);
         for (int i = 0; i < n; i++) {
           const size_t pix = ((size_t)i * H + y) * W + x;
           img[pix * C + c] = pcnn_draw(m->logits + (pix * C + c) * K, K, temperature, &r);
