@@ -224,60 +224,58 @@ oom:
   return pcnn_errf(err, "out of memory allocating the model (F=%d, D=%d)", cfg->filters, cfg->depth);
 }
 
-static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, int *pool_ch);
+static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float *G, float **buf,
+                          int *walk, int *npool, int *pool_ch);
+static int bwd_threads(pcnn_model_t *m, int nth);
+static int bwd_groups(int n);
 
 int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err) {
   if (batch_cap <= m->batch_cap) return 0;
   free(m->mem);
   free(m->act);
-  free(m->gbuf);
-  free(m->gbuf_ch);
-  free(m->gwalk);
-  m->mem = NULL, m->act = NULL, m->gbuf = NULL, m->gbuf_ch = NULL, m->logits = m->dlogits = NULL;
+  free(m->gpart);
+  m->mem = NULL, m->act = NULL, m->gpart = NULL, m->logits = m->dlogits = NULL;
   m->batch_cap = 0;
-  m->ngrad = 0;
-  /* the walk's bookkeeping (pool busy flags, slot -> buffer), then the
-   * gradient buffers backward needs: a dry run of its walk */
-  m->gwalk = malloc(sizeof(int) * (2 * (size_t)m->nslots + 1));
-  int ngrad = 0;
-  int *gch = calloc((size_t)m->nslots + 1, sizeof(int));
-  if (!gch || !m->gwalk) {
-    free(gch), free(m->gwalk);
-    m->gwalk = NULL;
-    return pcnn_errf(err, "out of memory");
+  /* backward's per-image gradient buffers: a dry run of its walk sizes them
+   * (once: they do not depend on the batch) */
+  if (!m->gbuf_ch) {
+    int ngrad = 0;
+    int *gch = calloc((size_t)m->nslots + 1, sizeof(int));
+    int *walk = malloc(sizeof(int) * (2 * (size_t)m->nslots + 1));
+    if (!gch || !walk) {
+      free(gch), free(walk);
+      return pcnn_errf(err, "out of memory");
+    }
+    backward_walk(m, NULL, 0, 1, NULL, NULL, walk, &ngrad, gch);
+    free(walk);
+    m->gbuf_ch = gch;
+    m->ngrad = ngrad;
   }
-  backward_walk(m, NULL, 0, &ngrad, gch);
   const size_t P = (size_t)batch_cap * m->cfg.height * m->cfg.width;
   size_t per_pixel = 0;
   for (int s = 0; s < m->nslots; s++) per_pixel += (size_t)m->slots[s].ch;
   const size_t L = (size_t)m->cfg.channels * m->k_out;
   per_pixel += L; /* dlogits */
-  for (int i = 0; i < ngrad; i++) per_pixel += (size_t)gch[i];
-  const size_t total = P * per_pixel;
+  const size_t total = P * per_pixel, parts = (size_t)bwd_groups(batch_cap) * m->nparams;
   /* more than the machine has would be overcommitted and then killed at
    * first touch: say so instead (a hostile or mistaken config gets a line) */
   const long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
-  if (pages > 0 && psize > 0 && total * 4.0 > (double)pages * psize) {
-    free(gch);
+  if (pages > 0 && psize > 0 && (total + parts) * 4.0 > (double)pages * psize)
     return pcnn_errf(err, "%.1f GB of activations for batch %d of %dx%d images exceed this "
-                     "machine's %.1f GB of memory (use a smaller batch)", total * 4.0 / 1e9,
+                     "machine's %.1f GB of memory (use a smaller batch)", (total + parts) * 4.0 / 1e9,
                      batch_cap, m->cfg.height, m->cfg.width, (double)pages * psize / 1e9);
-  }
   m->mem = malloc(total * sizeof(float));
   m->act = calloc((size_t)m->nslots, sizeof(float *));
-  m->gbuf = calloc((size_t)ngrad + 1, sizeof(float *));
-  if (!m->mem || !m->act || !m->gbuf) {
-    free(m->mem), free(m->act), free(m->gbuf), free(gch);
-    m->mem = NULL, m->act = NULL, m->gbuf = NULL;
-    return pcnn_errf(err, "out of memory: %.1f GB of activations for batch %d", total * 4.0 / 1e9,
+  m->gpart = malloc(parts * sizeof(float));
+  if (!m->mem || !m->act || !m->gpart || bwd_threads(m, 1)) {
+    free(m->mem), free(m->act), free(m->gpart);
+    m->mem = NULL, m->act = NULL, m->gpart = NULL;
+    return pcnn_errf(err, "out of memory: %.1f GB of activations for batch %d", (total + parts) * 4.0 / 1e9,
                      batch_cap);
   }
   float *p = m->mem;
   for (int s = 0; s < m->nslots; s++) m->act[s] = p, p += P * (size_t)m->slots[s].ch;
   m->dlogits = p, p += P * L;
-  for (int i = 0; i < ngrad; i++) m->gbuf[i] = p, p += P * (size_t)gch[i];
-  m->gbuf_ch = gch;
-  m->ngrad = ngrad;
   m->logits = m->act[m->layers[m->nlayers - 1].pre];
   m->batch_cap = batch_cap;
   return 0;
@@ -291,9 +289,11 @@ void pcnn_model_free(pcnn_model_t *m) {
   graph_free(m);
   free(m->mem);
   free(m->act);
-  free(m->gbuf);
+  free(m->gpart);
   free(m->gbuf_ch);
-  free(m->gwalk);
+  free(m->bw_mem);
+  free(m->bw_walk);
+  free(m->bw_buf);
   free(m->inf_buf);
   free(m->inf_mem);
   memset(m, 0, sizeof *m);
@@ -376,11 +376,23 @@ size_t pcnn_model_prof_len(const pcnn_model_t *m) { return (size_t)m->nlayers * 
     if (m->prof) {                                        \
       const double t0_ = omp_get_wtime();                 \
       call;                                               \
-      m->prof[(idx)] += omp_get_wtime() - t0_;            \
+      prof_add(m->prof + (idx), omp_get_wtime() - t0_);   \
     } else {                                              \
       call;                                               \
     }                                                     \
   } while (0)
+
+/* inside a depth-first region every thread adds its share (time / team
+ * size), so the parts still add up to wall time */
+static void prof_add(double *acc, double dt) {
+  if (omp_in_parallel()) {
+    dt /= omp_get_num_threads();
+#pragma omp atomic
+    *acc += dt;
+  } else {
+    *acc += dt;
+  }
+}
 #define PROF_AT(i, d) ((size_t)(i) * PCNN_DIRS + PCNN_DIR_##d)
 
 /* ---- forward / backward: walks of m->layers ---- */
@@ -418,24 +430,12 @@ static void forward_layer(pcnn_model_t *m, int i, const float *in, int i0, int n
  * per-element sums do not depend on how many images a call covers, so the
  * result is the same bits as layer by layer (tests/test_graph.cc). */
 static void forward_tiled(pcnn_model_t *m, const float *in, int n) {
-  double *prof = m->prof;
 #pragma omp parallel
   {
-    const int nth = omp_get_num_threads();
     omp_set_num_threads(1); /* the kernels' own regions: one thread */
 #pragma omp for schedule(static)
     for (int img = 0; img < n; img++)
-      for (int i = 0; i < m->nlayers; i++) {
-        if (prof) {
-          const double t0 = omp_get_wtime();
-          forward_layer(m, i, in, img, 1);
-          const double dt = (omp_get_wtime() - t0) / nth;
-#pragma omp atomic
-          prof[PROF_AT(i, FWD)] += dt;
-        } else {
-          forward_layer(m, i, in, img, 1);
-        }
-      }
+      for (int i = 0; i < m->nlayers; i++) TIMED(PROF_AT(i, FWD), forward_layer(m, i, in, img, 1));
   }
 }
 
@@ -537,25 +537,13 @@ void pcnn_model_infer(pcnn_model_t *m, const float *in, int n) {
     }
     m->inf_cap = need;
   }
-  double *prof = m->prof;
 #pragma omp parallel
   {
-    const int nt = omp_get_num_threads();
     float *mine = m->inf_mem + ((arena + 15) & ~(size_t)15) * omp_get_thread_num();
     omp_set_num_threads(1); /* the kernels' own regions: one thread */
 #pragma omp for schedule(static)
     for (int img = 0; img < n; img++)
-      for (int i = 0; i < m->nlayers; i++) {
-        if (prof) {
-          const double t0 = omp_get_wtime();
-          infer_layer(m, i, in, img, mine);
-          const double dt = (omp_get_wtime() - t0) / nt;
-#pragma omp atomic
-          prof[PROF_AT(i, FWD)] += dt;
-        } else {
-          infer_layer(m, i, in, img, mine);
-        }
-      }
+      for (int i = 0; i < m->nlayers; i++) TIMED(PROF_AT(i, FWD), infer_layer(m, i, in, img, mine));
   }
 }
 
@@ -573,34 +561,38 @@ double pcnn_model_loss(pcnn_model_t *m, const float *t, int n, float scale) {
 
 void pcnn_model_zero_grad(pcnn_model_t *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
 
-/* zero an activation-sized buffer on all threads (a serial 13 MB memset left
- * the other thread spinning: ~9% of a 2-thread training step) */
-static void par_zero(float *p, size_t n) {
-  const long nb = (long)((n + 16383) / 16384);
-#pragma omp parallel for schedule(static)
-  for (long b = 0; b < nb; b++) {
-    const size_t i = (size_t)b * 16384, k = n - i < 16384 ? n - i : 16384;
-    memset(p + i, 0, k * sizeof(float));
-  }
-}
+/* Backward runs image by image: the weight, bias and slope gradients of a
+ * batch of n images are summed in bwd_groups(n) fixed groups of consecutive
+ * images, each group into its own partial (image by image, in order), and
+ * the partials are added to grads in group order. Which thread runs a group
+ * changes nothing, and every kernel's own sums do not depend on the thread
+ * count, so a training step gives the same bits at any thread count. One
+ * image's data gradients stay in the thread's caches (the seed's widest is
+ * 400 KB) while the layers of that image run, instead of a fresh 6-13 MB
+ * buffer per layer for the batch. Threads take whole groups when there are
+ * at least as many groups as threads; otherwise the groups run one after
+ * the other and the kernels split each image over the threads. */
+enum { BWD_MAX_GROUPS = 16 };
+static int bwd_groups(int n) { return n < BWD_MAX_GROUPS ? n : BWD_MAX_GROUPS; }
 
-/* Backward's gradient buffers: d[s] is the gradient of slot s, held from the
- * first layer (in reverse order) that accumulates into it to the layer that
- * wrote s. A dry run (in == NULL, n == 0) runs no kernel and records the
- * pool it needs (count, channels of each); a real run takes buffers from the
- * pool pcnn_model_reserve made by the same rule, so both see the same
- * sequence of takes and releases. */
+/* Backward's gradient buffers (one image each): d[s] is the gradient of slot
+ * s, held from the first layer (in reverse order) that accumulates into it
+ * to the layer that wrote s. A dry run (in == NULL) runs no kernel and
+ * records the pool it needs (count, channels of each); a real run takes
+ * buffers from a thread's pool that pcnn_model_reserve sized by the same
+ * rule, so both see the same sequence of takes and releases. */
 typedef struct {
   pcnn_model_t *m;
-  size_t P;     /* pixels of this batch */
+  size_t P;     /* pixels of the images of this walk */
   int dry;
   int *npool, *pool_ch; /* dry run: the pool being sized */
-  int *busy;    /* real run: which pool buffers are held */
+  float **buf;  /* real run: the thread's pool buffers */
+  int *busy;    /* which pool buffers are held */
   int *of;      /* of[slot]: pool index of d[slot], or -1 */
 } gpool_t;
 
 static float *gbuf_of(gpool_t *g, int slot) {
-  return g->dry || g->of[slot] < 0 ? NULL : g->m->gbuf[g->of[slot]];
+  return g->dry || g->of[slot] < 0 ? NULL : g->buf[g->of[slot]];
 }
 
 /* d[slot], zeroed if this is its first use */
@@ -618,7 +610,7 @@ static float *gtake(gpool_t *g, int slot) {
   }
   busy[i] = 1;
   g->of[slot] = i;
-  if (!g->dry) par_zero(g->m->gbuf[i], g->P * (size_t)ch);
+  if (!g->dry) memset(g->buf[i], 0, g->P * (size_t)ch * sizeof(float));
   return gbuf_of(g, slot);
 }
 
@@ -627,23 +619,29 @@ static void grelease(gpool_t *g, int slot) {
   g->of[slot] = -1;
 }
 
-static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, int *pool_ch) {
+/* The backward of images [i0, i0 + n) (n = 1 but for the dry run): G +=
+ * their parameter gradients, from m->dlogits and the activations forward
+ * kept; buf and walk: the thread's gradient buffers (m->ngrad, for n images)
+ * and bookkeeping (2 nslots + 1 ints). Dry run: in == NULL, sizes the pool. */
+static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float *G, float **buf,
+                          int *walk, int *npool, int *pool_ch) {
   const float *W = m->params;
-  float *G = m->grads;
-  gpool_t g = {m, (size_t)n * m->cfg.height * m->cfg.width, in == NULL, npool, pool_ch, NULL, NULL};
+  const size_t hw = (size_t)m->cfg.height * m->cfg.width, o = (size_t)i0 * hw;
+  gpool_t g = {m, (size_t)n * hw, in == NULL, npool, pool_ch, buf, NULL, NULL};
   const int ns = m->nslots;
-  int *busy = m->gwalk, *of = m->gwalk + ns + 1; /* (ns + 1) and ns ints, from pcnn_model_reserve */
+  int *busy = walk, *of = walk + ns + 1;
   for (int i = 0; i <= ns; i++) busy[i] = 0;
   for (int i = 0; i < ns; i++) of[i] = -1;
   g.busy = busy;
   g.of = of;
+#define ACT(s) (m->act[s] + o * m->slots[s].ch)
   /* the logits' gradient is m->dlogits (from the loss), outside the pool */
   const int logits = m->layers[m->nlayers - 1].pre;
   for (int i = m->nlayers - 1; i >= 0; i--) {
     const pcnn_layer_t *l = &m->layers[i];
     pcnn_conv_t c = l->c;
     c.n = n;
-    const float *src = g.dry ? NULL : l->src == PCNN_SLOT_IMAGE ? in : m->act[l->src];
+    const float *src = g.dry ? NULL : l->src == PCNN_SLOT_IMAGE ? in + o * m->cfg.channels : ACT(l->src);
     if (l->op == PCNN_OP_conv1x1_prelu_fwd) {
       /* the fused 1x1 + PReLU: its backward reads d out and the saved pre */
       const float *dout = gbuf_of(&g, l->out);
@@ -651,12 +649,12 @@ static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, i
         float *din = gtake(&g, l->src);
         if (!g.dry)
           TIMED(PROF_AT(i, BWD_DATA),
-                KT(l, BWD_DATA)->conv1x1_prelu_bwd_data(din, dout, m->act[l->pre], W + l->w, W + l->alpha, &c));
+                KT(l, BWD_DATA)->conv1x1_prelu_bwd_data(din, dout, ACT(l->pre), W + l->w, W + l->alpha, &c));
       }
       if (!g.dry)
         TIMED(PROF_AT(i, BWD_WEIGHTS),
               KT(l, BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + l->w, G + l->b, G + l->alpha, dout,
-                                                            m->act[l->pre], src, W + l->alpha, &c));
+                                                            ACT(l->pre), src, W + l->alpha, &c));
       grelease(&g, l->out);
       continue;
     }
@@ -666,10 +664,10 @@ static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, i
       float *dpre = gtake(&g, l->pre);
       if (!g.dry)
         TIMED(PROF_AT(i, BWD_DATA), KT(l, BWD_DATA)->prelu_bwd(dpre, G + l->alpha, gbuf_of(&g, l->out),
-                                                               m->act[l->pre], W + l->alpha, g.P, l->c.cout));
+                                                               ACT(l->pre), W + l->alpha, g.P, l->c.cout));
       grelease(&g, l->out);
     }
-    const float *dpre = l->pre == logits ? m->dlogits : gbuf_of(&g, l->pre);
+    const float *dpre = l->pre == logits ? (g.dry ? NULL : m->dlogits + o * l->c.cout) : gbuf_of(&g, l->pre);
     /* pre = conv + b + res: d res = d pre. When d res is not held yet it is
      * the same buffer, handed over (no copy); otherwise it accumulates. */
     int handed = 0;
@@ -690,9 +688,65 @@ static void backward_walk(pcnn_model_t *m, const float *in, int n, int *npool, i
     if (!g.dry) TIMED(PROF_AT(i, BWD_WEIGHTS), KT(l, BWD_WEIGHTS)->conv_bwd_weights(G + l->w, G + l->b, dpre, src, &c));
     if (!handed && l->pre != logits) grelease(&g, l->pre);
   }
+#undef ACT
 }
 
-void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) { backward_walk(m, in, n, NULL, NULL); }
+/* the per-thread backward state for nth threads: each thread's gradient
+ * pool for one image and its walk bookkeeping; 0 or -1 (out of memory) */
+static int bwd_threads(pcnn_model_t *m, int nth) {
+  if (nth <= m->bw_threads) return 0;
+  const size_t hw = (size_t)m->cfg.height * m->cfg.width;
+  size_t pool = 0;
+  for (int i = 0; i < m->ngrad; i++) pool += ((hw * m->gbuf_ch[i] + 15) & ~(size_t)15);
+  float *mem = NULL;
+  int *walk = malloc(sizeof(int) * (2 * (size_t)m->nslots + 1) * nth);
+  float **buf = malloc(sizeof(float *) * ((size_t)m->ngrad + 1) * nth);
+  if (!walk || !buf || posix_memalign((void **)&mem, 64, (pool + 16) * nth * sizeof(float))) {
+    free(walk), free(buf);
+    return -1;
+  }
+  for (int t = 0; t < nth; t++) {
+    float *p = mem + (pool + 16) * t;
+    for (int i = 0; i < m->ngrad; i++) buf[(m->ngrad + 1) * t + i] = p, p += (hw * m->gbuf_ch[i] + 15) & ~(size_t)15;
+  }
+  free(m->bw_mem), free(m->bw_walk), free(m->bw_buf);
+  m->bw_mem = mem, m->bw_walk = walk, m->bw_buf = buf;
+  m->bw_threads = nth;
+  return 0;
+}
+
+void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
+  const int ng = bwd_groups(n);
+  /* threads take whole groups when there are enough groups for all of them */
+  int nth = omp_get_max_threads();
+  if (nth > ng) nth = 1;
+  if (bwd_threads(m, nth)) nth = m->bw_threads; /* reserve made one */
+  const int outer = nth > 1;
+  const size_t np = m->nparams, wlen = 2 * (size_t)m->nslots + 1;
+#pragma omp parallel num_threads(nth) if (outer)
+  {
+    const int t = omp_get_thread_num();
+    if (outer) omp_set_num_threads(1); /* the kernels' own regions: one thread */
+#pragma omp for schedule(static)
+    for (int gi = 0; gi < ng; gi++) {
+      float *G = m->gpart + (size_t)gi * np;
+      memset(G, 0, np * sizeof(float));
+      for (int img = (int)((long)n * gi / ng); img < (int)((long)n * (gi + 1) / ng); img++)
+        backward_walk(m, in, img, 1, G, m->bw_buf + (size_t)(m->ngrad + 1) * t, m->bw_walk + wlen * t,
+                      NULL, NULL);
+    }
+  }
+  /* grads += the partials in group order */
+  const long nb = (long)((np + 4095) / 4096);
+#pragma omp parallel for schedule(static)
+  for (long b = 0; b < nb; b++) {
+    const size_t j0 = (size_t)b * 4096, j1 = np - j0 < 4096 ? np : j0 + 4096;
+    for (int gi = 0; gi < ng; gi++) {
+      const float *P = m->gpart + (size_t)gi * np;
+      for (size_t j = j0; j < j1; j++) m->grads[j] += P[j];
+    }
+  }
+}
 
 void pcnn_model_step(pcnn_model_t *m) {
   const pcnn_nadam_coef_t k = pcnn_nadam_begin_step(&m->opt, &m->hp);

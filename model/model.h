@@ -151,12 +151,19 @@ typedef struct {
   size_t inf_cap;
   /* where a step's time goes, or NULL: see pcnn_model_profile */
   double *prof;
-  /* backward's gradient buffers, reused by liveness (pcnn_model_reserve sizes
-   * the pool by a dry run of the backward walk) */
+  /* backward (model.c): per image, in fixed groups of images, each summing
+   * into its own partial gradient (gpart: groups x nparams floats). ngrad
+   * gradient buffers of one image (gbuf_ch channels each), reused by
+   * liveness, per thread: bw_threads sets in bw_mem (pointers bw_buf, ngrad +
+   * 1 per thread) with the walk's bookkeeping bw_walk (2 nslots + 1 ints per
+   * thread); sized by a dry run of the walk */
+  float *gpart;
   int ngrad;
-  float **gbuf;
   int *gbuf_ch;
-  int *gwalk; /* the walk's bookkeeping: 2 * nslots + 1 ints */
+  int bw_threads;
+  float *bw_mem;
+  float **bw_buf;
+  int *bw_walk;
 } pcnn_model_t;
 
 /* ---- graph builder (used by an architecture's builder; see README "Adding

@@ -7,6 +7,8 @@
 //    thread, grayscale and RGB, both heads;
 //  - after the depth-first training forward, backward computes the same
 //    gradients (every activation it reads was written);
+//  - backward's gradients (fixed groups of images) are the same bits at 1 to
+//    4 threads;
 //  - the inference buffers: the seed needs 4 one-image buffers a thread.
 #include <omp.h>
 
@@ -78,6 +80,9 @@ TEST(Infer, DepthFirstSameBitsAsLayerByLayer) {
           const Result base = run(cfg, (pcnn_isa_t)isa, n, 0, false);
           const Result inf = run(cfg, (pcnn_isa_t)isa, n, 1, true);
           const Result fwd = run(cfg, (pcnn_isa_t)isa, n, 1, false);
+          // the depth-first regions set one thread for the kernels inside
+          // them only: the caller's count is unchanged
+          EXPECT_EQ(omp_get_max_threads(), threads);
           const std::string at = pcnn_isa_name((pcnn_isa_t)isa) + std::string(" threads ") +
                                  std::to_string(threads) + " n " + std::to_string(n) + " C" +
                                  std::to_string(cfg.channels);
@@ -92,6 +97,25 @@ TEST(Infer, DepthFirstSameBitsAsLayerByLayer) {
         }
     }
   EXPECT_GE(checked, 30);
+}
+
+// Backward sums the parameter gradients in fixed groups of images: the bits
+// do not depend on the thread count, whether threads take whole groups (n =
+// 12: 12 groups) or the groups run in turn with the kernels split (n = 2 at 3
+// threads).
+TEST(Infer, BackwardGroupsSameBitsAtAnyThreadCount) {
+  KeepThreads keep;
+  const pcnn_config_t cfg = {1, 16, 2, PCNN_HEAD_BERNOULLI, 9, 7};
+  for (int n : {2, 12, 20}) {
+    omp_set_num_threads(1);
+    const Result one = run(cfg, pcnn_kernels_isa(), n, 1, false);
+    for (int threads : {2, 3, 4}) {
+      omp_set_num_threads(threads);
+      const Result r = run(cfg, pcnn_kernels_isa(), n, 1, false);
+      EXPECT_EQ(0, memcmp(one.grads.data(), r.grads.data(), one.grads.size() * 4))
+          << "n " << n << " threads " << threads;
+    }
+  }
 }
 
 TEST(Infer, SeedNeedsFourImageBuffers) {
