@@ -382,8 +382,8 @@ size_t pcnn_model_prof_len(const pcnn_model_t *m) { return (size_t)m->nlayers * 
     }                                                     \
   } while (0)
 
-/* inside a depth-first region every thread adds its share (time / team
- * size), so the parts still add up to wall time */
+/* inside a parallel region every thread adds its share (time / team size),
+ * so the parts still add up to wall time */
 static void prof_add(double *acc, double dt) {
   if (omp_in_parallel()) {
     dt /= omp_get_num_threads();
@@ -392,6 +392,10 @@ static void prof_add(double *acc, double dt) {
   } else {
     *acc += dt;
   }
+}
+
+void pcnn_model_prof_add(const pcnn_model_t *m, size_t idx, double seconds) {
+  if (m->prof) prof_add(m->prof + idx, seconds);
 }
 #define PROF_AT(i, d) ((size_t)(i) * PCNN_DIRS + PCNN_DIR_##d)
 

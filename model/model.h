@@ -186,10 +186,16 @@ int pcnn_arch_pixelcnn(pcnn_model_t *m);
  * epilogue backward, its PReLU and residual, counts with its bwd_data), then
  * acc[pcnn_model_prof_len(m) - 2] the loss head and [.. - 1] the Nadam step.
  * What a step takes beyond their sum (zeroing gradient buffers, the OpenMP
- * fork/join between kernels) is glue. acc = NULL stops; the results of the
+ * fork/join between kernels) is glue. The caching sampler books each
+ * layer's per-position work to the layer's FWD entry (its draws are glue). acc = NULL stops; the results of the
  * walks are the same either way. */
 void pcnn_model_profile(pcnn_model_t *m, double *acc);
 size_t pcnn_model_prof_len(const pcnn_model_t *m);
+/* adds seconds to the profile's entry idx if a profile is set (inside a
+ * parallel region, each thread adds seconds / team size, so the entries
+ * still sum to wall time); for walks outside model.c (the caching sampler
+ * books its per-position layers to their FWD entries) */
+void pcnn_model_prof_add(const pcnn_model_t *m, size_t idx, double seconds);
 
 /* slot s's buffer: (batch_cap, H, W, slots[s].ch) */
 float *pcnn_model_act(const pcnn_model_t *m, int slot);

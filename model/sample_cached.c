@@ -322,7 +322,15 @@ static void layer_at(const net_t *N, tstate_t *T, const float *img, int i, int y
 /* the whole network at (y, x) for colour group g of this thread's images:
  * leaves colour g's logits in the logits slot and the windows updated */
 static void position(const net_t *N, tstate_t *T, const float *img, int y, int x, int g) {
-  for (int i = 0; i < N->m->nlayers; i++) layer_at(N, T, img, i, y, x, g);
+  if (!N->m->prof) {
+    for (int i = 0; i < N->m->nlayers; i++) layer_at(N, T, img, i, y, x, g);
+    return;
+  }
+  for (int i = 0; i < N->m->nlayers; i++) { /* the model's profile: each layer's time */
+    const double t0 = omp_get_wtime();
+    layer_at(N, T, img, i, y, x, g);
+    pcnn_model_prof_add(N->m, (size_t)i * PCNN_DIRS + PCNN_DIR_FWD, omp_get_wtime() - t0);
+  }
 }
 
 /* copies rows [y0, y1) of every windowed slot for images [j0, j0 + cnt) from

@@ -336,4 +336,31 @@ TEST(ModelProfile, EveryLayerAndDirectionInsideTheStep) {
   pcnn_model_free(&b);
 }
 
+// The caching sampler books each layer's per-position work to its FWD entry:
+// every layer gets time, the parts stay within the whole, and the samples are
+// the same bits with the profile on.
+TEST(ModelProfile, CachingSamplerBooksEveryLayer) {
+  const pcnn_config_t cfg = {1, 12, 2, PCNN_HEAD_BERNOULLI, 6, 5};
+  pcnn_model_t m;
+  char err[PCNN_ERR_LEN];
+  ASSERT_EQ(pcnn_model_init(&m, &cfg, 3, 4, err), 0) << err;
+  std::vector<float> a((size_t)4 * 6 * 5, 0.f), b = a;
+  ASSERT_EQ(pcnn_sample_cached(&m, a.data(), 4, 0, 1.f, 7, nullptr, nullptr, nullptr), 0);
+  std::vector<double> prof(pcnn_model_prof_len(&m), 0.0);
+  pcnn_model_profile(&m, prof.data());
+  const double t0 = omp_get_wtime();
+  ASSERT_EQ(pcnn_sample_cached(&m, b.data(), 4, 0, 1.f, 7, nullptr, nullptr, nullptr), 0);
+  const double whole = omp_get_wtime() - t0;
+  pcnn_model_profile(&m, nullptr);
+  EXPECT_EQ(0, memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+  double sum = 0;
+  for (int i = 0; i < m.nlayers; i++) {
+    EXPECT_GT(prof[(size_t)i * PCNN_DIRS + PCNN_DIR_FWD], 0) << m.layers[i].name;
+    EXPECT_EQ(prof[(size_t)i * PCNN_DIRS + PCNN_DIR_BWD_DATA], 0) << m.layers[i].name;
+    sum += prof[(size_t)i * PCNN_DIRS + PCNN_DIR_FWD];
+  }
+  EXPECT_LE(sum, whole);
+  pcnn_model_free(&m);
+}
+
 }  // namespace
