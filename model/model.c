@@ -248,6 +248,14 @@ int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err) {
     }
     backward_walk(m, NULL, 0, 1, NULL, NULL, walk, &ngrad, gch);
     free(walk);
+    m->writer = malloc(sizeof(int) * (size_t)m->nslots);
+    if (!m->writer) {
+      free(gch);
+      return pcnn_errf(err, "out of memory");
+    }
+    for (int s = 0; s < m->nslots; s++) m->writer[s] = -1;
+    for (int i = 0; i < m->nlayers; i++)
+      if (m->layers[i].out >= 0) m->writer[m->layers[i].out] = i;
     m->gbuf_ch = gch;
     m->ngrad = ngrad;
   }
@@ -294,8 +302,10 @@ void pcnn_model_free(pcnn_model_t *m) {
   free(m->bw_mem);
   free(m->bw_walk);
   free(m->bw_buf);
-  free(m->inf_buf);
-  free(m->inf_mem);
+  free(m->place[0]);
+  free(m->place[1]);
+  free(m->arena);
+  free(m->writer);
   memset(m, 0, sizeof *m);
 }
 
@@ -404,73 +414,25 @@ void pcnn_model_prof_add(const pcnn_model_t *m, size_t idx, double seconds) {
 /* the kernel table the plan picked for layer l and direction d */
 #define KT(l, d) (&m->tab[(l)->role][PCNN_DIR_##d])
 
-/* layer i's forward on images [i0, i0 + n): every slot is (batch, H, W, ch),
- * so a run of images is a contiguous slice of each */
-static void forward_layer(pcnn_model_t *m, int i, const float *in, int i0, int n) {
-  const float *W = m->params;
-  const pcnn_layer_t *l = &m->layers[i];
-  const size_t hw = (size_t)m->cfg.height * m->cfg.width, o = (size_t)i0 * hw;
-  pcnn_conv_t c = l->c;
-  c.n = n;
-  const float *src = l->src == PCNN_SLOT_IMAGE ? in + o * m->cfg.channels : m->act[l->src] + o * c.cin;
-  float *pre = m->act[l->pre] + o * c.cout, *out = l->out >= 0 ? m->act[l->out] + o * c.cout : NULL;
-  const float *res = l->res >= 0 ? m->act[l->res] + o * c.cout : NULL;
-  switch (l->op) {
-    case PCNN_OP_conv1x1_prelu_fwd:
-      KT(l, FWD)->conv1x1_prelu_fwd(pre, out, src, W + l->w, W + l->b, W + l->alpha, &c);
-      break;
-    case PCNN_OP_conv_prelu_fwd:
-      KT(l, FWD)->conv_prelu_fwd(pre, out, src, W + l->w, W + l->b, res, W + l->alpha, &c);
-      break;
-    default: KT(l, FWD)->conv_fwd(pre, src, W + l->w, W + l->b, &c); break;
-  }
-}
+/* Where a forward puts the slots. KEEP_ALL: every slot in its batch buffer
+ * (m->act; pcnn_model_forward: the caching sampler's priming reads them).
+ * KEEP_PRE: the pre slots, which backward reads, in their batch buffers; the
+ * PReLU outputs (backward recomputes them from pre) in a thread's one-image
+ * buffers (the training step's forward). KEEP_LOGITS: only the logits in the
+ * batch (pcnn_model_infer). */
+enum { KEEP_ALL, KEEP_PRE, KEEP_LOGITS };
 
-/* Depth-first over the batch: each thread takes whole images and runs every
- * layer on one image at a time, single-threaded, so a layer reads what the
- * previous one just wrote from its own L2 instead of memory (one image's
- * widest activation is H*W*F*4 = 400 KB for the seed). No fork/join between
- * layers. Images go to threads in a fixed static split; every kernel's
- * per-element sums do not depend on how many images a call covers, so the
- * result is the same bits as layer by layer (tests/test_graph.cc). */
-static void forward_tiled(pcnn_model_t *m, const float *in, int n) {
-#pragma omp parallel
-  {
-    omp_set_num_threads(1); /* the kernels' own regions: one thread */
-#pragma omp for schedule(static)
-    for (int img = 0; img < n; img++)
-      for (int i = 0; i < m->nlayers; i++) TIMED(PROF_AT(i, FWD), forward_layer(m, i, in, img, 1));
-  }
-}
-
-/* whether a batch of n images splits into whole images per thread without
- * leaving threads idle for long (else the kernels split each layer) */
-static int tiles_well(int n) {
-  const int nth = omp_get_max_threads();
-  return n >= nth && (n % nth == 0 || n >= 4 * nth);
-}
-
-void pcnn_model_forward(pcnn_model_t *m, const float *in, int n) {
-  if (m->fwd_tiled && tiles_well(n)) {
-    forward_tiled(m, in, n);
-    return;
-  }
-  for (int i = 0; i < m->nlayers; i++) TIMED(PROF_AT(i, FWD), forward_layer(m, i, in, 0, n));
-}
-
-/* ---- inference: logits only, activations in per-thread image buffers ---- */
-
-/* Assigns every slot but the logits a buffer of one image (H*W*maxch floats)
- * in a thread's arena, reused by liveness: a slot holds its buffer from the
- * layer that writes it to the last layer that reads it (a pre slot nobody
- * reads, such as pre2, only during its own layer). The seed needs 4 buffers
- * (conv3 reads x.d and a3.d and writes x.d+1 and a1.d+1). */
-static int infer_plan(pcnn_model_t *m) {
+/* Assigns the slots a keep mode does not keep a one-image buffer (H*W*maxch
+ * floats) in a thread's arena, reused by liveness: a slot holds its buffer
+ * from the layer that writes it to the last layer that reads it (a pre slot
+ * nobody reads, such as pre2 in inference, only during its own layer). For
+ * the seed, inference needs 4 buffers (conv3 reads x.d and a3.d and writes
+ * x.d+1 and a1.d+1), the training forward 2. Returns 0 or -1. */
+static int place_plan(pcnn_model_t *m, int keep) {
   const int ns = m->nslots, logits = m->layers[m->nlayers - 1].pre;
-  int *last = malloc(sizeof(int) * (size_t)ns * 3), *until, nbuf = 0, maxch = 1;
+  int *last = malloc(sizeof(int) * (size_t)ns * 3), nbuf = 0, maxch = 1;
   if (!last) return -1;
-  until = last + ns; /* per buffer: the last layer that needs it (ns >= buffers) */
-  int *buf = until + ns;
+  int *until = last + ns, *buf = until + ns; /* until: per buffer, the last layer that needs it */
   for (int s = 0; s < ns; s++) last[s] = -1, buf[s] = -1;
   for (int i = 0; i < m->nlayers; i++) {
     const pcnn_layer_t *l = &m->layers[i];
@@ -482,7 +444,7 @@ static int infer_plan(pcnn_model_t *m) {
     const int outs[2] = {l->pre, l->out};
     for (int k = 0; k < 2; k++) {
       const int s = outs[k];
-      if (s < 0 || s == logits) continue;
+      if (s < 0 || s == logits || (keep == KEEP_PRE && k == 0)) continue;
       int b = 0;
       while (b < nbuf && until[b] >= i) b++;
       if (b == nbuf) nbuf++;
@@ -491,24 +453,27 @@ static int infer_plan(pcnn_model_t *m) {
       if (m->slots[s].ch > maxch) maxch = m->slots[s].ch;
     }
   }
-  m->inf_buf = malloc(sizeof(int) * (size_t)ns);
-  if (m->inf_buf) memcpy(m->inf_buf, buf, sizeof(int) * (size_t)ns);
+  const int q = keep == KEEP_PRE ? 0 : 1;
+  m->place[q] = malloc(sizeof(int) * (size_t)ns);
+  if (m->place[q]) memcpy(m->place[q], buf, sizeof(int) * (size_t)ns);
   free(last);
-  m->inf_nbuf = nbuf;
-  m->inf_ch = maxch;
-  return m->inf_buf ? 0 : -1;
+  m->place_nbuf[q] = nbuf;
+  m->place_ch[q] = maxch;
+  return m->place[q] ? 0 : -1;
 }
 
-/* layer i on image img of an inference: slots in the thread's arena */
-static void infer_layer(pcnn_model_t *m, int i, const float *in, int img, float *arena) {
+/* layer i's forward on images [i0, i0 + n): a slot is in its batch buffer
+ * (b == NULL or b[s] < 0: (batch, H, W, ch), so a run of images is a
+ * contiguous slice) or, for one image, buffer b[s] of arena (one floats each) */
+static void forward_layer(pcnn_model_t *m, int i, const float *in, int i0, int n, const int *b,
+                          float *arena, size_t one) {
   const float *W = m->params;
   const pcnn_layer_t *l = &m->layers[i];
-  const size_t hw = (size_t)m->cfg.height * m->cfg.width, one = hw * m->inf_ch;
+  const size_t o = (size_t)i0 * m->cfg.height * m->cfg.width;
   pcnn_conv_t c = l->c;
-  c.n = 1;
-#define SLOT(s) (m->inf_buf[s] < 0 ? m->act[s] + (size_t)img * hw * m->slots[s].ch \
-                                   : arena + (size_t)m->inf_buf[s] * one)
-  const float *src = l->src == PCNN_SLOT_IMAGE ? in + (size_t)img * hw * m->cfg.channels : SLOT(l->src);
+  c.n = n;
+#define SLOT(s) (b && b[s] >= 0 ? arena + (size_t)b[s] * one : m->act[s] + o * m->slots[s].ch)
+  const float *src = l->src == PCNN_SLOT_IMAGE ? in + o * m->cfg.channels : SLOT(l->src);
   float *pre = SLOT(l->pre), *out = l->out >= 0 ? SLOT(l->out) : NULL;
   const float *res = l->res >= 0 ? SLOT(l->res) : NULL;
 #undef SLOT
@@ -523,33 +488,54 @@ static void infer_layer(pcnn_model_t *m, int i, const float *in, int img, float 
   }
 }
 
-void pcnn_model_infer(pcnn_model_t *m, const float *in, int n) {
+/* whether a batch of n images splits into whole images per thread without
+ * leaving threads idle for long (else the kernels split each layer) */
+static int tiles_well(int n) {
   const int nth = omp_get_max_threads();
-  if (!m->fwd_tiled || !tiles_well(n) || (!m->inf_buf && infer_plan(m))) {
-    pcnn_model_forward(m, in, n);
+  return n >= nth && (n % nth == 0 || n >= 4 * nth);
+}
+
+/* The forward of n images, depth-first when the batch splits into whole
+ * images per thread: each thread takes whole images and runs every layer on
+ * one image at a time, single-threaded, so a layer reads what the previous
+ * one just wrote from its own L2 instead of memory (one image's widest
+ * activation is H*W*F*4 = 400 KB for the seed), with no fork/join between
+ * layers. Otherwise layer by layer over the batch, the kernels splitting
+ * each layer, every slot in its batch buffer. Every kernel's per-element
+ * sums do not depend on how many images a call covers, so all ways give the
+ * same bits (tests/test_infer.cc). */
+static void forward_keep(pcnn_model_t *m, const float *in, int n, int keep) {
+  const int q = keep == KEEP_PRE ? 0 : 1;
+  if (!m->fwd_tiled || !tiles_well(n) || (keep != KEEP_ALL && !m->place[q] && place_plan(m, keep))) {
+    for (int i = 0; i < m->nlayers; i++) TIMED(PROF_AT(i, FWD), forward_layer(m, i, in, 0, n, NULL, NULL, 0));
     return;
   }
-  const size_t arena = (size_t)m->inf_nbuf * m->inf_ch * m->cfg.height * m->cfg.width;
-  const size_t need = ((arena + 15) & ~(size_t)15) * nth; /* 64-byte aligned slices */
-  if (need > m->inf_cap) {
-    free(m->inf_mem);
-    m->inf_cap = 0;
-    if (posix_memalign((void **)&m->inf_mem, 64, need * sizeof(float))) {
-      m->inf_mem = NULL;
-      pcnn_model_forward(m, in, n);
+  const int *b = keep == KEEP_ALL ? NULL : m->place[q];
+  const size_t one = keep == KEEP_ALL ? 0 : (size_t)m->place_ch[q] * m->cfg.height * m->cfg.width;
+  const size_t arena = keep == KEEP_ALL ? 0 : ((m->place_nbuf[q] * one + 15) & ~(size_t)15);
+  const size_t need = arena * omp_get_max_threads();
+  if (need > m->arena_cap) {
+    free(m->arena);
+    m->arena_cap = 0;
+    if (posix_memalign((void **)&m->arena, 64, need * sizeof(float))) {
+      m->arena = NULL;
+      forward_keep(m, in, n, KEEP_ALL);
       return;
     }
-    m->inf_cap = need;
+    m->arena_cap = need;
   }
 #pragma omp parallel
   {
-    float *mine = m->inf_mem + ((arena + 15) & ~(size_t)15) * omp_get_thread_num();
+    float *mine = m->arena ? m->arena + arena * omp_get_thread_num() : NULL;
     omp_set_num_threads(1); /* the kernels' own regions: one thread */
 #pragma omp for schedule(static)
     for (int img = 0; img < n; img++)
-      for (int i = 0; i < m->nlayers; i++) TIMED(PROF_AT(i, FWD), infer_layer(m, i, in, img, mine));
+      for (int i = 0; i < m->nlayers; i++) TIMED(PROF_AT(i, FWD), forward_layer(m, i, in, img, 1, b, mine, one));
   }
 }
+
+void pcnn_model_forward(pcnn_model_t *m, const float *in, int n) { forward_keep(m, in, n, KEEP_ALL); }
+void pcnn_model_infer(pcnn_model_t *m, const float *in, int n) { forward_keep(m, in, n, KEEP_LOGITS); }
 
 double pcnn_model_loss(pcnn_model_t *m, const float *t, int n, float scale) {
   const size_t P = (size_t)n * m->cfg.height * m->cfg.width;
@@ -624,9 +610,10 @@ static void grelease(gpool_t *g, int slot) {
 }
 
 /* The backward of images [i0, i0 + n) (n = 1 but for the dry run): G +=
- * their parameter gradients, from m->dlogits and the activations forward
- * kept; buf and walk: the thread's gradient buffers (m->ngrad, for n images)
- * and bookkeeping (2 nslots + 1 ints). Dry run: in == NULL, sizes the pool. */
+ * their parameter gradients, from m->dlogits and the pre slots forward kept
+ * (PReLU outputs are recomputed from them); buf and walk: the thread's
+ * gradient buffers (m->ngrad for n images, then the recompute buffer) and
+ * bookkeeping (2 nslots + 1 ints). Dry run: in == NULL, sizes the pool. */
 static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float *G, float **buf,
                           int *walk, int *npool, int *pool_ch) {
   const float *W = m->params;
@@ -646,6 +633,15 @@ static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float
     pcnn_conv_t c = l->c;
     c.n = n;
     const float *src = g.dry ? NULL : l->src == PCNN_SLOT_IMAGE ? in + o * m->cfg.channels : ACT(l->src);
+    /* a PReLU output is not kept by the training forward: recomputed from
+     * its layer's pre (the same bits as the forward's epilogue), into the
+     * thread's own buffer, for this layer's weight gradient */
+    if (!g.dry && l->src >= 0 && m->writer[l->src] >= 0) {
+      const pcnn_layer_t *p = &m->layers[m->writer[l->src]];
+      TIMED(PROF_AT(i, BWD_WEIGHTS),
+            KT(p, FWD)->prelu_fwd(buf[m->ngrad], ACT(p->pre), W + p->alpha, g.P, p->c.cout));
+      src = buf[m->ngrad];
+    }
     if (l->op == PCNN_OP_conv1x1_prelu_fwd) {
       /* the fused 1x1 + PReLU: its backward reads d out and the saved pre */
       const float *dout = gbuf_of(&g, l->out);
@@ -700,8 +696,11 @@ static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float
 static int bwd_threads(pcnn_model_t *m, int nth) {
   if (nth <= m->bw_threads) return 0;
   const size_t hw = (size_t)m->cfg.height * m->cfg.width;
-  size_t pool = 0;
+  size_t pool = 0, rch = 1; /* the pool, then the recompute buffer (the widest PReLU output) */
   for (int i = 0; i < m->ngrad; i++) pool += ((hw * m->gbuf_ch[i] + 15) & ~(size_t)15);
+  for (int s = 0; s < m->nslots; s++)
+    if (m->writer[s] >= 0 && (size_t)m->slots[s].ch > rch) rch = (size_t)m->slots[s].ch;
+  pool += (hw * rch + 15) & ~(size_t)15;
   float *mem = NULL;
   int *walk = malloc(sizeof(int) * (2 * (size_t)m->nslots + 1) * nth);
   float **buf = malloc(sizeof(float *) * ((size_t)m->ngrad + 1) * nth);
@@ -712,6 +711,7 @@ static int bwd_threads(pcnn_model_t *m, int nth) {
   for (int t = 0; t < nth; t++) {
     float *p = mem + (pool + 16) * t;
     for (int i = 0; i < m->ngrad; i++) buf[(m->ngrad + 1) * t + i] = p, p += (hw * m->gbuf_ch[i] + 15) & ~(size_t)15;
+    buf[(m->ngrad + 1) * t + m->ngrad] = p;
   }
   free(m->bw_mem), free(m->bw_walk), free(m->bw_buf);
   m->bw_mem = mem, m->bw_walk = walk, m->bw_buf = buf;
@@ -758,7 +758,7 @@ void pcnn_model_step(pcnn_model_t *m) {
 }
 
 double pcnn_model_train_step(pcnn_model_t *m, const float *in, int n) {
-  pcnn_model_forward(m, in, n);
+  forward_keep(m, in, n, KEEP_PRE);
   const double nll = pcnn_model_loss(m, in, n, 1.0f / (float)n);
   pcnn_model_zero_grad(m);
   pcnn_model_backward(m, in, n);

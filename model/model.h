@@ -143,12 +143,17 @@ typedef struct {
   /* forward depth-first, one image at a time per thread (1, the default),
    * or layer by layer over the whole batch (0) */
   int fwd_tiled;
-  /* pcnn_model_infer's per-thread image buffers: slot -> buffer (-1: the
-   * logits, written to m->logits), inf_nbuf buffers of H*W*inf_ch floats per
-   * thread in inf_mem (inf_cap floats); planned on first use */
-  int *inf_buf, inf_nbuf, inf_ch;
-  float *inf_mem;
-  size_t inf_cap;
+  /* the depth-first forwards' per-thread one-image buffers (model.c,
+   * place_plan): place[q][slot] is the slot's buffer, or -1 for its batch
+   * buffer; q = 0 for the training step's forward (pre slots kept), 1 for
+   * inference (logits kept); place_nbuf[q] buffers of H*W*place_ch[q] floats
+   * a thread, in arena (arena_cap floats); planned on first use */
+  int *place[2], place_nbuf[2], place_ch[2];
+  float *arena;
+  size_t arena_cap;
+  /* writer[slot]: the layer whose PReLU output the slot is, or -1 (backward
+   * recomputes such a slot from that layer's pre) */
+  int *writer;
   /* where a step's time goes, or NULL: see pcnn_model_profile */
   double *prof;
   /* backward (model.c): per image, in fixed groups of images, each summing

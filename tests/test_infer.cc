@@ -9,7 +9,11 @@
 //    gradients (every activation it reads was written);
 //  - backward's gradients (fixed groups of images) are the same bits at 1 to
 //    4 threads;
-//  - the inference buffers: the seed needs 4 one-image buffers a thread.
+//  - the one-image buffers: the seed's inference needs 4 a thread, the
+//    training forward 2 (PReLU outputs only);
+//  - the training step (forward keeping only the pre slots, backward
+//    recomputing the PReLU outputs) gives the same bits as forward keeping
+//    everything + loss + backward + step.
 #include <omp.h>
 
 #include <cstring>
@@ -118,7 +122,7 @@ TEST(Infer, BackwardGroupsSameBitsAtAnyThreadCount) {
   }
 }
 
-TEST(Infer, SeedNeedsFourImageBuffers) {
+TEST(Infer, SeedImageBuffers) {
   KeepThreads keep;
   omp_set_num_threads(2);
   pcnn_config_t cfg = pcnn_config_default();
@@ -128,21 +132,60 @@ TEST(Infer, SeedNeedsFourImageBuffers) {
   ASSERT_EQ(pcnn_model_init(&m, &cfg, 1, 2, err), 0) << err;
   const std::vector<float> in = model_batch(2, cfg, 1);
   pcnn_model_infer(&m, in.data(), 2);
-  EXPECT_EQ(m.inf_nbuf, 4);
-  EXPECT_EQ(m.inf_ch, cfg.filters);
-  // every slot but the logits has a buffer; two slots live in one layer never share
+  pcnn_model_train_step(&m, in.data(), 2);
+  // inference: every slot but the logits in a one-image buffer, 4 of them;
+  // the training forward: the PReLU outputs only, 2 of them
+  EXPECT_EQ(m.place_nbuf[1], 4);
+  EXPECT_EQ(m.place_ch[1], cfg.filters);
+  EXPECT_EQ(m.place_nbuf[0], 2);
   const int logits = m.layers[m.nlayers - 1].pre;
-  for (int s = 0; s < m.nslots; s++) EXPECT_EQ(m.inf_buf[s] < 0, s == logits) << m.slots[s].name;
-  for (int i = 0; i < m.nlayers; i++) {
-    const pcnn_layer_t &l = m.layers[i];
-    const int sl[4] = {l.src, l.res, l.pre, l.out};
-    for (int a = 0; a < 4; a++)
-      for (int b = a + 1; b < 4; b++)
-        if (sl[a] >= 0 && sl[b] >= 0 && sl[a] != logits && sl[b] != logits) {
-          EXPECT_NE(m.inf_buf[sl[a]], m.inf_buf[sl[b]]) << l.name;
-        }
+  for (int s = 0; s < m.nslots; s++) {
+    EXPECT_EQ(m.place[1][s] < 0, s == logits) << m.slots[s].name;
+    EXPECT_EQ(m.place[0][s] < 0, m.writer[s] < 0) << m.slots[s].name;
   }
+  // two slots a layer touches never share a buffer
+  for (int q = 0; q < 2; q++)
+    for (int i = 0; i < m.nlayers; i++) {
+      const pcnn_layer_t &l = m.layers[i];
+      const int sl[4] = {l.src, l.res, l.pre, l.out};
+      for (int a = 0; a < 4; a++)
+        for (int b = a + 1; b < 4; b++)
+          if (sl[a] >= 0 && sl[b] >= 0 && m.place[q][sl[a]] >= 0) {
+            EXPECT_NE(m.place[q][sl[a]], m.place[q][sl[b]]) << l.name;
+          }
+    }
   pcnn_model_free(&m);
+}
+
+// The training step's forward keeps only the pre slots and backward
+// recomputes the PReLU outputs: the same bits as a forward that keeps
+// everything, then loss, backward and step.
+TEST(Infer, TrainStepKeepsOnlyWhatBackwardReads) {
+  KeepThreads keep;
+  for (const pcnn_config_t &cfg : {pcnn_config_t{1, 16, 2, PCNN_HEAD_BERNOULLI, 9, 7},
+                                   pcnn_config_t{3, 12, 1, PCNN_HEAD_SOFTMAX256, 6, 5}})
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      const int n = 4;
+      pcnn_model_t a, b;
+      char err[PCNN_ERR_LEN];
+      ASSERT_EQ(pcnn_model_init(&a, &cfg, 5, n, err), 0) << err;
+      ASSERT_EQ(pcnn_model_init(&b, &cfg, 5, n, err), 0) << err;
+      const std::vector<float> in = model_batch(n, cfg, 8);
+      for (int step = 0; step < 2; step++) {
+        const double na = pcnn_model_train_step(&a, in.data(), n);
+        pcnn_model_forward(&b, in.data(), n);
+        const double nb = pcnn_model_loss(&b, in.data(), n, 1.f / n);
+        pcnn_model_zero_grad(&b);
+        pcnn_model_backward(&b, in.data(), n);
+        pcnn_model_step(&b);
+        EXPECT_EQ(na, nb);
+      }
+      EXPECT_EQ(0, memcmp(a.grads, b.grads, a.nparams * sizeof(float))) << "threads " << threads;
+      EXPECT_EQ(0, memcmp(a.params, b.params, a.nparams * sizeof(float))) << "threads " << threads;
+      pcnn_model_free(&a);
+      pcnn_model_free(&b);
+    }
 }
 
 }  // namespace
