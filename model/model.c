@@ -554,7 +554,7 @@ void pcnn_model_zero_grad(pcnn_model_t *m) { memset(m->grads, 0, m->nparams * si
 /* Backward runs image by image: the weight, bias and slope gradients of a
  * batch of n images are summed in bwd_groups(n) fixed groups of consecutive
  * images, each group into its own partial (image by image, in order), and
- * the partials are added to grads in group order. Which thread runs a group
+ * the partials are summed pairwise in a fixed tree and added to grads. Which thread runs a group
  * changes nothing, and every kernel's own sums do not depend on the thread
  * count, so a training step gives the same bits at any thread count. One
  * image's data gradients stay in the thread's caches (the seed's widest is
@@ -740,15 +740,21 @@ void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
                       NULL, NULL);
     }
   }
-  /* grads += the partials in group order */
+  /* grads += the partials summed pairwise in a fixed tree: level s adds
+   * partial g + s into g for g a multiple of 2s (so the sum of any aligned
+   * block of 2^k groups is a subtree: ranks that each own such a block can
+   * combine their sums into the same bits) */
   const long nb = (long)((np + 4095) / 4096);
 #pragma omp parallel for schedule(static)
   for (long b = 0; b < nb; b++) {
     const size_t j0 = (size_t)b * 4096, j1 = np - j0 < 4096 ? np : j0 + 4096;
-    for (int gi = 0; gi < ng; gi++) {
-      const float *P = m->gpart + (size_t)gi * np;
-      for (size_t j = j0; j < j1; j++) m->grads[j] += P[j];
-    }
+    for (int st = 1; st < ng; st *= 2)
+      for (int gi = 0; gi + st < ng; gi += 2 * st) {
+        float *D = m->gpart + (size_t)gi * np;
+        const float *S = m->gpart + (size_t)(gi + st) * np;
+        for (size_t j = j0; j < j1; j++) D[j] += S[j];
+      }
+    for (size_t j = j0; j < j1; j++) m->grads[j] += m->gpart[j];
   }
 }
 
