@@ -535,6 +535,7 @@ static void forward_keep(pcnn_model_t *m, const float *in, int n, int keep) {
 }
 
 void pcnn_model_forward(pcnn_model_t *m, const float *in, int n) { forward_keep(m, in, n, KEEP_ALL); }
+void pcnn_model_forward_train(pcnn_model_t *m, const float *in, int n) { forward_keep(m, in, n, KEEP_PRE); }
 void pcnn_model_infer(pcnn_model_t *m, const float *in, int n) { forward_keep(m, in, n, KEEP_LOGITS); }
 
 double pcnn_model_loss(pcnn_model_t *m, const float *t, int n, float scale) {
@@ -554,7 +555,10 @@ void pcnn_model_zero_grad(pcnn_model_t *m) { memset(m->grads, 0, m->nparams * si
 /* Backward runs image by image: the weight, bias and slope gradients of a
  * batch of n images are summed in bwd_groups(n) fixed groups of consecutive
  * images, each group into its own partial (image by image, in order), and
- * the partials are summed pairwise in a fixed tree and added to grads. Which thread runs a group
+ * the partials are summed pairwise in a fixed tree (tree_sum) and added to
+ * grads. Data-parallel training splits the groups over ranks in aligned
+ * blocks (pcnn_model_backward_part) and combines the blocks' sums by the same
+ * tree (pcnn_model_add_sums, model/dist.c). Which thread runs a group
  * changes nothing, and every kernel's own sums do not depend on the thread
  * count, so a training step gives the same bits at any thread count. One
  * image's data gradients stay in the thread's caches (the seed's widest is
@@ -719,11 +723,31 @@ static int bwd_threads(pcnn_model_t *m, int nth) {
   return 0;
 }
 
-void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
-  const int ng = bwd_groups(n);
+/* p[0] = the sum of the ng vectors p[g] (np floats each) pairwise in a fixed
+ * tree: level s adds p[g + s] into p[g] for g a multiple of 2s. The sum of an
+ * aligned block of 2^k vectors is a subtree, so a sum split into such blocks
+ * and combined by the same rule has the same bits. */
+static void tree_sum(float *p, int ng, size_t np) {
+  const long nb = (long)((np + 4095) / 4096);
+#pragma omp parallel for schedule(static) if (ng > 1)
+  for (long b = 0; b < nb; b++) {
+    const size_t j0 = (size_t)b * 4096, j1 = np - j0 < 4096 ? np : j0 + 4096;
+    for (int st = 1; st < ng; st *= 2)
+      for (int gi = 0; gi + st < ng; gi += 2 * st) {
+        float *D = p + (size_t)gi * np;
+        const float *S = p + (size_t)(gi + st) * np;
+        for (size_t j = j0; j < j1; j++) D[j] += S[j];
+      }
+  }
+}
+
+int pcnn_model_groups(int n) { return bwd_groups(n); }
+
+const float *pcnn_model_backward_part(pcnn_model_t *m, const float *in, int n, int g0, int g1) {
+  const int ng = bwd_groups(n), base = (int)((long)n * g0 / ng), cnt = g1 - g0;
   /* threads take whole groups when there are enough groups for all of them */
   int nth = omp_get_max_threads();
-  if (nth > ng) nth = 1;
+  if (nth > cnt) nth = 1;
   if (bwd_threads(m, nth)) nth = m->bw_threads; /* reserve made one */
   const int outer = nth > 1;
   const size_t np = m->nparams, wlen = 2 * (size_t)m->nslots + 1;
@@ -732,30 +756,29 @@ void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
     const int t = omp_get_thread_num();
     if (outer) omp_set_num_threads(1); /* the kernels' own regions: one thread */
 #pragma omp for schedule(static)
-    for (int gi = 0; gi < ng; gi++) {
-      float *G = m->gpart + (size_t)gi * np;
+    for (int k = 0; k < cnt; k++) {
+      const int gi = g0 + k;
+      float *G = m->gpart + (size_t)k * np;
       memset(G, 0, np * sizeof(float));
       for (int img = (int)((long)n * gi / ng); img < (int)((long)n * (gi + 1) / ng); img++)
-        backward_walk(m, in, img, 1, G, m->bw_buf + (size_t)(m->ngrad + 1) * t, m->bw_walk + wlen * t,
-                      NULL, NULL);
+        backward_walk(m, in, img - base, 1, G, m->bw_buf + (size_t)(m->ngrad + 1) * t,
+                      m->bw_walk + wlen * t, NULL, NULL);
     }
   }
-  /* grads += the partials summed pairwise in a fixed tree: level s adds
-   * partial g + s into g for g a multiple of 2s (so the sum of any aligned
-   * block of 2^k groups is a subtree: ranks that each own such a block can
-   * combine their sums into the same bits) */
-  const long nb = (long)((np + 4095) / 4096);
+  tree_sum(m->gpart, cnt, np);
+  return m->gpart;
+}
+
+void pcnn_model_add_sums(pcnn_model_t *m, float *sums, int r) {
+  tree_sum(sums, r, m->nparams);
+  const size_t np = m->nparams;
 #pragma omp parallel for schedule(static)
-  for (long b = 0; b < nb; b++) {
-    const size_t j0 = (size_t)b * 4096, j1 = np - j0 < 4096 ? np : j0 + 4096;
-    for (int st = 1; st < ng; st *= 2)
-      for (int gi = 0; gi + st < ng; gi += 2 * st) {
-        float *D = m->gpart + (size_t)gi * np;
-        const float *S = m->gpart + (size_t)(gi + st) * np;
-        for (size_t j = j0; j < j1; j++) D[j] += S[j];
-      }
-    for (size_t j = j0; j < j1; j++) m->grads[j] += m->gpart[j];
-  }
+  for (size_t j = 0; j < np; j++) m->grads[j] += sums[j];
+}
+
+void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
+  pcnn_model_backward_part(m, in, n, 0, bwd_groups(n));
+  pcnn_model_add_sums(m, m->gpart, 1);
 }
 
 void pcnn_model_step(pcnn_model_t *m) {
@@ -764,7 +787,7 @@ void pcnn_model_step(pcnn_model_t *m) {
 }
 
 double pcnn_model_train_step(pcnn_model_t *m, const float *in, int n) {
-  forward_keep(m, in, n, KEEP_PRE);
+  pcnn_model_forward_train(m, in, n);
   const double nll = pcnn_model_loss(m, in, n, 1.0f / (float)n);
   pcnn_model_zero_grad(m);
   pcnn_model_backward(m, in, n);

@@ -232,6 +232,9 @@ const pcnn_tensor_t *pcnn_model_find(const pcnn_model_t *m, const char *name);
 /* logits = model(in) for n <= batch_cap images: in (n,H,W,C) in [0,1];
  * fills m->logits (n,H,W,C*K) and keeps the activations backward needs. */
 void pcnn_model_forward(pcnn_model_t *m, const float *in, int n);
+/* The forward of a training step: the same logits, keeping only what
+ * backward reads (the pre slots; backward recomputes the PReLU outputs). */
+void pcnn_model_forward_train(pcnn_model_t *m, const float *in, int n);
 /* The same logits as pcnn_model_forward (the same bits), for inference: no
  * activation is kept (nothing but m->logits is valid afterwards, and backward
  * must not follow). Runs depth-first, each thread taking whole images with
@@ -246,6 +249,21 @@ void pcnn_model_infer(pcnn_model_t *m, const float *in, int n);
 double pcnn_model_loss(pcnn_model_t *m, const float *t, int n, float scale);
 /* grads += d(loss)/d(params) from m->dlogits (call after forward + loss) */
 void pcnn_model_backward(pcnn_model_t *m, const float *in, int n);
+/* Backward's fixed groups for a batch of n images: min(n, 16); group g is
+ * images [n g / G, n (g + 1) / G). */
+int pcnn_model_groups(int n);
+/* Part of the backward of a batch of n images: groups [g0, g1), whose
+ * images [n g0 / G, n g1 / G) are in[0..) and had their forward (the
+ * training step's or pcnn_model_forward) and loss run on this model as its
+ * images 0..; returns the pairwise-tree sum of those groups' parameter
+ * gradients (nparams floats, valid until the next backward); grads is not
+ * touched. An aligned block of 2^k of G groups gives a subtree of the whole
+ * batch's sum. */
+const float *pcnn_model_backward_part(pcnn_model_t *m, const float *in, int n, int g0, int g1);
+/* grads += the pairwise-tree sum of r gradient sums (r x nparams floats, in
+ * group order; overwritten): the parts of consecutive aligned blocks of
+ * groups, which then add up to the same bits as one backward of the batch. */
+void pcnn_model_add_sums(pcnn_model_t *m, float *sums, int r);
 void pcnn_model_zero_grad(pcnn_model_t *m);
 /* one Nadam step over all parameters (masked taps start at 0 and get zero
  * gradient, so their m stays 0 and they stay 0) */
