@@ -133,7 +133,7 @@ void register_model() {
     for (int t : thread_counts()) {
       const std::string name = std::string("model/profile_") + (w ? "train_step" : "forward") + "/" +
                                pcnn_isa_name(best) + "/t" + std::to_string(t);
-      policy(benchmark::RegisterBenchmark(name.c_str(), model_bench, w, best, t, true), false);
+      policy(benchmark::RegisterBenchmark(name.c_str(), model_bench, w, best, t, true), name, false);
     }
   static const char *what[] = {"forward", "train_step", "sample_pixel"};
   for (int w = 0; w < 3; w++)
@@ -145,7 +145,7 @@ void register_model() {
         const std::string name = std::string("model/") + what[w] + "/" + pcnn_isa_name(isa) +
                                  "/t" + std::to_string(t);
         auto *b = benchmark::RegisterBenchmark(name.c_str(), model_bench, w, isa, t, false);
-        policy(b, isa == PCNN_ISA_REF);
+        policy(b, name, isa == PCNN_ISA_REF);
       }
 }
 
