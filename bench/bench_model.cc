@@ -84,8 +84,9 @@ void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads, bo
   uint64_t rs = 99;
   size_t pos = 0;
   double sink = 0, whole = 0;
-  // one untimed warm-up call, as scripts/bench_torch.py does (2 there): the
-  // first call first-touches the ~0.4 GB of activations (page faults)
+  // one untimed warm-up call, as scripts/bench_torch.py does (2 there, 1 in
+  // scripts/bench.sh's model rounds): the first call first-touches the ~0.4 GB
+  // of activations (page faults)
   if (what == 1)
     sink += pcnn_model_train_step(&m, img.get(), n);
   else
