@@ -158,7 +158,9 @@ test: deps $(PIXELCNN) $(TESTS) $(BENCH) $(FUZZ_BINS) $(PUB_A) $(PUB_SO)
 	  $(TESTS)
 
 # Kernel and model benchmarks beside oneDNN, libxsmm and PyTorch; writes
-# bench/results/<cpu>-<date>.json, bench/RESULTS.md and bench/ratios.png.
+# bench/results/<cpu>-<date>.json, bench/RESULTS.md, bench/ratios.png and
+# bench/profile.png (scripts/bench.sh; PCNN_BENCH_ROUNDS alternating rounds
+# against the peers, default 5).
 bench: deps $(BENCH)
 	@scripts/install-deps.sh --bench
 	BUILD=$(BUILD) scripts/bench.sh $(BENCH)

@@ -27,7 +27,7 @@ void reg(const std::string &name, pcnn_isa_t isa, int threads, bool slow, Body b
     omp_set_num_threads(threads);
     body(st);
   });
-  policy(b, slow);
+  policy(b, name, slow);
 }
 
 std::string nm(const char *op, const std::string &shape, pcnn_isa_t isa, int t) {

@@ -84,8 +84,9 @@ void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads, bo
   uint64_t rs = 99;
   size_t pos = 0;
   double sink = 0, whole = 0;
-  // one untimed warm-up call, as scripts/bench_torch.py does (2 there): the
-  // first call first-touches the ~0.4 GB of activations (page faults)
+  // one untimed warm-up call, as scripts/bench_torch.py does (2 there, 1 in
+  // scripts/bench.sh's model rounds): the first call first-touches the ~0.4 GB
+  // of activations (page faults)
   if (what == 1)
     sink += pcnn_model_train_step(&m, img.get(), n);
   else
@@ -133,7 +134,7 @@ void register_model() {
     for (int t : thread_counts()) {
       const std::string name = std::string("model/profile_") + (w ? "train_step" : "forward") + "/" +
                                pcnn_isa_name(best) + "/t" + std::to_string(t);
-      policy(benchmark::RegisterBenchmark(name.c_str(), model_bench, w, best, t, true), false);
+      policy(benchmark::RegisterBenchmark(name.c_str(), model_bench, w, best, t, true), name, false);
     }
   static const char *what[] = {"forward", "train_step", "sample_pixel"};
   for (int w = 0; w < 3; w++)
@@ -145,7 +146,7 @@ void register_model() {
         const std::string name = std::string("model/") + what[w] + "/" + pcnn_isa_name(isa) +
                                  "/t" + std::to_string(t);
         auto *b = benchmark::RegisterBenchmark(name.c_str(), model_bench, w, isa, t, false);
-        policy(b, isa == PCNN_ISA_REF);
+        policy(b, name, isa == PCNN_ISA_REF);
       }
 }
 

@@ -34,7 +34,7 @@ void register_peak() {
     for (int t : thread_counts()) {
       std::string name = std::string("peak/fma/") + pcnn_isa_name(isa) + "/t" + std::to_string(t);
       auto *b = benchmark::RegisterBenchmark(name.c_str(), peak, isa, t);
-      policy(b, false);
+      policy(b, name, false);
     }
 }
 

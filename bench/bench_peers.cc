@@ -55,7 +55,7 @@ void reg(const std::string &name, int threads, Body body, bool slow = false) {
       skip(st, (std::string("oneDNN: ") + e.what()).c_str());
     }
   });
-  policy(b, slow);
+  policy(b, name, slow);
 }
 
 struct Dnnl {

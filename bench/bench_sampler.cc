@@ -55,15 +55,17 @@ int register_sampler() {
       const pcnn_isa_t isa = (pcnn_isa_t)i;
       const std::string name =
           std::string("model/sample_cached/") + pcnn_isa_name(isa) + "/t" + std::to_string(t);
-      policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), isa, t, 28), false);
+      policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), isa, t, 28), name, false);
     }
   for (int n : {1, 8, 64}) {
     const std::string name = "model/sample_cached_n" + std::to_string(n) + "/avx512/t2";
-    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, n, PCNN_ISA_AVX512, 2, 28), false);
+    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, n, PCNN_ISA_AVX512, 2, 28), name,
+           false);
   }
   for (int size : {32, 64}) {  // cost against image size, batch 32
     const std::string name = "model/sample_cached_s" + std::to_string(size) + "/avx512/t2";
-    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), PCNN_ISA_AVX512, 2, size), false);
+    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), PCNN_ISA_AVX512, 2, size),
+           name, false);
   }
   return 0;
 }

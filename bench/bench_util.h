@@ -120,14 +120,36 @@ inline void conv_counters(benchmark::State &st, const pcnn_conv_t &c) {
       benchmark::Counter(2e-9 * pcnn_conv_dense_macs(&c) * it, benchmark::Counter::kIsRate);
 }
 
+// Every registered benchmark, in registration order (bench_rounds.cc walks it):
+// the family name (e.g. conv_fwd/3x3B_64-64/avx512/t1), the name Google
+// Benchmark gives the run (family name + /min_time:0.050 for slow rows,
+// /iterations:1 in smoke mode, /real_time), and whether it is a slow row.
+struct Registered {
+  std::string name;
+  std::string run_name;
+  benchmark::internal::Benchmark *b;
+  bool slow;
+};
+inline std::vector<Registered> &registry() {
+  static std::vector<Registered> r;
+  return r;
+}
+
 // every benchmark: real time in ms; smoke mode runs each once; slow rows
-// (the scalar reference kernels) get a short min time so they run ~1-3 times
-inline benchmark::internal::Benchmark *policy(benchmark::internal::Benchmark *b, bool slow) {
+// (the scalar reference kernels) get a short min time so they run ~1-3 times;
+// name is the name b was registered with (recorded in registry())
+inline benchmark::internal::Benchmark *policy(benchmark::internal::Benchmark *b, const std::string &name,
+                                              bool slow) {
   b->UseRealTime()->Unit(benchmark::kMillisecond);
-  if (smoke())
+  std::string run_name = name;
+  if (smoke()) {
     b->Iterations(1);
-  else if (slow)
+    run_name += "/iterations:1";
+  } else if (slow) {
     b->MinTime(0.05);
+    run_name += "/min_time:0.050";
+  }
+  registry().push_back({name, run_name + "/real_time", b, slow});
   return b;
 }
 
@@ -167,6 +189,11 @@ void register_kernels();  // bench_kernels.cc: every row of kernels/kernel_list.
 void register_peers();    // bench_peers.cc: oneDNN and libxsmm
 void register_peak();     // bench_peak.cc: FMA throughput
 void register_model();    // bench_model.cc: forward, training step, sampling
+
+// bench_rounds.cc: runs the registered benchmarks that match the filter and
+// not `skip`, the rows that have a peer in `rounds` alternating rounds (R = 0:
+// all of them as usual); JSON to out_path if not empty. Returns the exit code.
+int run_rounds(int rounds, const std::string &skip, const std::string &out_path);
 
 }  // namespace pcnn_bench
 

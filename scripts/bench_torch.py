@@ -15,10 +15,14 @@ used as is). Kernel-level peers on the seed layer shapes (NCHW, dense weights wi
 applied): torch/<op>/<shape>/t<n> for conv_fwd (F.conv2d), conv_bwd_data and conv_bwd_weights
 (aten.convolution_backward with output_mask picking one gradient), and conv1x1_prelu_fwd
 (F.conv2d then F.prelu).
-Timing: 2 warm-up calls, then repetitions of >= min_time seconds; the median of the per-call
+Timing: --warmup calls (2), then repetitions of >= min_time seconds; the median of the per-call
 times is reported. Writes Google-Benchmark-shaped JSON ({"benchmarks": [{name, real_time,
 time_unit, ...}]}) to the path given as argument (stdout if none).
-  --min-time S (0.5)  --repetitions R (3)  --smoke (tiny shapes, one call each)
+  --min-time S (0.5)  --repetitions R (3)  --warmup W (2)  --smoke (tiny shapes, one call each)
+  --only model|kernels   only the whole-model rows, or only the kernel-level rows
+  --what forward,train_step,sample_pixel   which model rows (default all three)
+scripts/bench.sh runs the kernel rows once (--only kernels) and the model rows in rounds
+alternating with ours (--only model --repetitions 1 --warmup 1, once per round).
 """
 import argparse
 import json
@@ -81,8 +85,8 @@ class PixelCNN(nn.Module):
         return self.head(x).permute(0, 2, 3, 1)  # (N,H,W,1) logits
 
 
-def timeit(fn, min_time, reps, smoke):
-    for _ in range(1 if smoke else 2):
+def timeit(fn, min_time, reps, smoke, warmup):
+    for _ in range(1 if smoke else warmup):
         fn()
     if smoke:
         t0 = time.perf_counter()
@@ -139,7 +143,9 @@ def model_benches(args, out, threads, n, hw, f, d):
                 pos[0] = (pos[0] + 1) % (hw * hw)
 
         for what, fn in (("forward", fwd), ("train_step", step), ("sample_pixel", sample_pixel)):
-            sec, it = timeit(fn, args.min_time, args.repetitions, args.smoke)
+            if what not in args.what:
+                continue
+            sec, it = timeit(fn, args.min_time, args.repetitions, args.smoke, args.warmup)
             out.append(entry(f"torch/model/{what}/{fmt}/t{threads}", sec, it,
                              label=f"torch {torch.__version__} {fmt}",
                              images_per_s=n / sec))
@@ -171,7 +177,7 @@ def conv_benches(args, out, threads, shapes):
                     return torch.ops.aten.convolution_backward(
                         dy, x, w, [cout], [1, 1], pad, [1, 1], False, [0, 0], 1, om)
             op = ("conv1x1_prelu_" if fused else "conv_") + dr
-            sec, it = timeit(fn, args.min_time, args.repetitions, args.smoke)
+            sec, it = timeit(fn, args.min_time, args.repetitions, args.smoke, args.warmup)
             out.append(entry(f"torch/{op}/{op_shape}/t{threads}", sec, it,
                              label="torch NCHW" + (" conv2d+prelu" if fused else "")))
 
@@ -181,8 +187,15 @@ def main():
     ap.add_argument("out", nargs="?")
     ap.add_argument("--min-time", type=float, default=0.5)
     ap.add_argument("--repetitions", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--only", choices=("model", "kernels"))
+    ap.add_argument("--what", default="forward,train_step,sample_pixel")
     args = ap.parse_args()
+    args.what = args.what.split(",")
+    bad = set(args.what) - {"forward", "train_step", "sample_pixel"}
+    if bad:
+        ap.error(f"--what: unknown model row(s) {', '.join(sorted(bad))}")
     if args.smoke:
         n, hw, f, d = 2, 6, 8, 1
         shapes = {"3x3B_4-4": (2, 6, 4, 4, 3, "B", False)}
@@ -198,8 +211,10 @@ def main():
     out = []
     for threads in (1, 2):
         torch.set_num_threads(threads)
-        model_benches(args, out, threads, n, hw, f, d)
-        conv_benches(args, out, threads, shapes)
+        if args.only != "kernels":
+            model_benches(args, out, threads, n, hw, f, d)
+        if args.only != "model":
+            conv_benches(args, out, threads, shapes)
         print(f"bench_torch: threads={threads} done", file=sys.stderr)
     doc = {"context": {"torch": torch.__version__, "torch_config": torch.__config__.parallel_info()},
            "benchmarks": out}
