@@ -29,19 +29,8 @@ extern "C" {  // model.h has no extern "C" guard of its own
 }
 
 namespace pcnn_bench {
-namespace {
 
-pcnn_config_t model_cfg() {
-  pcnn_config_t cfg = pcnn_config_default();
-  if (smoke()) {
-    cfg.filters = 8;
-    cfg.depth = 1;
-    cfg.height = cfg.width = 6;
-  }
-  return cfg;
-}
-
-// the profile's counters: per role and direction (ms per step, the kernels
+// (also bench_sampler.cc) the profile's counters: per role and direction (ms per step, the kernels
 // of that role's layers timed inside the step), loss, step and the glue
 void profile_counters(benchmark::State &st, const pcnn_model_t &m, const std::vector<double> &prof,
                       bool train, double whole) {
@@ -62,6 +51,18 @@ void profile_counters(benchmark::State &st, const pcnn_model_t &m, const std::ve
     parts += prof[np - 2] + prof[np - 1];
   }
   st.counters["glue_ms"] = 1e3 * (whole - parts) / it;
+}
+
+namespace {
+
+pcnn_config_t model_cfg() {
+  pcnn_config_t cfg = pcnn_config_default();
+  if (smoke()) {
+    cfg.filters = 8;
+    cfg.depth = 1;
+    cfg.height = cfg.width = 6;
+  }
+  return cfg;
 }
 
 // what: 0 forward, 1 training step, 2 one pixel of the naive sampler;

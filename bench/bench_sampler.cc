@@ -6,9 +6,16 @@
 //                                         sampler's model/sample_pixel)
 //   model/sample_cached_n<B>/avx512/t2    the same at batch B = 1, 8, 64
 //   model/sample_cached_s<S>/avx512/t2    batch 32 at image size S x S = 32, 64
+//   model/profile_sample_cached/<best isa>/t<n>  the first rows with the model's
+//                                         profile on: counters <role>.fwd_ms (each
+//                                         layer's per-position work), glue_ms (draws,
+//                                         set-up, the rest)
 // Counter images_per_s: images drawn per second.
 // Registered by a static initialiser, so bench_main.cc needs no change.
+#include <omp.h>
+
 #include <string>
+#include <vector>
 
 #include "bench_util.h"
 extern "C" {  // model.h and sample.h have no extern "C" guard of their own
@@ -17,9 +24,13 @@ extern "C" {  // model.h and sample.h have no extern "C" guard of their own
 }
 
 namespace pcnn_bench {
+
+void profile_counters(benchmark::State &st, const pcnn_model_t &m, const std::vector<double> &prof,
+                      bool train, double whole);  // bench_model.cc
+
 namespace {
 
-void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads, int size) {
+void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads, int size, bool profile) {
   const IsaScope scope(st, isa, threads);
   if (!scope.ok()) return;
   pcnn_config_t cfg = pcnn_config_default();
@@ -37,11 +48,21 @@ void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads, int
   }
   Buf img((size_t)n * cfg.height * cfg.width * cfg.channels);
   uint64_t seed = 1;
-  for (auto _ : st)
+  std::vector<double> prof(pcnn_model_prof_len(&m), 0.0);
+  if (profile) pcnn_model_profile(&m, prof.data());
+  double whole = 0;
+  for (auto _ : st) {
+    const double t0 = omp_get_wtime();
     if (pcnn_sample_cached(&m, img.get(), n, 0, 1.0f, seed++, nullptr, nullptr, nullptr) != 0) {
       st.SkipWithError("out of memory");
       break;
     }
+    whole += omp_get_wtime() - t0;
+  }
+  if (profile) {
+    pcnn_model_profile(&m, nullptr);
+    profile_counters(st, m, prof, false, whole);
+  }
   benchmark::DoNotOptimize(img.get()[0]);
   st.SetItemsProcessed((int64_t)st.iterations() * n);
   st.counters["images_per_s"] =
@@ -55,16 +76,25 @@ int register_sampler() {
       const pcnn_isa_t isa = (pcnn_isa_t)i;
       const std::string name =
           std::string("model/sample_cached/") + pcnn_isa_name(isa) + "/t" + std::to_string(t);
-      policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), isa, t, 28), name, false);
+      policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), isa, t, 28, false), name, false);
+    }
+  pcnn_isa_t best = PCNN_ISA_REF;
+  for (int i = 1; i < PCNN_ISA_COUNT; i++)
+    if (pcnn_isa_supported((pcnn_isa_t)i)) best = (pcnn_isa_t)i;
+  if (best != PCNN_ISA_REF)
+    for (int t : thread_counts()) {
+      const std::string name = std::string("model/profile_sample_cached/") + pcnn_isa_name(best) + "/t" +
+                               std::to_string(t);
+      policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), best, t, 28, true), name, false);
     }
   for (int n : {1, 8, 64}) {
     const std::string name = "model/sample_cached_n" + std::to_string(n) + "/avx512/t2";
-    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, n, PCNN_ISA_AVX512, 2, 28), name,
+    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, n, PCNN_ISA_AVX512, 2, 28, false), name,
            false);
   }
   for (int size : {32, 64}) {  // cost against image size, batch 32
     const std::string name = "model/sample_cached_s" + std::to_string(size) + "/avx512/t2";
-    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), PCNN_ISA_AVX512, 2, size),
+    policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), PCNN_ISA_AVX512, 2, size, false),
            name, false);
   }
   return 0;
