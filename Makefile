@@ -31,6 +31,10 @@ AVX2_FLAGS   := -mavx2 -mfma
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma
 
 LIBS   := -lcjson -lpng -lz -lm
+# OpenMPI, for the pixelcnn program's ranks only (model/cli_mpi.c); the
+# library never sees MPI
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
 DNNL   := -ldnnl
 XSMM   := -lxsmm -lxsmmnoblas -lpthread -lrt -ldl -lm
 GTEST  := -lgtest -lpthread
@@ -114,6 +118,7 @@ $(BUILD)/kernels/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
 $(BUILD)/kernels/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
 $(BUILD)/bench/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
 $(BUILD)/bench/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
+$(BUILD)/model/cli_mpi.o: XFLAGS = $(MPI_CFLAGS)
 
 # position-independent twins of the library objects, for libpixelcnn.so
 $(BUILD)/pic/%.o: %.c
@@ -131,7 +136,7 @@ $(LIBPCNN): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(PIXELCNN): $(CLI_OBJ) $(LIBPCNN)
-	$(CC) $(CFLAGS) $^ -o $@ $(DNNL) $(LIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(DNNL) $(MPI_LIBS) $(LIBS)
 
 $(PUB_A): $(PUB_SRC:%.c=$(BUILD)/%.o)
 	@rm -f $@

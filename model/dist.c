@@ -24,8 +24,8 @@ int pcnn_dist_check_batch(const pcnn_dist_t *d, int n, char err[PCNN_ERR_LEN]) {
   const int G = pcnn_model_groups(n);
   if (d->size > G)
     return pcnn_errf(err, "--batch %d: its %d gradient group%s cannot be split over %d ranks (at most "
-                     "%d ranks for this batch; use a batch of at least %d, or fewer ranks)",
-                     n, G, G == 1 ? "" : "s", d->size, G, d->size);
+                     "%d rank%s for this batch; use a batch of at least %d, or fewer ranks)",
+                     n, G, G == 1 ? "" : "s", d->size, G, G == 1 ? "" : "s", d->size);
   return 0;
 }
 

@@ -41,8 +41,9 @@ int pcnn_plan_apply_file(pcnn_model_t *m, pcnn_plan_t *plan, const char *path, c
   return 0;
 }
 
-int pcnn_eval_nll(double *nll, float *logits, pcnn_model_t *m, const pcnn_dataset_t *ds, int count,
-                  int batch, int binarize, pcnn_progress_fn progress, void *ctx, char err[PCNN_ERR_LEN]) {
+int pcnn_eval_nll_sum(double *sum, float *logits, pcnn_model_t *m, const pcnn_dataset_t *ds, int first,
+                      int count, int batch, int binarize, pcnn_progress_fn progress, void *ctx,
+                      char err[PCNN_ERR_LEN]) {
   const size_t img = (size_t)m->cfg.height * m->cfg.width * m->cfg.channels;
   const size_t lg = img * m->k_out;
   float *in = malloc((size_t)batch * img * sizeof(float));  /* (batch,H,W,C) */
@@ -52,20 +53,28 @@ int pcnn_eval_nll(double *nll, float *logits, pcnn_model_t *m, const pcnn_datase
     free(idx);
     return pcnn_errf(err, "out of memory for a batch of %d images", batch);
   }
-  double sum = 0;
+  double s = 0;
   if (progress) progress(ctx, 0, count);
   for (int i = 0; i < count; i += batch) {
     const int b = count - i < batch ? count - i : batch;
-    for (int j = 0; j < b; j++) idx[j] = i + j;
+    for (int j = 0; j < b; j++) idx[j] = first + i + j;
     pcnn_data_batch_f32(in, ds, idx, b, binarize, NULL);
     pcnn_model_infer(m, in, b);
-    sum += pcnn_model_loss(m, in, b, 0.f);
+    s += pcnn_model_loss(m, in, b, 0.f);
     if (logits) memcpy(logits + (size_t)i * lg, m->logits, (size_t)b * lg * sizeof(float));
     if (progress) progress(ctx, i + b, count);
   }
   free(in);
   free(idx);
-  *nll = sum / count;
+  *sum = s;
+  return 0;
+}
+
+int pcnn_eval_nll(double *nll, float *logits, pcnn_model_t *m, const pcnn_dataset_t *ds, int count,
+                  int batch, int binarize, pcnn_progress_fn progress, void *ctx, char err[PCNN_ERR_LEN]) {
+  double s;
+  if (pcnn_eval_nll_sum(&s, logits, m, ds, 0, count, batch, binarize, progress, ctx, err)) return -1;
+  *nll = s / count;
   return 0;
 }
 

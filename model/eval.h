@@ -58,6 +58,12 @@ typedef void (*pcnn_plan_fn)(void *ctx, const char *path, const pcnn_plan_t *pla
  * done after each. 0, or -1 if out of memory. */
 int pcnn_eval_nll(double *nll, float *logits, pcnn_model_t *m, const pcnn_dataset_t *ds, int count,
                   int batch, int binarize, pcnn_progress_fn progress, void *ctx, char err[PCNN_ERR_LEN]);
+/* the same for images [first, first + count) of ds: *sum = their summed NLL
+ * (nats), logits (count, ...) if not NULL (a rank's share of a sharded
+ * evaluation) */
+int pcnn_eval_nll_sum(double *sum, float *logits, pcnn_model_t *m, const pcnn_dataset_t *ds, int first,
+                      int count, int batch, int binarize, pcnn_progress_fn progress, void *ctx,
+                      char err[PCNN_ERR_LEN]);
 
 /* ---- pixelcnn eval ---- */
 typedef struct {

@@ -13,6 +13,7 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "cli_mpi.h"
 #include "eval.h"
 #include "fileio.h"
 #include "image_io.h"
@@ -133,7 +134,10 @@ static void train_usage(FILE *f) {
           "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
           "  --plan FILE        kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN, else\n"
           "                     every layer on the --isa level); recorded in the checkpoint\n"
-          "  --quiet            no progress line\n",
+          "  --quiet            no progress line\n"
+          "Under mpirun (mpirun -np R pixelcnn train ...) the R ranks train one model, data-\n"
+          "parallel: --batch is the global batch, --threads is per rank, rank 0 prints and writes\n"
+          "the files; kill -USR1 <mpirun's pid> stops every rank with a checkpoint.\n",
           d.filters, d.depth, d.batch, d.epochs, d.lr, (unsigned long long)d.seed, d.out, d.log);
 }
 
@@ -163,7 +167,10 @@ static void train_start(void *p, const pcnn_train_start_t *s) {
             s->binarize ? ", binarised" : "", s->cfg.filters, s->cfg.depth, pcnn_head_name(s->cfg.head),
             s->nparams, s->batch, s->steps_per_epoch, s->epochs, omp_get_max_threads(),
             pcnn_isa_name(pcnn_kernels_isa()));
-  signal(SIGINT, on_sigint); /* from here on Ctrl-C ends the run with a checkpoint */
+  /* from here on Ctrl-C (or SIGUSR1, which mpirun forwards to every rank)
+   * ends the run with a checkpoint */
+  signal(SIGINT, on_sigint);
+  signal(SIGUSR1, on_sigint);
 }
 
 /* a live line on a terminal (every 0.5 s), else a line every 10 s; always at an epoch's end */
@@ -237,12 +244,23 @@ static int cmd_train(int argc, char **argv) {
   if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
   t.plan = plan_file(&t.plan_label);
   t.stop = &g_interrupted;
+  /* under mpirun: one rank of a data-parallel run; rank 0 prints */
+  const pcnn_dist_t d = cli_dist_start();
+  t.dist = &d;
+  quiet |= d.rank != 0;
   train_lines_t u = {.quiet = quiet, .tty = isatty(2)};
   const pcnn_train_hooks_t h = {&u, quiet ? NULL : plan_line, train_start, quiet ? NULL : train_step,
                                 quiet ? NULL : train_eval, quiet ? NULL : train_epoch};
   pcnn_train_result_t r;
   char err[PCNN_ERR_LEN];
   rc = pcnn_train(&r, &t, &h, err);
+  /* outcomes the ranks reach together are told by rank 0; a failure of
+   * this rank alone by it, naming it */
+  if (d.size > 1 && rc == PCNN_RUN_FAILED) {
+    fprintf(stderr, "\npixelcnn train: rank %d of %d: %s\n", d.rank, d.size, err);
+    return cli_dist_end(&d, exit_status(rc));
+  }
+  if (d.rank != 0) return cli_dist_end(&d, exit_status(rc));
   if (rc == PCNN_RUN_STOPPED)
     fprintf(stderr, "\npixelcnn train: interrupted at step %ld; checkpoint written to %s (continue with --resume %s)\n",
             r.step, t.out, t.out);
@@ -250,7 +268,7 @@ static int cmd_train(int argc, char **argv) {
     fprintf(stderr, "\npixelcnn train: interrupted; writing the checkpoint failed: %s\n", err);
   else if (rc) /* a step's loss ends the run in the middle of a live line */
     fprintf(stderr, "%spixelcnn train: %s\n", rc == PCNN_RUN_DIVERGED && !quiet && u.tty ? "\n" : "", err);
-  return exit_status(rc);
+  return cli_dist_end(&d, exit_status(rc));
 }
 
 /* -------------------------------------------------------------- sample --- */

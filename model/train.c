@@ -71,6 +71,8 @@ typedef struct {
   stream_t st;
   pcnn_ckpt_extra_t meta;       /* what this run's checkpoints record (~130 KB) */
   pcnn_ckpt_extra_t old;        /* the resumed checkpoint's metadata */
+  pcnn_dist_t dist;             /* the ranks (o.dist, or one process) */
+  int i0, i1;                   /* this rank's images of each batch */
   char data[PCNN_MAX_PATH + 1]; /* the resumed checkpoint's data */
 } run_t;
 
@@ -224,6 +226,64 @@ static FILE *open_log(const char *path, int append, char *err) {
   return f;
 }
 
+/* with several ranks: the batch splits over them, and every rank runs the
+ * options rank 0 runs (the resolved ones: after --resume and the data);
+ * returns a pcnn_run_status_t, the same on every rank */
+static int ranks_agree(run_t *r, char *err) {
+  const pcnn_dist_t *d = &r->dist;
+  const pcnn_train_opts_t *o = &r->o;
+  if (pcnn_dist_check_batch(d, o->batch, err)) return PCNN_RUN_BAD_REQUEST;
+  static const char *names[] = {"--data", "--binarize", "--limit", "--test-limit", "model (F D head C HxW)",
+                                "--batch", "--epochs", "--steps", "--lr", "--seed", "--out", "--log",
+                                "--resume (step)", "--plan"};
+  char mine[14][PCNN_MAX_PATH + 64];
+  char plan[256];
+  pcnn_plan_str(&r->m.plan, plan, sizeof plan);
+  const pcnn_config_t *c = &r->m.cfg;
+  snprintf(mine[0], sizeof mine[0], "%s", o->data);
+  snprintf(mine[1], sizeof mine[1], "%d", o->binarize);
+  snprintf(mine[2], sizeof mine[2], "%d", o->limit);
+  snprintf(mine[3], sizeof mine[3], "%d", o->test_limit);
+  snprintf(mine[4], sizeof mine[4], "%d %d %d %d %dx%d", c->filters, c->depth, c->head, c->channels, c->height,
+           c->width);
+  snprintf(mine[5], sizeof mine[5], "%d", o->batch);
+  snprintf(mine[6], sizeof mine[6], "%d", o->epochs);
+  snprintf(mine[7], sizeof mine[7], "%d", r->spe);
+  snprintf(mine[8], sizeof mine[8], "%.17g", r->m.hp.lr);
+  snprintf(mine[9], sizeof mine[9], "%llu", (unsigned long long)o->seed);
+  snprintf(mine[10], sizeof mine[10], "%s", o->out);
+  snprintf(mine[11], sizeof mine[11], "%s", o->log ? o->log : "");
+  snprintf(mine[12], sizeof mine[12], "%s (%ld)", o->resume ? o->resume : "", r->m.opt.step);
+  snprintf(mine[13], sizeof mine[13], "%s", plan);
+  char theirs[14][PCNN_MAX_PATH + 64];
+  memcpy(theirs, mine, sizeof mine);
+  if (d->bcast(d, theirs, sizeof theirs)) {
+    pcnn_errf(err, "rank %d: receiving rank 0's options failed", d->rank);
+    return PCNN_RUN_FAILED;
+  }
+  int bad = -1;
+  for (int i = 0; i < 14 && bad < 0; i++)
+    if (strcmp(mine[i], theirs[i]) != 0) bad = i;
+  int *all = malloc(sizeof(int) * (size_t)d->size), first = -1;
+  if (!all || d->allgather(d, all, &bad, sizeof bad)) {
+    free(all);
+    pcnn_errf(err, "rank %d: gathering the ranks' options failed", d->rank);
+    return PCNN_RUN_FAILED;
+  }
+  for (int k = 0; k < d->size && first < 0; k++)
+    if (all[k] >= 0) first = k;
+  const int what = first >= 0 ? all[first] : -1;
+  free(all);
+  if (first < 0) return PCNN_RUN_OK;
+  if (bad >= 0)
+    pcnn_errf(err, "rank %d runs %s '%s' but rank 0 '%s': every rank must run the same command line",
+              d->rank, names[bad], mine[bad], theirs[bad]);
+  else
+    pcnn_errf(err, "rank %d runs another %s than rank 0: every rank must run the same command line", first,
+              names[what]);
+  return PCNN_RUN_BAD_REQUEST;
+}
+
 /* everything before the first step, in the order the checks are reported:
  * options, --resume, data, model, --epochs, activations, plan, metadata,
  * --out, --log; returns a pcnn_run_status_t */
@@ -267,12 +327,17 @@ static int setup(run_t *r, const pcnn_train_hooks_t *h, char *err) {
     pcnn_errf(err, "--data: '%.200s...' is too long to record in the checkpoint", o->data);
     return PCNN_RUN_BAD_REQUEST;
   }
-  /* --out and --log are checked before the first step, not after an epoch */
-  if (pcnn_prepare_output(o->out, why)) {
+  if (r->dist.size > 1 && (rc = ranks_agree(r, err))) return rc;
+  int g0, g1;
+  pcnn_dist_share(&r->dist, o->batch, &g0, &g1, &r->i0, &r->i1);
+  /* --out and --log (rank 0 writes them) are checked before the first step,
+   * not after an epoch */
+  if (r->dist.rank == 0 && pcnn_prepare_output(o->out, why)) {
     pcnn_errf(err, "--out: %s", why);
     return PCNN_RUN_FAILED;
   }
-  if (o->log && !(r->log = open_log(o->log, o->resume != NULL, err))) return PCNN_RUN_FAILED;
+  if (r->dist.rank == 0 && o->log && !(r->log = open_log(o->log, o->resume != NULL, err)))
+    return PCNN_RUN_FAILED;
   const size_t img = (size_t)r->m.cfg.height * r->m.cfg.width * r->m.cfg.channels;
   r->in = malloc((size_t)o->batch * img * sizeof(float));
   r->idx = malloc((size_t)o->batch * sizeof(int32_t));
@@ -305,12 +370,22 @@ static int loop(run_t *r, const pcnn_train_hooks_t *h, pcnn_train_result_t *res,
   double epoch_nll = 0;
   int epoch_steps = 0;
   char v[64], why[PCNN_ERR_LEN];
-  while (m->opt.step < r->total && !(o->stop && *o->stop)) {
+  const pcnn_dist_t *d = &r->dist;
+  const int lead = d->rank == 0, cnt = r->i1 - r->i0; /* rank 0 logs and saves; this rank's images */
+  int stopping = 0; /* every rank's: a stop on any rank stops all after the same step */
+  while (m->opt.step < r->total && !stopping && !(d->size == 1 && o->stop && *o->stop)) {
     const long t = m->opt.step;
     const int epoch = (int)(t / spe);
-    for (int j = 0; j < batch; j++) r->idx[j] = stream_at(&r->st, t * batch + j);
-    pcnn_data_batch_f32(r->in, &r->tr, r->idx, batch, o->binarize, NULL);
-    const double nll = pcnn_model_train_step(m, r->in, batch) / batch;
+    for (int j = 0; j < cnt; j++) r->idx[j] = stream_at(&r->st, t * batch + r->i0 + j);
+    pcnn_data_batch_f32(r->in, &r->tr, r->idx, cnt, o->binarize, NULL);
+    double nll;
+    if (d->size == 1) {
+      nll = pcnn_model_train_step(m, r->in, batch) / batch;
+    } else {
+      stopping = o->stop && *o->stop;
+      if (pcnn_dist_train_step(&nll, &stopping, m, r->in, batch, d, err)) return PCNN_RUN_FAILED;
+      nll /= batch;
+    }
     if (!isfinite(nll)) {
       /* the step already moved the weights: stop before anything is saved */
       pcnn_errf(err, "the loss is %g at step %ld (epoch %d): training diverged; %s keeps the last good "
@@ -321,15 +396,22 @@ static int loop(run_t *r, const pcnn_train_hooks_t *h, pcnn_train_result_t *res,
     epoch_steps++;
     const double el = now_s() - t_start;
     const double ips = (double)(m->opt.step - step0) * batch / el;
-    if (h->step) {
+    if (h->step && lead) {
       const pcnn_train_step_t s = {m->opt.step, epoch, o->epochs, spe, r->total, nll, el, ips};
       h->step(h->ctx, &s);
     }
     if (m->opt.step % spe != 0) continue;
     /* the end of an epoch: test NLL, CSV row, checkpoint */
     double test;
-    if (pcnn_eval_nll(&test, NULL, m, &r->te, r->te.n, batch, o->binarize, h->eval, h->ctx, err))
+    const int e0 = (int)((long)r->te.n * d->rank / d->size), e1 = (int)((long)r->te.n * (d->rank + 1) / d->size);
+    if (pcnn_eval_nll_sum(&test, NULL, m, &r->te, e0, e1 - e0, batch, o->binarize, lead ? h->eval : NULL,
+                          h->ctx, err))
       return PCNN_RUN_FAILED;
+    if (pcnn_dist_sum(&test, test, d)) {
+      pcnn_errf(err, "rank %d: gathering the test NLL failed", d->rank);
+      return PCNN_RUN_FAILED;
+    }
+    test /= r->te.n;
     const double train = epoch_nll / epoch_steps;
     if (!isfinite(test)) {
       pcnn_errf(err, "the test NLL is %g after step %ld (epoch %d): the model diverged; %s keeps the last "
@@ -343,26 +425,26 @@ static int loop(run_t *r, const pcnn_train_hooks_t *h, pcnn_train_result_t *res,
     }
     snprintf(v, sizeof v, "%d", epoch + 1);
     pcnn_ckpt_extra_set(&r->meta, "epoch", v);
-    if (save_checked(o->out, m, &r->meta, why)) {
+    if (lead && save_checked(o->out, m, &r->meta, why)) {
       pcnn_errf(err, "--out: %s", why);
       return PCNN_RUN_FAILED;
     }
     res->epochs_done++;
     res->train_nll = train;
     res->test_nll = test;
-    if (h->epoch) {
+    if (h->epoch && lead) {
       const pcnn_train_epoch_t e = {epoch + 1, m->opt.step, train, test, o->out};
       h->epoch(h->ctx, &e);
     }
     epoch_nll = 0;
     epoch_steps = 0;
   }
-  if (!(o->stop && *o->stop)) return PCNN_RUN_OK;
+  if (!stopping && !(d->size == 1 && o->stop && *o->stop)) return PCNN_RUN_OK;
   /* stopped: the checkpoint of the step reached (epoch: the epochs done) */
   res->stopped = 1;
   snprintf(v, sizeof v, "%ld", m->opt.step / spe);
   pcnn_ckpt_extra_set(&r->meta, "epoch", v);
-  return save_checked(o->out, m, &r->meta, err) ? PCNN_RUN_FAILED : PCNN_RUN_STOPPED;
+  return lead && save_checked(o->out, m, &r->meta, err) ? PCNN_RUN_FAILED : PCNN_RUN_STOPPED;
 }
 
 int pcnn_train(pcnn_train_result_t *res, const pcnn_train_opts_t *opts, const pcnn_train_hooks_t *hooks,
@@ -378,6 +460,7 @@ int pcnn_train(pcnn_train_result_t *res, const pcnn_train_opts_t *opts, const pc
   }
   r->o = *opts;
   if (!r->o.data) r->o.data = pcnn_train_opts_default().data;
+  r->dist = opts->dist ? *opts->dist : pcnn_dist_single();
   int rc = setup(r, h, err);
   if (rc == PCNN_RUN_OK) {
     if (h->start) {

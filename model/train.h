@@ -24,6 +24,19 @@
  *   stops       a loss or test NLL that is not finite ends the run before
  *               anything is saved; *stop (set by a signal handler, say) ends
  *               it after the current step, with a checkpoint.
+ *   ranks       with dist (size R > 1): every rank runs pcnn_train with the
+ *               same options; rank 0's are broadcast at start and a rank
+ *               whose differ ends the run (BAD_REQUEST, on every rank). Step
+ *               t's global batch is the one above; rank r trains on its
+ *               share (pcnn_dist_share: whole gradient groups) and the ranks
+ *               combine gradients (pcnn_dist_train_step): every rank holds
+ *               the same model, bitwise the one-process model when R is a
+ *               power of two dividing the groups. The test NLL is sharded
+ *               (rank r its share of the test images; sums added in rank
+ *               order). Only rank 0 writes the CSV and the checkpoints and
+ *               calls the hooks' step/eval/epoch lines; a stop on any rank
+ *               stops all after the same step. A checkpoint does not record
+ *               R: it resumes on any number of ranks.
  *
  * It never prints: the hooks get the progress, err the reason of a failure
  * (one line naming the flag or file; flags are the options' names).
@@ -35,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dist.h"
 #include "eval.h"
 #include "model.h"
 #include "pcnn_err.h"
@@ -67,6 +81,7 @@ typedef struct {
   const char *plan, *plan_label; /* kernel plan file or NULL; its name in errors */
   unsigned given;        /* PCNN_GIVEN_*: on resume these must agree with the checkpoint */
   volatile sig_atomic_t *stop; /* may be NULL; see "stops" */
+  const pcnn_dist_t *dist; /* the ranks of a data-parallel run (dist.h), or NULL: one process */
 } pcnn_train_opts_t;
 
 /* The defaults of every option, the one table of them (the seed's model:

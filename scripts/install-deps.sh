@@ -2,7 +2,8 @@
 # install-deps.sh: installs with apt-get only the Debian packages that are missing.
 # Idempotent: when everything is present it prints one line and changes nothing.
 #   scripts/install-deps.sh            build + test + run packages (clang and
-#                                      libclang-rt-14-dev: libFuzzer, for the fuzz targets)
+#                                      libclang-rt-14-dev: libFuzzer, for the fuzz targets;
+#                                      OpenMPI: training over several processes / machines)
 #   scripts/install-deps.sh --bench    also what `make bench` needs (python3-torch, numpy)
 set -euo pipefail
 
@@ -10,6 +11,7 @@ pkgs=(gcc g++ make pkg-config libgomp1
       libdnnl-dev libxsmm-dev libbenchmark-dev libgtest-dev
       zlib1g-dev libpng-dev libcjson-dev
       clang libclang-rt-14-dev
+      libopenmpi-dev openmpi-bin
       dataset-fashion-mnist gnuplot-nox)
 for a in "$@"; do
   case "$a" in
