@@ -90,6 +90,29 @@ pcnn_eval_opts_t pcnn_eval_opts_default(void) {
   return o;
 }
 
+/* every rank's share [n r / R, n (r + 1) / R) of a (n, per) float array,
+ * from the rank that computed it to every rank (padded to the largest share
+ * for the gather); 0 or -1 */
+static int gather_shares(float *a, int n, size_t per, const pcnn_dist_t *d) {
+  if (d->size == 1) return 0;
+  const int R = d->size, most = (n + R - 1) / R;
+  const int i0 = (int)((long)n * d->rank / R), i1 = (int)((long)n * (d->rank + 1) / R);
+  const size_t slot = (size_t)most * per;
+  float *mine = calloc(slot ? slot : 1, sizeof(float)), *all = malloc((slot ? slot : 1) * R * sizeof(float));
+  int rc = !mine || !all ? -1 : 0;
+  if (!rc) {
+    memcpy(mine, a + (size_t)i0 * per, (size_t)(i1 - i0) * per * sizeof(float));
+    rc = d->allgather(d, all, mine, slot * sizeof(float));
+  }
+  for (int r = 0; !rc && r < R; r++) {
+    const int j0 = (int)((long)n * r / R), j1 = (int)((long)n * (r + 1) / R);
+    memcpy(a + (size_t)j0 * per, all + (size_t)r * slot, (size_t)(j1 - j0) * per * sizeof(float));
+  }
+  free(mine);
+  free(all);
+  return rc;
+}
+
 /* an option by the range of its flag (values.h): 0, or -1 and "--flag: why" */
 static int check_int(const char *flag, const pcnn_irange_t *range, long long v, char *err) {
   char why[PCNN_ERR_LEN];
@@ -129,8 +152,17 @@ int pcnn_eval_run(pcnn_eval_result_t *res, const pcnn_eval_opts_t *o, pcnn_progr
   }
   if (!rc) {
     const double t0 = now_s();
-    if (pcnn_eval_nll(&res->nll, res->logits, &m, &ds, ds.n, o->batch, binarize, progress, ctx, err))
+    const pcnn_dist_t one = pcnn_dist_single(), *d = o->dist ? o->dist : &one;
+    const int i0 = (int)((long)ds.n * d->rank / d->size), i1 = (int)((long)ds.n * (d->rank + 1) / d->size);
+    double sum = 0;
+    if (i1 > i0 && pcnn_eval_nll_sum(&sum, res->logits ? res->logits + (size_t)i0 * lg : NULL, &m, &ds, i0,
+                                     i1 - i0, o->batch, binarize, progress, ctx, err))
       rc = PCNN_RUN_FAILED;
+    else if (pcnn_dist_sum(&sum, sum, d) || (res->logits && gather_shares(res->logits, ds.n, lg, d))) {
+      pcnn_errf(err, "rank %d: gathering the ranks' results failed", d->rank);
+      rc = PCNN_RUN_FAILED;
+    }
+    res->nll = sum / ds.n;
     res->seconds = now_s() - t0;
     res->n = ds.n;
     res->cfg = m.cfg;
@@ -221,11 +253,23 @@ int pcnn_sample_run(pcnn_sample_result_t *res, const pcnn_sample_opts_t *o, cons
   }
   if (!rc) {
     if (h->start) h->start(h->ctx, &m.cfg, prime_rows);
-    if (!o->cached) {
-      pcnn_sample_naive(&m, x, o->n, prime_rows, (float)o->temperature, o->seed, h->rows, h->ctx);
-    } else if (pcnn_sample_cached(&m, x, o->n, prime_rows, (float)o->temperature, o->seed, h->rows, h->ctx,
-                                  NULL)) {
+    /* this rank's share of the images (all of them for one process) */
+    const pcnn_dist_t one = pcnn_dist_single(), *d = o->dist ? o->dist : &one;
+    const int i0 = (int)((long)o->n * d->rank / d->size), i1 = (int)((long)o->n * (d->rank + 1) / d->size);
+    float *mine = x + (size_t)i0 * img;
+    const pcnn_cached_opts_t part = {NULL, NULL, 0, i0, o->n};
+    if (i1 == i0) {
+      /* more ranks than images: nothing to draw here */
+    } else if (!o->cached) {
+      pcnn_sample_naive_part(&m, mine, i1 - i0, i0, o->n, prime_rows, (float)o->temperature, o->seed, h->rows,
+                             h->ctx);
+    } else if (pcnn_sample_cached(&m, mine, i1 - i0, prime_rows, (float)o->temperature, o->seed, h->rows,
+                                  h->ctx, &part)) {
       pcnn_errf(err, "out of memory for the cached sampler (try a smaller --n)");
+      rc = PCNN_RUN_FAILED;
+    }
+    if (!rc && gather_shares(x, o->n, img, d)) {
+      pcnn_errf(err, "rank %d: gathering the images failed", d->rank);
       rc = PCNN_RUN_FAILED;
     }
   }

@@ -17,6 +17,7 @@
 
 #include "checkpoint.h"
 #include "data.h"
+#include "dist.h"
 #include "model.h"
 #include "pcnn_err.h"
 #include "sample.h"
@@ -75,6 +76,8 @@ typedef struct {
   int binarize;        /* 0/1, or -1: as the checkpoint's run */
   int keep_logits;     /* 1: return every image's logits */
   const char *plan, *plan_label; /* plan file or NULL; its name in errors */
+  const pcnn_dist_t *dist; /* or NULL; with R ranks each evaluates its share of the images (the
+                              NLL sums added in rank order) and every rank gets every logit */
 } pcnn_eval_opts_t;
 
 pcnn_eval_opts_t pcnn_eval_opts_default(void); /* fashion-mnist, test split, all, batch 32, binarize -1 */
@@ -106,6 +109,8 @@ typedef struct {
   const char *prime;    /* data set whose first n test images are completed, or NULL */
   int prime_rows;       /* rows kept from them, -1: half the image (0 without prime) */
   const char *plan, *plan_label;
+  const pcnn_dist_t *dist; /* or NULL; with R ranks each draws its share of the images (the
+                              same images as one process) and every rank gets them all */
 } pcnn_sample_opts_t;
 
 pcnn_sample_opts_t pcnn_sample_opts_default(void); /* 16 images, seed 1, T 1, cached, no priming */

@@ -92,9 +92,17 @@ static int cmd_eval(int argc, char **argv) {
   if (dump && pcnn_prepare_output(dump, err)) return fail(1, "--dump-logits: %s", err);
   e.keep_logits = dump != NULL;
   e.plan = plan_file(&e.plan_label);
+  /* under mpirun: the ranks split the images; rank 0 prints and writes */
+  const pcnn_dist_t d = cli_dist_start();
+  e.dist = &d;
   eval_line_t line;
   pcnn_eval_result_t r;
-  if ((rc = pcnn_eval_run(&r, &e, eval_progress, &line, err))) return fail(exit_status(rc), "%s", err);
+  if ((rc = pcnn_eval_run(&r, &e, d.rank == 0 ? eval_progress : NULL, &line, err)))
+    return cli_dist_end(&d, fail(exit_status(rc), "%s", err));
+  if (d.rank != 0) {
+    free(r.logits);
+    return cli_dist_end(&d, 0);
+  }
   const pcnn_config_t *c = &r.cfg;
   printf("%s %s: %d images, NLL %.4f nats/image, %.4f bits/dim (%.1f s, %.0f img/s)\n", r.data,
          pcnn_split_name(e.split), r.n, r.nll, pcnn_bits_per_dim(r.nll, c), r.seconds, r.n / r.seconds);
@@ -102,7 +110,7 @@ static int cmd_eval(int argc, char **argv) {
   if (dump && pcnn_npy_write(dump, PCNN_NPY_F32, r.logits, 4, shape, err)) rc = fail(1, "%s", err);
   else if (dump) printf("logits: %s (%d, %d, %d, %d) float32\n", dump, r.n, c->height, c->width, c->channels * r.k_out);
   free(r.logits);
-  return rc;
+  return cli_dist_end(&d, rc);
 }
 
 /* --------------------------------------------------------------- train --- */
@@ -366,10 +374,19 @@ static int cmd_sample(int argc, char **argv) {
   if (pcnn_prepare_output(out, err)) return fail(1, "--out: %s", err);
   if (npy && pcnn_prepare_output(npy, err)) return fail(1, "--out-npy: %s", err);
   s.plan = plan_file(&s.plan_label);
+  /* under mpirun: the ranks split the images; rank 0 prints and writes */
+  const pcnn_dist_t d = cli_dist_start();
+  s.dist = &d;
+  quiet |= d.rank != 0;
   sample_lines_t u = {&s, quiet, now_s()};
-  const pcnn_sample_hooks_t h = {&u, quiet ? NULL : plan_line, sample_start, quiet ? NULL : sample_progress};
+  const pcnn_sample_hooks_t h = {&u, quiet ? NULL : plan_line, sample_start,
+                                 quiet ? NULL : sample_progress};
   pcnn_sample_result_t r;
-  if ((rc = pcnn_sample_run(&r, &s, &h, err))) return fail(exit_status(rc), "%s", err);
+  if ((rc = pcnn_sample_run(&r, &s, &h, err))) return cli_dist_end(&d, fail(exit_status(rc), "%s", err));
+  if (d.rank != 0) {
+    free(r.images);
+    return cli_dist_end(&d, 0);
+  }
   const pcnn_config_t *c = &r.cfg;
   const int64_t shape[4] = {s.n, c->height, c->width, c->channels};
   if (pcnn_png_write_grid_f32(out, r.images, s.n, c->height, c->width, c->channels, 0, 1, scale, err))
@@ -379,7 +396,7 @@ static int cmd_sample(int argc, char **argv) {
   if (!rc && npy && pcnn_npy_write(npy, PCNN_NPY_F32, r.images, 4, shape, err)) rc = fail(1, "--out-npy: %s", err);
   else if (!rc && npy) printf("images: %s (%d, %d, %d, %d) float32\n", npy, s.n, c->height, c->width, c->channels);
   free(r.images);
-  return rc;
+  return cli_dist_end(&d, rc);
 }
 
 /* ---------------------------------------------------------------- main --- */

@@ -26,6 +26,11 @@ float pcnn_draw(const float *logits, int k_out, float temperature, pcnn_rng_t *r
 
 void pcnn_sample_naive(pcnn_model_t *m, float *img, int n, int prime_rows, float temperature,
                        uint64_t seed, pcnn_progress_fn progress, void *ctx) {
+  pcnn_sample_naive_part(m, img, n, 0, n, prime_rows, temperature, seed, progress, ctx);
+}
+
+void pcnn_sample_naive_part(pcnn_model_t *m, float *img, int n, int first, int total, int prime_rows,
+                            float temperature, uint64_t seed, pcnn_progress_fn progress, void *ctx) {
   const int H = m->cfg.height, W = m->cfg.width, C = m->cfg.channels, K = m->k_out;
   pcnn_rng_t r;
   pcnn_rng_seed(&r, seed);
@@ -38,10 +43,12 @@ void pcnn_sample_naive(pcnn_model_t *m, float *img, int n, int prime_rows, float
     for (int x = 0; x < W; x++)
       for (int c = 0; c < C; c++) {
         pcnn_model_infer(m, img, n);
+        for (int i = 0; i < first; i++) pcnn_rng_double(&r); /* pcnn_draw takes one each */
         for (int i = 0; i < n; i++) {
           const size_t pix = ((size_t)i * H + y) * W + x;
           img[pix * C + c] = pcnn_draw(m->logits + (pix * C + c) * K, K, temperature, &r);
         }
+        for (int i = first + n; i < total; i++) pcnn_rng_double(&r);
       }
     if (progress) progress(ctx, y - prime_rows + 1, H - prime_rows);
   }

@@ -26,6 +26,12 @@ typedef void (*pcnn_progress_fn)(void *ctx, int rows_done, int rows_total);
  * m->batch_cap. */
 void pcnn_sample_naive(pcnn_model_t *m, float *img, int n, int prime_rows, float temperature,
                        uint64_t seed, pcnn_progress_fn progress, void *ctx);
+/* The same for images [first, first + n) of a batch of `total` images drawn
+ * with this seed: img holds just those n; the generator is advanced past the
+ * other images' draws, so they are the images one call for the whole batch
+ * would draw (a rank's share under mpirun). */
+void pcnn_sample_naive_part(pcnn_model_t *m, float *img, int n, int first, int total, int prime_rows,
+                            float temperature, uint64_t seed, pcnn_progress_fn progress, void *ctx);
 
 /* ---- the caching sampler (model/sample_cached.c) ----
  * Exact incremental generation (Ramachandran et al. 2017): each layer's
@@ -47,6 +53,10 @@ typedef struct {
   /* 1: prime by running the primed rows position by position (no draws)
    * instead of one batched forward; also used when m->batch_cap is 0 */
   int prime_incremental;
+  /* total > 0: the n images are [first, first + n) of a batch of total drawn
+   * with this seed (the generator skips the others' draws), as for
+   * pcnn_sample_naive_part; 0: the n images are the batch */
+  int first, total;
 } pcnn_cached_opts_t;
 
 /* Returns 0, or -1 if out of memory (img then holds no samples). opt may be NULL. */

@@ -375,6 +375,8 @@ int pcnn_sample_cached(pcnn_model_t *m, float *img, int n, int prime_rows, float
     if (tstate_init(&T[t], &N, i0, i1 - i0, seed)) goto done;
   }
   const int incremental = (opt && opt->prime_incremental) || m->batch_cap < 1;
+  /* this call's images within the batch the draws are made for */
+  const int first = opt && opt->total > 0 ? opt->first : 0, batch = opt && opt->total > 0 ? opt->total : n;
   if (prime_rows > 0 && !incremental) {
     const int y0 = prime_rows - (N.R - 1) > 0 ? prime_rows - (N.R - 1) : 0;
     for (int j0 = 0; j0 < n; j0 += m->batch_cap) {
@@ -398,7 +400,7 @@ int pcnn_sample_cached(pcnn_model_t *m, float *img, int n, int prime_rows, float
         for (int g = 0; g < N.G; g++) {
           position(&N, S, img, y, x, g);
           if (!draw) continue;
-          for (int i = 0; i < S->i0; i++) pcnn_rng_double(&S->rng);
+          for (int i = 0; i < first + S->i0; i++) pcnn_rng_double(&S->rng);
           /* G = 1 with C = 1, G = 3 with C = 3: group g is colour g */
           for (int i = 0; i < S->nt; i++) {
             const float *lg = S->slot[logits] + (size_t)i * N.L + (size_t)g * N.K;
@@ -406,7 +408,7 @@ int pcnn_sample_cached(pcnn_model_t *m, float *img, int n, int prime_rows, float
             if (hook) hook(hook_ctx, im, y, x, g, lg);
             img[(((size_t)im * H + y) * W + x) * C + g] = pcnn_draw(lg, N.K, temperature, &S->rng);
           }
-          for (int i = S->i0 + S->nt; i < n; i++) pcnn_rng_double(&S->rng);
+          for (int i = first + S->i0 + S->nt; i < batch; i++) pcnn_rng_double(&S->rng);
         }
       if (draw && progress) {
 #pragma omp critical(pcnn_cached_progress)

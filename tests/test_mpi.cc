@@ -8,7 +8,9 @@
 //    same bytes as one uninterrupted process;
 //  - ranks started with different flags stop at once with one line;
 //  - a rank killed mid-run ends the job (no hang) and the last checkpoint
-//    loads.
+//    loads;
+//  - eval and sample under mpirun: the ranks split the images; the same NLL
+//    line, logits and images (both samplers) as one process.
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -171,6 +173,35 @@ TEST(Mpi, KilledRankEndsTheJobAndTheCheckpointLoads) {
   EXPECT_LT(took, 100) << "the job did not end after a rank was killed";
   EXPECT_TRUE(ranks_with(out).empty()) << "ranks left running";
   EXPECT_FALSE(params_of(out).empty()) << "the last checkpoint does not load";
+}
+
+Proc cmd(int R, const std::string &args) {
+  Proc r{-1, ""};
+  r.code = pt::cli::run_shell("timeout -k 5 120 " + (R ? mpirun(R) : "") + pt::cli::bin() + " " + args, &r.out);
+  return r;
+}
+
+TEST(Mpi, EvalAndSampleSplitTheImagesWithTheSameResults) {
+  NEED_MPI();
+  pt::TmpDir d;
+  const std::string ck = d / "m.safetensors";
+  ASSERT_EQ(train(0, kArgs + " --epochs 1 --log /dev/null --out " + ck).code, 0);
+  const std::string ev = "eval --ckpt " + ck + " --limit 37 --threads 1 --dump-logits ";
+  Proc one = cmd(0, ev + d / "l1.npy"), three = cmd(3, ev + d / "l3.npy");
+  ASSERT_EQ(one.code, 0) << one.out;
+  ASSERT_EQ(three.code, 0) << three.out;
+  // the NLL line (up to the timing in brackets) and every logit
+  EXPECT_EQ(one.out.substr(0, one.out.find('(')), three.out.substr(0, three.out.find('(')));
+  EXPECT_EQ(pt::cli::slurp(d / "l1.npy"), pt::cli::slurp(d / "l3.npy"));
+  for (const char *s : {"cached", "naive"}) {
+    const std::string sa = std::string("sample --ckpt ") + ck + " --n 5 --seed 3 --quiet --threads 1 --sampler " + s;
+    Proc a = cmd(0, sa + " --out " + d / "a.png --out-npy " + d / "a.npy");
+    Proc b = cmd(2, sa + " --out " + d / "b.png --out-npy " + d / "b.npy");
+    ASSERT_EQ(a.code, 0) << a.out;
+    ASSERT_EQ(b.code, 0) << b.out;
+    EXPECT_EQ(pt::cli::slurp(d / "a.npy"), pt::cli::slurp(d / "b.npy")) << s;
+    EXPECT_EQ(pt::cli::slurp(d / "a.png"), pt::cli::slurp(d / "b.png")) << s;
+  }
 }
 
 }  // namespace
