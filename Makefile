@@ -56,6 +56,8 @@ LIBPCNN := $(BUILD)/libpcnn.a
 PIXELCNN := $(BUILD)/pixelcnn
 TESTS := $(BUILD)/pcnn_tests
 BENCH := $(BUILD)/pcnn_bench
+# data-parallel training over MPI ranks, timed (bench/mpi/bench_mpi.c)
+BENCH_MPI := $(BUILD)/pcnn_bench_mpi
 
 # ---- the installed library: `make install [PREFIX=/usr/local] [DESTDIR=]`
 # libpixelcnn.a (the objects of the build), libpixelcnn.so (the same sources
@@ -138,6 +140,10 @@ $(LIBPCNN): $(LIB_OBJ)
 $(PIXELCNN): $(CLI_OBJ) $(LIBPCNN)
 	$(CC) $(CFLAGS) $^ -o $@ $(DNNL) $(MPI_LIBS) $(LIBS)
 
+$(BENCH_MPI): $(BUILD)/bench/mpi/bench_mpi.o $(BUILD)/model/cli_mpi.o $(LIBPCNN)
+	$(CC) $(CFLAGS) $^ -o $@ $(MPI_LIBS) $(LIBS)
+$(BUILD)/bench/mpi/bench_mpi.o: XFLAGS = $(MPI_CFLAGS)
+
 $(PUB_A): $(PUB_SRC:%.c=$(BUILD)/%.o)
 	@rm -f $@
 	ar rcs $@ $^
@@ -156,8 +162,8 @@ $(BENCH): $(BENCH_OBJ) $(LIBPCNN)
 # tests/test_install.cc runs `$PCNN_MAKE install PREFIX=<temporary>` (what
 # install needs is built here first, so it only copies) and builds
 # examples/embed.c against that prefix with PCNN_CC and pkg-config.
-test: deps $(PIXELCNN) $(TESTS) $(BENCH) $(FUZZ_BINS) $(PUB_A) $(PUB_SO)
-	PIXELCNN_BIN=$(PIXELCNN) PCNN_BENCH_BIN=$(BENCH) FUZZ_BIN_DIR=$(FUZZ_BUILD) \
+test: deps $(PIXELCNN) $(TESTS) $(BENCH) $(BENCH_MPI) $(FUZZ_BINS) $(PUB_A) $(PUB_SO)
+	PIXELCNN_BIN=$(PIXELCNN) PCNN_BENCH_BIN=$(BENCH) PCNN_BENCH_MPI_BIN=$(BENCH_MPI) FUZZ_BIN_DIR=$(FUZZ_BUILD) \
 	  PCNN_SRC_DIR=$(CURDIR) PCNN_CC=$(CC) PCNN_CXX=$(CXX) \
 	  PCNN_MAKE="$(MAKE_CMD) --no-print-directory -C $(CURDIR) BUILD=$(BUILD) SANITIZE=$(SANITIZE)" \
 	  $(TESTS)
@@ -166,9 +172,9 @@ test: deps $(PIXELCNN) $(TESTS) $(BENCH) $(FUZZ_BINS) $(PUB_A) $(PUB_SO)
 # bench/results/<cpu>-<date>.json, bench/RESULTS.md, bench/ratios.png and
 # bench/profile.png (scripts/bench.sh; PCNN_BENCH_ROUNDS alternating rounds
 # against the peers, default 5).
-bench: deps $(BENCH)
+bench: deps $(BENCH) $(BENCH_MPI)
 	@scripts/install-deps.sh --bench
-	BUILD=$(BUILD) scripts/bench.sh $(BENCH)
+	BUILD=$(BUILD) PCNN_BENCH_MPI_BIN=$(BENCH_MPI) scripts/bench.sh $(BENCH)
 
 # The main job: train a small model on Fashion-MNIST, evaluate, sample, plot.
 run: deps $(PIXELCNN)
@@ -200,7 +206,8 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libpixelcnn.a $(DESTDIR)$(LIBDIR)/libpixelcnn.so \
 	  $(DESTDIR)$(LIBDIR)/libpixelcnn.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpixelcnn.so.$(VERSION)
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PUB_PIC:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(PUB_PIC:.o=.d) \
+  $(BUILD)/bench/mpi/bench_mpi.d
 
 .PHONY: fuzz-build fuzz fuzz-corpus fuzz-clean
 fuzz-build: $(FUZZ_BINS)

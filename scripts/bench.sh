@@ -10,7 +10,10 @@
 #     rows (forward, train_step, sample_pixel at the best ISA, 1 and 2
 #     threads; one repetition) and PyTorch's (--only model, one repetition,
 #     one warm-up call) back to back, ours first in odd rounds and PyTorch
-#     first in even ones; phase 1 leaves these rows out (--pcnn_skip).
+#     first in even ones; phase 1 leaves these rows out (--pcnn_skip);
+#  4. data-parallel training in R rounds: the seed model's training step as one
+#     process x 2 threads and as mpirun -np 2 ranks x 1 thread, alternating
+#     (PCNN_BENCH_MPI_BIN, default next to the harness: build/pcnn_bench_mpi).
 # Then merges everything into OUT_DIR/results/<cpu>-<date>.json and renders
 # OUT_DIR/RESULTS.md, OUT_DIR/ratios.png and OUT_DIR/profile.png.
 #   scripts/bench.sh [path/to/pcnn_bench]
@@ -106,8 +109,26 @@ for k in $(seq 1 "$ROUNDS_MODEL"); do
   round_args+=(--round "$k" "$res/round$k.ours.tmp" "$res/round$k.torch.tmp")
 done
 
+# 4. data-parallel training: one process x 2 threads against mpirun -np 2 x 1
+# thread, alternating in rounds (bench/mpi/bench_mpi.c)
+MPI_BIN=${PCNN_BENCH_MPI_BIN:-$(dirname "$BIN")/pcnn_bench_mpi}
+mpi_args=()
+if [ -x "$MPI_BIN" ] && command -v mpirun >/dev/null 2>&1 && [ "$ROUNDS" -gt 0 ]; then
+  mpirun_cmd=(mpirun --oversubscribe -np 2)
+  if [ "$(id -u)" = 0 ]; then mpirun_cmd=(mpirun --allow-run-as-root --oversubscribe -np 2); fi
+  for k in $(seq 1 "$ROUNDS"); do
+    echo "bench: MPI round $k of $ROUNDS"
+    one=("$MPI_BIN" --threads 2 --out "$res/round$k.mpi1.tmp" "${SMOKE[@]}")
+    two=("${mpirun_cmd[@]}" "$MPI_BIN" --threads 1 --out "$res/round$k.mpi2.tmp" "${SMOKE[@]}")
+    if [ $((k % 2)) = 1 ]; then "${one[@]}"; "${two[@]}"; else "${two[@]}"; "${one[@]}"; fi
+    mpi_args+=(--mpi "$k" "$res/round$k.mpi1.tmp" "$res/round$k.mpi2.tmp")
+  done
+else
+  echo "bench: no $MPI_BIN or no mpirun; skipping the MPI rows" >&2
+fi
+
 "$PY" scripts/report merge "$res/gbench.tmp" "$res/torch.tmp" "$out" \
-  --seconds "$(( $(date +%s) - start ))" "${round_args[@]}"
+  --seconds "$(( $(date +%s) - start ))" "${round_args[@]}" "${mpi_args[@]}"
 "$PY" scripts/report render "$out" "$OUT_DIR/RESULTS.md" "$OUT_DIR/ratios.png" "$OUT_DIR/profile.png"
-rm -f "$res"/gbench.tmp "$res"/torch.tmp "$res"/round*.ours.tmp "$res"/round*.torch.tmp
+rm -f "$res"/gbench.tmp "$res"/torch.tmp "$res"/round*.ours.tmp "$res"/round*.torch.tmp "$res"/round*.mpi?.tmp
 echo "bench: done in $(( $(date +%s) - start )) s: $out, $OUT_DIR/RESULTS.md, $OUT_DIR/ratios.png, $OUT_DIR/profile.png"

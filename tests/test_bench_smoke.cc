@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -197,6 +198,19 @@ TEST(BenchSmoke, ScriptRunsModelRoundsAgainstPyTorch) {
   EXPECT_NE(md.find("![where the time goes](profile.png)"), std::string::npos) << md;
   for (const char *png : {"ratios.png", "profile.png"})
     EXPECT_GT(slurp(tmp / png).size(), 1000u) << png;
+
+  // data-parallel training: one process and 2 ranks in each round, a median each
+  const std::string mpi_bin = std::string(bin).substr(0, std::string(bin).rfind('/') + 1) + "pcnn_bench_mpi";
+  if (access(mpi_bin.c_str(), X_OK) != 0 || run_shell("command -v mpirun", &out) != 0) {
+    std::cout << "[  NOTE    ] no " << mpi_bin << " or mpirun: the MPI rows were not checked\n";
+    return;
+  }
+  for (const char *row : {"mpi/train_step/r1t2", "mpi/train_step/r2t1", "mpi/exchange/r2"}) {
+    EXPECT_EQ(count(js, std::string("\"run_name\": \"") + row + "\""), 3u) << row << ": want 2 rounds + 1 median";
+    EXPECT_EQ(count(js, std::string("\"name\": \"") + row + "_median\""), 1u) << row;
+  }
+  EXPECT_NE(md.find("## Training over MPI ranks"), std::string::npos) << md;
+  EXPECT_NE(md.find("r2t1 against r1t2"), std::string::npos) << md;
 }
 
 // scripts/report on planted round entries: the ratio is the median of the
