@@ -1,10 +1,13 @@
 // bench_model.cc: the whole seed model (F = 128, D = 6, bernoulli head, 28x28,
 // batch 32; smoke mode: F = 8, D = 1, 6x6, batch 2) at each ISA level of the
 // dispatch table and 1 and 2 threads:
-//   model/forward/<isa>/t<n>       one forward of the batch
+//   model/forward/<isa>/t<n>       one inference forward of the batch
+//                                  (pcnn_model_infer: logits only, what eval
+//                                  and the samplers run; PyTorch's peer row is
+//                                  its forward under no_grad)
 //   model/train_step/<isa>/t<n>    forward + loss + backward + Nadam step
 //   model/sample_pixel/<isa>/t<n>  the seed's naive sampler, one pixel: a full
-//                                  forward of the batch, then one Bernoulli
+//                                  inference forward of the batch, then one Bernoulli
 //                                  draw per image; a batch of images costs
 //                                  H*W of these (the report extrapolates)
 //   model/profile_forward/<isa>/t<n>, model/profile_train_step/<isa>/t<n>
