@@ -1,7 +1,9 @@
 /* add_bwd_body.h: the body of pcnn_add_bwd__avx512 and __avx2, included by
  * kernels/add_bwd__avx512.c and __avx2.c after their pw_simd__<isa>.h, which
  * sets the vector width; PW_KERNEL(op) names the function for the ISA.
- * da += dout, db += dout, PW_VL floats at a time, masked tail. */
+ * da += dout, db += dout, PW_VL floats at a time, masked tail.
+ * Work split: the vectors, statically over threads above 65,536 floats; one
+ * writer per element, no sums: the same bits at any thread count. */
 #include "pcnn_kernels.h"
 #include "pw_gemm.h"
 

@@ -2,7 +2,9 @@
  * kernels/add_fwd__avx512.c and __avx2.c after their pw_simd__<isa>.h, which
  * sets the vector width; PW_KERNEL(op) names the function for the ISA.
  * residual add out = a + b, PW_VL floats at a time, masked
- * tail; out may alias a or b (each vector is read before it is written). */
+ * tail; out may alias a or b (each vector is read before it is written).
+ * Work split: the vectors, statically over threads above 65,536 floats; one
+ * writer per element, no sums: the same bits at any thread count. */
 #include "pcnn_kernels.h"
 #include "pw_gemm.h"
 

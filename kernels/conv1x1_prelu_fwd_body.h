@@ -18,7 +18,8 @@
  * exceeds PW_PACK_MAX floats (the RGB softmax head, 120 -> 768), the output
  * columns are packed and run in chunks of whole tiles; input
  * colour groups whose outputs start past a whole vector skip that vector.
- * Threads split the pixels; every output is written by one thread, in the
+ * Work split: blocks of PB = 96 pixels (262 for the seed model at batch 32),
+ * statically over threads; every output is written by one thread, in the
  * reference's order of input channels, so results do not depend on threads.
  * Outputs larger than PW_NT_BYTES are written with non-temporal stores
  * (measured: 128->64 at N=32 went from 69 to 78 GFLOP/s on one core).

@@ -12,6 +12,9 @@
  * over cout with horizontal reductions: no reductions, the same FMA/load
  * ratio as the forward, and the transpose is O(taps cin cout), tiny next to
  * O(N H W taps cin cout).
+ * Work split: the direct engine's N x H rows of din (conv_direct.h); every
+ * din element has one writer and sums its taps in a fixed order: the same
+ * bits at any thread count. k == 1: the 1x1 tile's blocks of 96 pixels.
  * Scratch: grows (malloc) on the calling thread when a larger weight is first
  * seen, then is reused; steady-state calls do not allocate. If malloc fails,
  * the reference runs instead; so it does for the shapes the kernel does not

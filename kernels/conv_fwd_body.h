@@ -11,7 +11,9 @@
  * groups by masked loads/stores, taps in the zero padding read a zero row.
  * Few input channels (the first layer, cin 1 or 3): the row-im2col mode
  * gathers each output row's kept-tap inputs and runs them as one tap.
- * Threads over (image, row).
+ * Work split: the items are the N x H output rows (896 for the seed model
+ * at batch 32), statically over threads; every output has one writer and
+ * sums its taps in a fixed order: the same bits at any thread count.
  * k == 1 runs on the pointwise GEMM tile instead (pcnn_conv1x1_fwd__<isa>,
  * pw_conv1x1.h); the direct engine only when its packed weights do not fit.
  * Shapes the kernel does not support (pcnn_conv_fwd_supports__<isa>: more

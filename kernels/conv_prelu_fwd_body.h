@@ -7,6 +7,8 @@
  * with the add and the PReLU in the register-tile epilogue: the tile is
  * stored as pre and, through the PReLU, as out, in one pass, so the model
  * does not re-read pre to apply the PReLU or write a separate sum.
+ * Work split: as conv_fwd, the N x H output rows; k == 1: the 1x1 tile's
+ * blocks of 96 pixels (conv1x1_prelu_fwd_body.h). One writer per output.
  * k == 1 runs on the pointwise GEMM tile (pw_conv1x1.h) with the same
  * epilogue; the direct engine only when its packed weights do not fit.
  * Shapes the kernel does not support (pcnn_conv_prelu_fwd_supports__<isa>:

@@ -5,10 +5,11 @@
  *
  * dw[t][ci][co] += sum_p in[p + d_t][ci] * dout[p][co]. Work item = up to
  *   CV_NC (tap, ci) rows with the same dy x PW_NV output vectors; per pixel,
- *   PW_NV dout loads and CV_NC broadcasts feed CV_NC * PW_NV FMAs. Items are
- *   split statically over threads and every dw element has one owner that
- *   sums pixels in a fixed order: the result is bitwise the same for any
- *   thread count. */
+ *   PW_NV dout loads and CV_NC broadcasts feed CV_NC * PW_NV FMAs. A block
+ *   sums the pixels of output rows [y0, y1) in order into the dw rows it is
+ *   handed (dw itself, or a chunk's partial): the drivers
+ *   (conv_bwd_weights_body.h) split the work into fixed items, so the
+ *   result is bitwise the same for any thread count. */
 #ifndef CONV_WGRAD_H
 #define CONV_WGRAD_H
 #include <stddef.h>

@@ -9,7 +9,10 @@
  * uses a lane mask (built once per column tile) for its loads and stores; row
  * tails use a smaller mr. mr and nv are literals after inlining, so the tile
  * lives in registers. Columns are the outer loop so a k x (PW_NV PW_VL) panel
- * of b stays in L1/L2 while the rows of a stream past it. */
+ * of b stays in L1/L2 while the rows of a stream past it.
+ * Work split: none, one thread; the caching sampler calls it from each of
+ * its threads on that thread's images. Each c element sums over p in order,
+ * whatever the tile's row count. */
 #include "pcnn_kernels.h"
 
 static PW_INLINE void tile(float *c, const float *a, const float *b, int k, int lda, int ldb, int ldc,

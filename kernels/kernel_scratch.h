@@ -9,9 +9,9 @@
  * runs the library on short-lived threads does not leak a buffer per thread */
 void pcnn_scratch_at_exit(float **slot);
 
-/* the calling thread's scratch of at least n floats: grows once and is kept
- * until the thread exits (one per translation unit, i.e. per kernel file),
- * NULL if it cannot */
+/* the calling thread's scratch of at least n floats, 64-byte aligned (a
+ * whole vector per cache line): grows once and is kept until the thread
+ * exits (one per translation unit, i.e. per kernel file), NULL if it cannot */
 static inline float *pcnn_scratch(size_t n) {
   static _Thread_local float *buf;
   static _Thread_local size_t cap;
@@ -22,7 +22,7 @@ static inline float *pcnn_scratch(size_t n) {
       tracked = 1;
     }
     free(buf);
-    buf = malloc(n * sizeof(float));
+    buf = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
     cap = buf ? n : 0;
   }
   return buf;

@@ -3,7 +3,9 @@
  * sets the vector width; PW_KERNEL(op) names the function for the ISA.
  * the Nadam step, PW_VL parameters at a time, masked
  * tail. The same float operations in the same order as the reference (no
- * FMA contraction, IEEE sqrt and divide), so results match it bitwise. */
+ * FMA contraction, IEEE sqrt and divide), so results match it bitwise.
+ * Work split: the vectors, statically over threads above 65,536 parameters;
+ * one writer per element, no sums: the same bits at any thread count. */
 #include "pcnn_kernels.h"
 #include "pw_gemm.h"
 

@@ -11,6 +11,12 @@
  *     gradient it produces (data, weights, bias, slope): the caller zeroes
  *     gradients once per step (llm.c style), and a residual branch can add
  *     its data gradient into the same buffer.
+ *   - results are bitwise the same at any thread count: a kernel splits its
+ *     work into items fixed by the shape (and the ISA), never by the number
+ *     of threads; an output has one writer, or is a sum over fixed pixel
+ *     partitions added in a fixed order (PW_PAR_ITEMS, pw_simd.h). Each
+ *     kernel's file states its split (README.md, "How the work splits over
+ *     threads"; tests/test_determinism.cc).
  *
  * The PixelCNN mask (pcnn_mask_keep): a k x k filter (k odd, centre r = k/2)
  * keeps every tap in the rows above the centre and the taps left of the centre

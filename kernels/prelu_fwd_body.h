@@ -2,7 +2,9 @@
  * kernels/prelu_fwd__avx512.c and __avx2.c after their pw_simd__<isa>.h, which
  * sets the vector width; PW_KERNEL(op) names the function for the ISA.
  * out = x > 0 ? x : alpha[c] x over (P, C), each pixel's
- * channels PW_VL at a time with a masked tail; threads split the pixels. */
+ * channels PW_VL at a time with a masked tail.
+ * Work split: the pixels, statically over threads above 65,536 elements;
+ * one writer per element: the same bits at any thread count. */
 #include "pcnn_kernels.h"
 #include "pw_gemm.h"
 

@@ -84,6 +84,57 @@ static inline void pw_store_n(float *p, int left, pw_vf v) {
     pw_storem(p, pw_mask_range(0, left), v);
 }
 
+/* ---- the partials of the reductions over pixels (PW_PAR_ITEMS, pw_simd.h) ---- */
+/* at most this many floats of partials per call (16 MiB) */
+#define PW_PART_MAX (1u << 22)
+
+/* pixel chunks for a reduction with `units` items per chunk, over `span`
+ * pieces of pixels (a chunk holds at least one), a partial of ldp floats per
+ * chunk: enough for PW_PAR_ITEMS items, within PW_PART_MAX; 1 means no
+ * partials. A function of the shape only, never of the thread count. */
+static inline int pw_chunks(long units, long span, size_t ldp) {
+  long k = (PW_PAR_ITEMS + units - 1) / units;
+  if (k > span) k = span;
+  if ((size_t)k * ldp > PW_PART_MAX) k = (long)(PW_PART_MAX / ldp);
+  return k < 1 ? 1 : (int)k;
+}
+
+/* floats of the block pw_add_partials sums partial by partial (2 KiB) */
+#define PW_ADD_BLK 512
+
+/* For the nr rows (stride ld) of w floats at dst and part:
+ *   dst[e] += (part[e] + part[ldp + e] + ... + part[(nk - 1) ldp + e]),
+ * the partials added in order (the same bits however the rows are grouped).
+ * Blocks of up to PW_ADD_BLK floats (whole rows, or pieces of a long row) go
+ * partial by partial through a stack sum, so each partial's rows stream in
+ * and no add waits on the one before. */
+static inline void pw_add_partials(float *dst, const float *part, size_t ldp, int nk, int nr, int w,
+                                   size_t ld) {
+  float acc[PW_ADD_BLK] __attribute__((aligned(64)));
+  for (int c0 = 0; c0 < w; c0 += PW_ADD_BLK) {
+    const int cw = w - c0 < PW_ADD_BLK ? w - c0 : PW_ADD_BLK, cwv = pw_round_up(cw, PW_VL);
+    const int g = PW_ADD_BLK / cwv; /* rows per block */
+    for (int r0 = 0; r0 < nr; r0 += g) {
+      const int gr = nr - r0 < g ? nr - r0 : g;
+      for (int k = 0; k < nk; k++)
+        for (int r = 0; r < gr; r++) {
+          const float *q = part + (size_t)k * ldp + (size_t)(r0 + r) * ld + c0;
+          float *a = acc + (size_t)r * cwv;
+          for (int i = 0; i < cw; i += PW_VL) {
+            const pw_vf v = pw_load_n(q + i, cw - i);
+            pw_store(a + i, k ? pw_add(pw_load(a + i), v) : v);
+          }
+        }
+      for (int r = 0; r < gr; r++) {
+        float *d = dst + (size_t)(r0 + r) * ld + c0;
+        const float *a = acc + (size_t)r * cwv;
+        for (int i = 0; i < cw; i += PW_VL)
+          pw_store_n(d + i, cw - i, pw_add(pw_load_n(d + i, cw - i), pw_load(a + i)));
+      }
+    }
+  }
+}
+
 /* acc[r][v] += sum_{k < kn} a[r*ar + k*ak] * b[k*ldb + v*PW_VL], v in [v0, v1):
  * a row of b is loaded once per k and reused by the mr rows (broadcast a) */
 static PW_INLINE void pw_mac(pw_vf acc[PW_MR][PW_NV], const int mr, const int v0, const int v1,

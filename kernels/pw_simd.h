@@ -11,6 +11,14 @@
  * inlining (the accumulators then live in registers) */
 #define PW_INLINE inline __attribute__((always_inline))
 
+/* Every reduction over pixels (the weight, bias and slope gradients, the
+ * losses) splits its work into fixed items, a function of the shape and the
+ * ISA only, never of the thread count: at least PW_PAR_ITEMS of them where
+ * the shape has the work (enough for 64 cores). Each item sums its own pixels
+ * in order into its own partial (or owns its outputs), and partials are added
+ * in item order, so the result is bitwise the same at any thread count. */
+#define PW_PAR_ITEMS 64
+
 /* bits l of the lanes lo <= l < hi, lo and hi clamped to [0, PW_VL], as a
  * plain integer: scalar code can compute lane masks once and keep them
  * (pw_mask_bits turns them into a vector mask) */

@@ -4,15 +4,17 @@
  * One row of 256 logits per (pixel, channel), rows contiguous: per row the max,
  * e_j = e^(x_j - max) (<= 1, so large logits cannot overflow) stored in dx and
  * summed, lse = max + ln(sum) in double, then dx_j = e_j (scale / sum) and
- * dx[class] -= scale. The NLL is summed in double over LOSS_PARTS fixed row
- * ranges (independent of the thread count) and the ranges are added in order:
- * the returned loss is bitwise the same for any thread count. */
+ * dx[class] -= scale. Work split: LOSS_PARTS (PW_PAR_ITEMS, 64) fixed row
+ * ranges, statically over threads above 256 rows; the NLL is summed in
+ * double over each range in order and the ranges are added in order: dx has
+ * one writer per element and the returned loss is bitwise the same for any
+ * thread count. */
 #include <math.h>
 
 #include "pcnn_kernels.h"
 #include "pw_math.h"
 
-enum { LOSS_PARTS = 64 };
+enum { LOSS_PARTS = PW_PAR_ITEMS };
 
 /* class of a target in [0, 1]: round(t * 255), clamped (as the reference) */
 static int class_of(float t) {

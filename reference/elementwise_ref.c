@@ -1,5 +1,6 @@
 /* elementwise_ref.c: residual add, the two output heads with their losses,
- * and the Nadam update, plain C. */
+ * and the Nadam update, plain C. All serial: the losses are summed over the
+ * elements in order, whatever the thread count. */
 #include <math.h>
 
 #include "pcnn_kernels.h"

@@ -1,7 +1,8 @@
 /* gemm_ref.c: the small accumulating GEMM, plain C.
  * c[m][n] += sum_k a[m][k] b[k][n], row-major with leading dimensions
  * lda, ldb, ldc (in floats). Used by the caching sampler (model/sample_cached.c)
- * for one position of one layer: m images, k gathered inputs, n outputs. */
+ * for one position of one layer: m images, k gathered inputs, n outputs.
+ * Serial (the sampler calls it from each of its threads). */
 #include "pcnn_kernels.h"
 
 void pcnn_gemm_acc__ref(float *c, const float *a, const float *b, int m, int n, int k, int lda,

@@ -1,6 +1,11 @@
 /* prelu_ref.c: PReLU with one learned slope per channel, the fused masked
  * 1x1 conv + PReLU (forward and backward), and the k x k conv with residual
- * add + PReLU epilogue (forward), plain C. */
+ * add + PReLU epilogue (forward), plain C.
+ * Threads (OpenMP): the fused 1x1 forward and data gradient split the
+ * pixels, its weight gradient the input channels (rows of dw); the bias and
+ * slope gradients and prelu_bwd are one serial pass over the pixels. Every
+ * output has one writer summing in a fixed order: the result does not
+ * depend on the thread count. */
 #include "pcnn_kernels.h"
 
 void pcnn_prelu_fwd__ref(float *out, const float *x, const float *alpha, size_t p, int ch) {

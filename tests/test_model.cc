@@ -156,9 +156,8 @@ TEST(Model, InitIsDeterministicAndMasked) {
 
 namespace {
 
-// Training is bitwise reproducible for a given thread count: weight-gradient
-// reductions have a fixed order (each output element has one writer, or
-// per-thread partials are summed in thread order).
+// Training is bitwise reproducible run to run at each thread count (and the
+// same across thread counts: test_determinism.cc).
 TEST(Model, TrainingIsBitwiseReproducibleAtEachThreadCount) {
   pcnn_config_t cfg = {1, 16, 2, PCNN_HEAD_BERNOULLI, 12, 12};
   const int n = 4;
