@@ -26,9 +26,11 @@ WARN     := -Wall -Wextra -Werror
 INC      := -Ikernels -Ireference -Imodel
 CFLAGS   := -std=c11 -O2 -g $(WARN) -fopenmp -D_POSIX_C_SOURCE=200809L $(INC) $(SAN) $(EXTRA_CFLAGS)
 CXXFLAGS := -std=c++17 -O2 -g $(WARN) -fopenmp $(INC) $(SAN) $(EXTRA_CXXFLAGS)
-# ISA flags go only on the kernel files that need them (named *__avx2.c, *__avx512.c)
+# ISA flags go only on the kernel files that need them (named *__avx2.c, *__avx512.c,
+# *__avx512bf16.c)
 AVX2_FLAGS   := -mavx2 -mfma
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma
+AVX512BF16_FLAGS := $(AVX512_FLAGS) -mavx512bf16
 
 LIBS   := -lcjson -lpng -lz -lm
 # OpenMPI, for the pixelcnn program's ranks only (model/cli_mpi.c); the
@@ -95,7 +97,7 @@ FUZZ_ALL     := safetensors checkpoint idx cifar plan npy prime
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
-# -O1, except the SIMD kernel files (*__avx2.c, *__avx512.c) at -O0: with
+# -O1, except the SIMD kernel files (*__avx2.c, *__avx512.c, *__avx512bf16.c) at -O0: with
 # ASan + UBSan + fuzzer coverage together clang 14 takes many minutes per
 # kernel file at -O1 (~2 s at -O0), and no loader runs those kernels.
 FUZZ_OPT     := -O1
@@ -120,6 +122,8 @@ $(BUILD)/kernels/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
 $(BUILD)/kernels/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
 $(BUILD)/bench/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
 $(BUILD)/bench/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
+$(BUILD)/kernels/%__avx512bf16.o: XFLAGS = $(AVX512BF16_FLAGS)
+$(BUILD)/bench/%__avx512bf16.o: XFLAGS = $(AVX512BF16_FLAGS)
 $(BUILD)/model/cli_mpi.o: XFLAGS = $(MPI_CFLAGS)
 
 # position-independent twins of the library objects, for libpixelcnn.so
@@ -128,6 +132,7 @@ $(BUILD)/pic/%.o: %.c
 	$(CC) $(CFLAGS) -fPIC $(XFLAGS) -MMD -MP -c $< -o $@
 $(BUILD)/pic/kernels/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
 $(BUILD)/pic/kernels/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
+$(BUILD)/pic/kernels/%__avx512bf16.o: XFLAGS = $(AVX512BF16_FLAGS)
 
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
@@ -217,7 +222,8 @@ $(FUZZ_BUILD)/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_OPT) $(XFLAGS) -MMD -MP -c $< -o $@
 $(FUZZ_BUILD)/kernels/%__avx2.o: XFLAGS = $(AVX2_FLAGS)
 $(FUZZ_BUILD)/kernels/%__avx512.o: XFLAGS = $(AVX512_FLAGS)
-$(FUZZ_BUILD)/kernels/%__avx2.o $(FUZZ_BUILD)/kernels/%__avx512.o: FUZZ_OPT = -O0
+$(FUZZ_BUILD)/kernels/%__avx512bf16.o: XFLAGS = $(AVX512BF16_FLAGS)
+$(FUZZ_BUILD)/kernels/%__avx2.o $(FUZZ_BUILD)/kernels/%__avx512.o $(FUZZ_BUILD)/kernels/%__avx512bf16.o: FUZZ_OPT = -O0
 
 $(FUZZ_LIBPCNN): $(FUZZ_LIB_OBJ)
 	@rm -f $@

@@ -132,7 +132,7 @@ void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads, bo
 
 void register_model() {
   pcnn_isa_t best = PCNN_ISA_REF;
-  for (int i = 0; i < PCNN_ISA_COUNT; i++)
+  for (int i = 0; i < PCNN_ISA_FP32_COUNT; i++)
     if (pcnn_isa_supported((pcnn_isa_t)i)) best = (pcnn_isa_t)i;
   for (int w = 0; w < 2; w++)
     for (int t : thread_counts()) {
@@ -142,7 +142,7 @@ void register_model() {
     }
   static const char *what[] = {"forward", "train_step", "sample_pixel"};
   for (int w = 0; w < 3; w++)
-    for (int i = 0; i < PCNN_ISA_COUNT; i++)
+    for (int i = 0; i < PCNN_ISA_FP32_COUNT; i++)
       for (int t : thread_counts()) {
         const pcnn_isa_t isa = (pcnn_isa_t)i;
         // the scalar model takes ~10 s a training step: time only its forward

@@ -53,7 +53,7 @@ std::vector<std::string> split(const std::string &s, char sep) {
 }
 
 bool is_ours(const std::string &impl) {
-  for (int i = 0; i < PCNN_ISA_COUNT; i++)
+  for (int i = 0; i < PCNN_ISA_FP32_COUNT; i++)
     if (impl == pcnn_isa_name((pcnn_isa_t)i)) return true;
   return false;
 }

@@ -71,7 +71,7 @@ void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads, int
 }
 
 int register_sampler() {
-  for (int i = 1; i < PCNN_ISA_COUNT; i++)  // the scalar GEMM is not worth timing here
+  for (int i = 1; i < PCNN_ISA_FP32_COUNT; i++)  // the scalar GEMM is not worth timing here
     for (int t : thread_counts()) {
       const pcnn_isa_t isa = (pcnn_isa_t)i;
       const std::string name =
@@ -79,7 +79,7 @@ int register_sampler() {
       policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), isa, t, 28, false), name, false);
     }
   pcnn_isa_t best = PCNN_ISA_REF;
-  for (int i = 1; i < PCNN_ISA_COUNT; i++)
+  for (int i = 1; i < PCNN_ISA_FP32_COUNT; i++)
     if (pcnn_isa_supported((pcnn_isa_t)i)) best = (pcnn_isa_t)i;
   if (best != PCNN_ISA_REF)
     for (int t : thread_counts()) {

@@ -14,13 +14,26 @@ static const char *const op_names[] = {
 };
 
 const pcnn_kernel_row_t pcnn_kernel_rows[] = {
-#define PCNN_KERNEL(isa, op, fn) {isa, PCNN_OP_##op, #op, #fn, (void (*)(void))fn},
+#define PCNN_KERNEL(isa, op, fn) {isa, PCNN_OP_##op, #op, #fn, (void (*)(void))fn, PCNN_PREC_FP32},
+#define PCNN_KERNEL_BF16(isa, op, fn)
 #define PCNN_SUPPORTS(isa, op, fn)
 #include "kernel_list.h"
 #undef PCNN_KERNEL
+#undef PCNN_KERNEL_BF16
 #undef PCNN_SUPPORTS
 };
 const int pcnn_kernel_row_count = (int)(sizeof pcnn_kernel_rows / sizeof pcnn_kernel_rows[0]);
+
+const pcnn_kernel_row_t pcnn_kernel_rows_bf16[] = {
+#define PCNN_KERNEL(isa, op, fn)
+#define PCNN_KERNEL_BF16(isa, op, fn) {isa, PCNN_OP_##op, #op, #fn, (void (*)(void))fn, PCNN_PREC_BF16},
+#define PCNN_SUPPORTS(isa, op, fn)
+#include "kernel_list.h"
+#undef PCNN_KERNEL
+#undef PCNN_KERNEL_BF16
+#undef PCNN_SUPPORTS
+};
+const int pcnn_kernel_row_count_bf16 = (int)(sizeof pcnn_kernel_rows_bf16 / sizeof pcnn_kernel_rows_bf16[0]);
 
 /* the shape limits of the list: (isa, op, predicate) */
 static const struct {
@@ -29,9 +42,11 @@ static const struct {
   pcnn_supports_fn *supports;
 } supports_rows[] = {
 #define PCNN_KERNEL(isa, op, fn)
+#define PCNN_KERNEL_BF16(isa, op, fn)
 #define PCNN_SUPPORTS(isa, op, fn) {isa, PCNN_OP_##op, fn},
 #include "kernel_list.h"
 #undef PCNN_KERNEL
+#undef PCNN_KERNEL_BF16
 #undef PCNN_SUPPORTS
 };
 
@@ -56,6 +71,7 @@ const char *pcnn_isa_name(pcnn_isa_t isa) {
     case PCNN_ISA_REF: return "ref";
     case PCNN_ISA_AVX2: return "avx2";
     case PCNN_ISA_AVX512: return "avx512";
+    case PCNN_ISA_AVX512BF16: return "avx512bf16";
     default: return "?";
   }
 }
@@ -78,6 +94,8 @@ int pcnn_isa_supported(pcnn_isa_t isa) {
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
              __builtin_cpu_supports("fma");
+    case PCNN_ISA_AVX512BF16:
+      return pcnn_isa_supported(PCNN_ISA_AVX512) && __builtin_cpu_supports("avx512bf16");
     default: return 0;
   }
 }
@@ -114,6 +132,47 @@ void pcnn_kernels_fill(pcnn_kernels_t *t, pcnn_isa_t max_isa) {
   fill_ops(t, -1, max_isa);
 }
 
+const char *pcnn_prec_name(pcnn_prec_t p) {
+  return p == PCNN_PREC_FP32 ? "fp32" : p == PCNN_PREC_BF16 ? "bf16" : "?";
+}
+
+int pcnn_prec_parse(const char *s) {
+  if (!s) return -1;
+  for (int i = 0; i < PCNN_PREC_COUNT; i++)
+    if (strcmp(s, pcnn_prec_name((pcnn_prec_t)i)) == 0) return i;
+  return -1;
+}
+
+int pcnn_op_has_bf16(int op) {
+  for (int i = 0; i < pcnn_kernel_row_count_bf16; i++)
+    if (pcnn_kernel_rows_bf16[i].op == op) return 1;
+  return 0;
+}
+
+pcnn_isa_t pcnn_bf16_level(pcnn_isa_t isa) {
+  if (isa == PCNN_ISA_REF) return PCNN_ISA_REF;
+  pcnn_isa_t best = PCNN_ISA_REF;
+  for (int i = 0; i < pcnn_kernel_row_count_bf16; i++)
+    if (pcnn_kernel_rows_bf16[i].isa > best && pcnn_isa_supported(pcnn_kernel_rows_bf16[i].isa))
+      best = pcnn_kernel_rows_bf16[i].isa;
+  return best;
+}
+
+void pcnn_kernels_fill_prec(pcnn_kernels_t *t, pcnn_isa_t max_isa, pcnn_prec_t prec) {
+  pcnn_kernels_fill(t, max_isa);
+  if (prec != PCNN_PREC_BF16) return;
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < pcnn_kernel_row_count_bf16; i++) {
+      const pcnn_kernel_row_t *r = &pcnn_kernel_rows_bf16[i];
+      if (pass == 0 ? r->isa != PCNN_ISA_REF
+                    : (r->isa == PCNN_ISA_REF || r->isa > max_isa || !pcnn_isa_supported(r->isa)))
+        continue;
+      set_slot(t, r->op, r->fn);
+      t->isa_of[r->op] = r->isa;
+      t->prec_of[r->op] = PCNN_PREC_BF16;
+    }
+}
+
 void pcnn_kernels_fill_op(pcnn_kernels_t *t, pcnn_op_t op, pcnn_isa_t max_isa) {
   if ((int)op >= 0 && op < PCNN_OP_COUNT) fill_ops(t, (int)op, max_isa);
 }
@@ -122,8 +181,9 @@ static pcnn_kernels_t g_table;
 static pcnn_isa_t g_isa;
 static int g_ready;
 
+/* the best FP32 level (bf16 levels are chosen per model: pcnn_bf16_level) */
 static pcnn_isa_t best_isa(void) {
-  for (int i = PCNN_ISA_COUNT - 1; i > 0; i--)
+  for (int i = PCNN_ISA_FP32_COUNT - 1; i > 0; i--)
     if (pcnn_isa_supported((pcnn_isa_t)i)) return (pcnn_isa_t)i;
   return PCNN_ISA_REF;
 }

@@ -1,5 +1,7 @@
-/* The one kernel list: PCNN_KERNEL(isa, op, function), then the shape limits
- * PCNN_SUPPORTS(isa, op, predicate). Include after defining both macros.
+/* The one kernel list: PCNN_KERNEL(isa, op, function) (FP32),
+ * PCNN_KERNEL_BF16(isa, op, function) (bf16 precision, pcnn_kernels.h), then
+ * the shape limits PCNN_SUPPORTS(isa, op, predicate). Include after defining
+ * the three macros.
  * Every row here is declared in pcnn_kernels.h, can fill the dispatch table,
  * and is compared with its reference twin by tests/test_kernels_*.cc and
  * timed by bench/. Within an op, list rows from the slowest ISA to the
@@ -49,6 +51,17 @@ PCNN_KERNEL(PCNN_ISA_AVX2, gemm_acc, pcnn_gemm_acc__avx2)
 PCNN_KERNEL(PCNN_ISA_AVX512, gemm_acc, pcnn_gemm_acc__avx512)
 PCNN_KERNEL(PCNN_ISA_AVX2, conv_prelu_fwd, pcnn_conv_prelu_fwd__avx2)
 PCNN_KERNEL(PCNN_ISA_AVX512, conv_prelu_fwd, pcnn_conv_prelu_fwd__avx512)
+
+/* bf16 precision: the reference (pcnn_<op>__ref_bf16: the FP32 reference on
+ * operands rounded to bf16), then the SIMD levels */
+PCNN_KERNEL_BF16(PCNN_ISA_REF, conv_fwd, pcnn_conv_fwd__ref_bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_REF, conv_bwd_data, pcnn_conv_bwd_data__ref_bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_REF, conv_bwd_weights, pcnn_conv_bwd_weights__ref_bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_REF, conv1x1_prelu_fwd, pcnn_conv1x1_prelu_fwd__ref_bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_REF, conv1x1_prelu_bwd_data, pcnn_conv1x1_prelu_bwd_data__ref_bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_REF, conv1x1_prelu_bwd_weights, pcnn_conv1x1_prelu_bwd_weights__ref_bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_REF, gemm_acc, pcnn_gemm_acc__ref_bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_REF, conv_prelu_fwd, pcnn_conv_prelu_fwd__ref_bf16)
 
 /* Shape limits: the kernel (isa, op) calls predicate(c) first and hands the
  * shapes it returns 0 for to its reference twin (pcnn_kernel_falls_back

@@ -159,12 +159,43 @@ typedef void pcnn_gemm_acc_fn(float *c, const float *a, const float *b, int m, i
                               int lda, int ldb, int ldc);
 
 /* ---- instruction sets ---- */
-typedef enum { PCNN_ISA_REF = 0, PCNN_ISA_AVX2 = 1, PCNN_ISA_AVX512 = 2, PCNN_ISA_COUNT } pcnn_isa_t;
+/* Kernel levels, slowest first. ref, avx2 and avx512 have FP32 kernels;
+ * avx512bf16 (AVX-512 with AVX512_BF16: VDPBF16PS, VCVTNE2PS2BF16) has bf16
+ * kernels only (an FP32 table at that level takes the avx512 rows). */
+typedef enum {
+  PCNN_ISA_REF = 0,
+  PCNN_ISA_AVX2 = 1,
+  PCNN_ISA_AVX512 = 2,
+  PCNN_ISA_AVX512BF16 = 3,
+  PCNN_ISA_COUNT
+} pcnn_isa_t;
+/* the FP32 levels are [0, PCNN_ISA_FP32_COUNT) */
+#define PCNN_ISA_FP32_COUNT 3
 const char *pcnn_isa_name(pcnn_isa_t isa);
-/* -1 if unknown; accepts "ref", "avx2", "avx512" */
+/* -1 if unknown; accepts "ref", "avx2", "avx512", "avx512bf16" */
 int pcnn_isa_parse(const char *s);
 /* 1 if this CPU and OS run code of that ISA (CPUID + XCR0 via __builtin_cpu_supports) */
 int pcnn_isa_supported(pcnn_isa_t isa);
+
+/* ---- precision ----
+ * fp32: every kernel in float32. bf16 (mixed): the ops pcnn_op_has_bf16
+ * lists (the convolutions and the sampler's GEMM) round both operands of
+ * every product to bf16 (round to nearest even, pcnn_bf16.h) and add the
+ * products in fp32; their inputs and outputs stay float arrays, so a bf16
+ * kernel has its FP32 twin's signature and contract. The rest (bias, PReLU,
+ * residual adds, bias and slope gradients, the loss heads, Nadam) is FP32.
+ * The bf16 reference of op is pcnn_<op>__ref_bf16: the FP32 reference with
+ * the operands of its products rounded, so a SIMD bf16 kernel differs from
+ * it only in the order of its fp32 additions. */
+typedef enum { PCNN_PREC_FP32 = 0, PCNN_PREC_BF16 = 1, PCNN_PREC_COUNT } pcnn_prec_t;
+const char *pcnn_prec_name(pcnn_prec_t p);
+/* -1 if unknown; accepts "fp32", "bf16" */
+int pcnn_prec_parse(const char *s);
+/* 1 if op has a bf16 form (rows in the bf16 list) */
+int pcnn_op_has_bf16(int op);
+/* The bf16 level a model of cap `isa` runs: ref if isa is ref, else the best
+ * bf16 level this CPU supports (ref if none). */
+pcnn_isa_t pcnn_bf16_level(pcnn_isa_t isa);
 
 /* ---- the kernel table: one slot per operation and direction ---- */
 #define PCNN_OPS(X)                                                                           \
@@ -188,20 +219,25 @@ typedef struct {
 #undef PCNN_SLOT
   /* ISA each slot came from, indexed by pcnn_op_t */
   pcnn_isa_t isa_of[PCNN_OP_COUNT];
+  /* precision of each slot (bf16 only for the ops pcnn_op_has_bf16 lists) */
+  pcnn_prec_t prec_of[PCNN_OP_COUNT];
 } pcnn_kernels_t;
 
 /* A kernel's shape limit: 1 if the kernel runs the shape c in its own SIMD
  * code, 0 if it hands c to its reference twin (c must pass pcnn_conv_check). */
 typedef int pcnn_supports_fn(const pcnn_conv_t *c);
 
-/* One row per implemented kernel: (isa, op, function), and one per kernel
- * with a shape limit: (isa, op, predicate). kernels/kernel_list.h is the
- * single list; it drives these declarations, the dispatch, the tests and the
+/* One row per implemented kernel: (isa, op, function) for FP32 and
+ * PCNN_KERNEL_BF16 (isa, op, function) for bf16, and one per kernel with a
+ * shape limit: (isa, op, predicate). kernels/kernel_list.h is the single
+ * list; it drives these declarations, the dispatch, the tests and the
  * benchmarks. */
 #define PCNN_KERNEL(isa, op, fn) pcnn_##op##_fn fn;
+#define PCNN_KERNEL_BF16(isa, op, fn) pcnn_##op##_fn fn;
 #define PCNN_SUPPORTS(isa, op, fn) pcnn_supports_fn fn;
 #include "kernel_list.h"
 #undef PCNN_KERNEL
+#undef PCNN_KERNEL_BF16
 #undef PCNN_SUPPORTS
 
 typedef struct {
@@ -210,9 +246,13 @@ typedef struct {
   const char *op_name;
   const char *fn_name;
   void (*fn)(void);
+  pcnn_prec_t prec;
 } pcnn_kernel_row_t;
+/* the FP32 rows, then (a second array) the bf16 rows */
 extern const pcnn_kernel_row_t pcnn_kernel_rows[];
 extern const int pcnn_kernel_row_count;
+extern const pcnn_kernel_row_t pcnn_kernel_rows_bf16[];
+extern const int pcnn_kernel_row_count_bf16;
 const char *pcnn_op_name(int op);
 int pcnn_op_count(void);
 
@@ -244,6 +284,10 @@ void pcnn_kernels_fill(pcnn_kernels_t *t, pcnn_isa_t max_isa);
 /* Sets only op's slot of t, as pcnn_kernels_fill would at max_isa (a model
  * takes its element-wise ops at their own plan level this way). */
 void pcnn_kernels_fill_op(pcnn_kernels_t *t, pcnn_op_t op, pcnn_isa_t max_isa);
+/* As pcnn_kernels_fill, then for prec == bf16 the ops with a bf16 form are
+ * overridden by the bf16 reference, then by the fastest bf16 row whose ISA
+ * is <= max_isa and supported here. */
+void pcnn_kernels_fill_prec(pcnn_kernels_t *t, pcnn_isa_t max_isa, pcnn_prec_t prec);
 /* The process-wide table: max ISA from PIXELCNN_ISA (ref|avx2|avx512) if set,
  * else the best this CPU supports. Filled on first call. */
 const pcnn_kernels_t *pcnn_kernels(void);

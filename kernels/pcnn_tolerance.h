@@ -20,5 +20,14 @@
 #define PCNN_TOL_ULP8 5e-7       /* per-element vector exp / log / sigmoid (8 ulp) */
 #define PCNN_TOL_ONEDNN 1e-4     /* our reference conv against oneDNN, over a tensor */
 #define PCNN_TOL_CACHED 1e-4     /* caching sampler logits against the full forward (abs) */
+/* bf16 precision against FP32, per output: |y_bf16 - y_fp32| <= tol x S,
+ * S = the sum over the output's products of |a| |b| (the FP32 reference run
+ * on |a|, |b|). Each product's two roundings to bf16 err by at most
+ * 2 x 2^-8 + 2^-16 relative (pcnn_bf16.h); both fp32 sums of n terms by at
+ * most n 2^-24 each (2^-9.4 of S at n = 25,088, a batch-32 weight gradient);
+ * together below 0.011 < 2^-6 for n <= 32,768. A bf16 SIMD kernel against the bf16
+ * reference keeps the FP32 tolerances above (only the order of its fp32
+ * additions differs). */
+#define PCNN_TOL_BF16 (1.0 / 64)
 
 #endif /* PCNN_TOLERANCE_H */

@@ -283,7 +283,7 @@ int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_I
   make_problem(&P, op, c, 4242 + op);
   float *ref[3];
   ref_outputs(&P, ref);
-  for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
+  for (int isa = 0; isa < PCNN_ISA_FP32_COUNT; isa++) {
     if (!fn[isa]) continue;
     ms[isa] = 1e3 * time_op(&P, fn[isa], reps);
     err[isa] = max_relerr(P.out, ref, P.nout, 3);

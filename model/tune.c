@@ -14,7 +14,7 @@ static void pick(pcnn_op_t op, const pcnn_conv_t *c, int reps, FILE *log, const 
                  const char *which, pcnn_isa_t *isa_out, double *ms_out) {
   double best = -1, ms[PCNN_ISA_COUNT], err[PCNN_ISA_COUNT];
   pcnn_kernel_measure(op, c, reps, ms, err);
-  for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
+  for (int isa = 0; isa < PCNN_ISA_FP32_COUNT; isa++) {
     if (ms[isa] < 0) continue;
     /* a SIMD level that hands this shape to the reference is the reference
      * under another name: not a candidate */

@@ -4,14 +4,21 @@
  * [pcnn_mask_co_begin(ci), cout). Threads (OpenMP) split over images for the
  * forward and the data gradient, and over input channels for the weight
  * gradient, so every output element has one writer and the result does not
- * depend on the thread count. */
+ * depend on the thread count. The __ref_bf16 twins (bf16 precision,
+ * pcnn_kernels.h) run the same loops with both operands of every product
+ * rounded to bf16. */
+#include "pcnn_bf16.h"
 #include "pcnn_kernels.h"
+
+/* bf: 1 for the bf16 precision (the __ref_bf16 twins): both operands of
+ * every product rounded to bf16 (pcnn_bf16.h), everything else as FP32 */
+#define BF(x) (bf ? pcnn_bf16_round(x) : (x))
 
 /* image-row pointer helpers; NHWC */
 #define PIX(base, C, c, n, y, x) ((base) + ((((size_t)(n) * (c)->h + (y)) * (c)->w + (x)) * (C)))
 
-void pcnn_conv_fwd__ref(float *out, const float *in, const float *w, const float *b,
-                        const pcnn_conv_t *c) {
+static void conv_fwd(const int bf, float *out, const float *in, const float *w, const float *b,
+                     const pcnn_conv_t *c) {
   /* out (N,H,W,cout); in (N,H,W,cin); w [k][k][cin][cout]; b (cout) */
   const int r = c->k / 2, cin = c->cin, cout = c->cout;
 #pragma omp parallel for schedule(static)
@@ -30,16 +37,16 @@ void pcnn_conv_fwd__ref(float *out, const float *in, const float *w, const float
             const float *ip = PIX(in, cin, c, n, iy, ix);
             const float *wt = w + ((size_t)ky * c->k + kx) * cin * cout;
             for (int ci = 0; ci < cin; ci++) {
-              const float v = ip[ci];
+              const float v = BF(ip[ci]);
               const float *wr = wt + (size_t)ci * cout;
-              for (int co = pcnn_mask_co_begin(c, ky, kx, ci); co < cout; co++) o[co] += v * wr[co];
+              for (int co = pcnn_mask_co_begin(c, ky, kx, ci); co < cout; co++) o[co] += v * BF(wr[co]);
             }
           }
         }
       }
 }
 
-void pcnn_conv_bwd_data__ref(float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
+static void conv_bwd_data(const int bf, float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
   /* din (N,H,W,cin) += sum over kept taps of w * dout at the pixel the tap feeds */
   const int r = c->k / 2, cin = c->cin, cout = c->cout;
 #pragma omp parallel for schedule(static)
@@ -60,7 +67,7 @@ void pcnn_conv_bwd_data__ref(float *din, const float *dout, const float *w, cons
             for (int ci = 0; ci < cin; ci++) {
               const float *wr = wt + (size_t)ci * cout;
               float s = 0.f;
-              for (int co = pcnn_mask_co_begin(c, ky, kx, ci); co < cout; co++) s += wr[co] * go[co];
+              for (int co = pcnn_mask_co_begin(c, ky, kx, ci); co < cout; co++) s += BF(wr[co]) * BF(go[co]);
               di[ci] += s;
             }
           }
@@ -68,8 +75,8 @@ void pcnn_conv_bwd_data__ref(float *din, const float *dout, const float *w, cons
       }
 }
 
-void pcnn_conv_bwd_weights__ref(float *dw, float *db, const float *dout, const float *in,
-                                const pcnn_conv_t *c) {
+static void conv_bwd_weights(const int bf, float *dw, float *db, const float *dout, const float *in,
+                             const pcnn_conv_t *c) {
   /* dw [k][k][cin][cout] += in (x) dout at kept taps; db (cout) += sum dout */
   const int r = c->k / 2, cin = c->cin, cout = c->cout;
 #pragma omp parallel for schedule(static)
@@ -86,9 +93,9 @@ void pcnn_conv_bwd_weights__ref(float *dw, float *db, const float *dout, const f
             for (int x = 0; x < c->w; x++) {
               const int ix = x + kx - r;
               if (ix < 0 || ix >= c->w) continue;
-              const float v = PIX(in, cin, c, n, iy, ix)[ci];
+              const float v = BF(PIX(in, cin, c, n, iy, ix)[ci]);
               const float *go = PIX(dout, cout, c, n, y, x);
-              for (int co = co0; co < cout; co++) dwr[co] += v * go[co];
+              for (int co = co0; co < cout; co++) dwr[co] += v * BF(go[co]);
             }
           }
       }
@@ -96,4 +103,25 @@ void pcnn_conv_bwd_weights__ref(float *dw, float *db, const float *dout, const f
   const size_t p = (size_t)c->n * c->h * c->w;
   for (size_t i = 0; i < p; i++)
     for (int co = 0; co < cout; co++) db[co] += dout[i * cout + co];
+}
+
+/* db is a sum of dout, no products: fp32 in both precisions */
+void pcnn_conv_fwd__ref(float *out, const float *in, const float *w, const float *b, const pcnn_conv_t *c) {
+  conv_fwd(0, out, in, w, b, c);
+}
+void pcnn_conv_bwd_data__ref(float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
+  conv_bwd_data(0, din, dout, w, c);
+}
+void pcnn_conv_bwd_weights__ref(float *dw, float *db, const float *dout, const float *in, const pcnn_conv_t *c) {
+  conv_bwd_weights(0, dw, db, dout, in, c);
+}
+void pcnn_conv_fwd__ref_bf16(float *out, const float *in, const float *w, const float *b, const pcnn_conv_t *c) {
+  conv_fwd(1, out, in, w, b, c);
+}
+void pcnn_conv_bwd_data__ref_bf16(float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
+  conv_bwd_data(1, din, dout, w, c);
+}
+void pcnn_conv_bwd_weights__ref_bf16(float *dw, float *db, const float *dout, const float *in,
+                                     const pcnn_conv_t *c) {
+  conv_bwd_weights(1, dw, db, dout, in, c);
 }

@@ -93,7 +93,7 @@ size_t count(const std::string &s, const std::string &what) {
 }
 
 bool is_isa(const std::string &s) {
-  for (int i = 0; i < PCNN_ISA_COUNT; i++)
+  for (int i = 0; i < PCNN_ISA_FP32_COUNT; i++)
     if (s == pcnn_isa_name((pcnn_isa_t)i)) return true;
   return false;
 }

@@ -269,7 +269,7 @@ TEST_P(TrainThreads, SameBitsAt1_2_3_4_8Threads) {
 }
 
 pcnn_isa_t best_isa() {
-  for (int i = PCNN_ISA_COUNT - 1; i > 0; i--)
+  for (int i = PCNN_ISA_FP32_COUNT - 1; i > 0; i--)
     if (pcnn_isa_supported((pcnn_isa_t)i)) return (pcnn_isa_t)i;
   return PCNN_ISA_REF;
 }

@@ -9,7 +9,7 @@ extern "C" {
 }
 
 TEST(Dispatch, EverySlotFilledAtEveryLevel) {
-  for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
+  for (int isa = 0; isa < PCNN_ISA_FP32_COUNT; isa++) {
     if (!pcnn_isa_supported((pcnn_isa_t)isa)) continue;
     pcnn_kernels_t t;
     pcnn_kernels_fill(&t, (pcnn_isa_t)isa);
@@ -54,10 +54,10 @@ TEST(Measure, EveryLevelAgainstTheReference) {
     ASSERT_GE(op, 0) << name;
     double ms[PCNN_ISA_COUNT], err[PCNN_ISA_COUNT];
     int want = 0;
-    for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) want += pcnn_isa_supported((pcnn_isa_t)isa);
+    for (int isa = 0; isa < PCNN_ISA_FP32_COUNT; isa++) want += pcnn_isa_supported((pcnn_isa_t)isa);
     EXPECT_EQ(pcnn_kernel_measure(op, &c, 2, ms, err), want) << name;
     EXPECT_EQ(err[PCNN_ISA_REF], 0.0) << name;
-    for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
+    for (int isa = 0; isa < PCNN_ISA_FP32_COUNT; isa++) {
       if (!pcnn_isa_supported((pcnn_isa_t)isa)) {
         EXPECT_EQ(ms[isa], -1.0);
         continue;
@@ -80,7 +80,7 @@ pcnn_conv_t Cv(int n, int h, int w, int cin, int cout, int k, int mask, int grou
 // the SIMD ISAs this CPU runs
 std::vector<pcnn_isa_t> simd_isas() {
   std::vector<pcnn_isa_t> v;
-  for (int isa = PCNN_ISA_REF + 1; isa < PCNN_ISA_COUNT; isa++)
+  for (int isa = PCNN_ISA_REF + 1; isa < PCNN_ISA_FP32_COUNT; isa++)
     if (pcnn_isa_supported((pcnn_isa_t)isa)) v.push_back((pcnn_isa_t)isa);
   return v;
 }

@@ -126,7 +126,7 @@ Outputs run(const pcnn_config_t &cfg, const pcnn_plan_t *plan, pcnn_isa_t proces
 }
 
 pcnn_isa_t best_isa() {
-  for (int i = PCNN_ISA_COUNT - 1; i > 0; i--)
+  for (int i = PCNN_ISA_FP32_COUNT - 1; i > 0; i--)
     if (pcnn_isa_supported((pcnn_isa_t)i)) return (pcnn_isa_t)i;
   return PCNN_ISA_REF;
 }

@@ -76,7 +76,7 @@ TEST(Infer, DepthFirstSameBitsAsLayerByLayer) {
   };
   int checked = 0;
   for (const pcnn_config_t &cfg : cfgs)
-    for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
+    for (int isa = 0; isa < PCNN_ISA_FP32_COUNT; isa++) {
       if (!pcnn_isa_supported((pcnn_isa_t)isa)) continue;
       for (int threads : {1, 2, 3})
         for (int n : {1, 2, 4, 5, 12}) {

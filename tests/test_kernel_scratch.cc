@@ -40,7 +40,7 @@ TEST(KernelScratch, FreedWhenItsThreadExits) {
   const pcnn_conv_t c = {1, 6, 5, 128, 128, 3, PCNN_MASK_B, 1};
   std::vector<float> din((size_t)6 * 5 * 128), dout(din.size(), 0.5f), w((size_t)9 * 128 * 128, 0.25f);
   const size_t scratch = (size_t)5 * 128 * 128 * sizeof(float);
-  for (int isa = PCNN_ISA_AVX2; isa < PCNN_ISA_COUNT; isa++) {
+  for (int isa = PCNN_ISA_AVX2; isa < PCNN_ISA_FP32_COUNT; isa++) {
     if (!pcnn_isa_supported((pcnn_isa_t)isa)) continue;
     pcnn_kernels_t t;
     pcnn_kernels_fill(&t, (pcnn_isa_t)isa);

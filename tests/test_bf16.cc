@@ -1,0 +1,255 @@
+// test_bf16.cc: the bf16 precision's foundations.
+//  - rounding to bf16 (pcnn_bf16.h): known values, ties to even, NaN, inf,
+//    subnormals, and against the hardware's VCVTNEPS2BF16 where the CPU has it;
+//  - each bf16 reference (pcnn_<op>__ref_bf16) is exactly the FP32 reference
+//    on operands rounded to bf16 (bitwise, where the rounded operand is an
+//    input), and within PCNN_TOL_BF16 x sum |a||b| of the FP32 reference on
+//    the unrounded inputs, and not equal to it (the rounding happens);
+//  - the kernel table in bf16 takes the bf16 rows for exactly the ops that
+//    have them, at every level, and the FP32 rows elsewhere.
+#include <cmath>
+#include <cstring>
+
+#include "test_util.h"
+
+extern "C" {
+#include "pcnn_bf16.h"
+}
+
+namespace {
+
+float bits(uint32_t u) { return pcnn_f32_of_bits(u); }
+
+TEST(Bf16, RoundsToNearestEven) {
+  EXPECT_EQ(pcnn_f32_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(pcnn_f32_to_bf16(-2.0f), 0xc000);
+  // 1 + 2^-8 is halfway between 1 and 1 + 2^-7: ties to even (1.0)
+  EXPECT_EQ(pcnn_f32_to_bf16(bits(0x3f808000u)), 0x3f80);
+  // 1 + 3 x 2^-8 is halfway between 1 + 2^-7 (odd) and 1 + 2^-6: up
+  EXPECT_EQ(pcnn_f32_to_bf16(bits(0x3f818000u)), 0x3f82);
+  // just above halfway rounds up, just below down
+  EXPECT_EQ(pcnn_f32_to_bf16(bits(0x3f808001u)), 0x3f81);
+  EXPECT_EQ(pcnn_f32_to_bf16(bits(0x3f807fffu)), 0x3f80);
+  // the largest float rounds to infinity; infinities stay
+  EXPECT_EQ(pcnn_f32_to_bf16(bits(0x7f7fffffu)), 0x7f80);
+  EXPECT_EQ(pcnn_f32_to_bf16(INFINITY), 0x7f80);
+  EXPECT_EQ(pcnn_f32_to_bf16(-INFINITY), 0xff80);
+  // NaN stays NaN (quiet), even one whose payload sits in the low 16 bits
+  EXPECT_TRUE(std::isnan(pcnn_bf16_round(bits(0x7f800001u))));
+  EXPECT_TRUE(std::isnan(pcnn_bf16_round(NAN)));
+  // subnormals become zeros of their sign, as the hardware reads them
+  EXPECT_EQ(pcnn_f32_to_bf16(bits(0x00000001u)), 0x0000);
+  EXPECT_EQ(pcnn_f32_to_bf16(bits(0x807fffffu)), 0x8000);
+  // the bound: |round(x) - x| <= 2^-8 |x| on random normal values
+  pt::Rng r(5);
+  for (int i = 0; i < 100000; i++) {
+    const float x = r.uniform(-1e3f, 1e3f);
+    EXPECT_LE(std::fabs((double)pcnn_bf16_round(x) - x), std::ldexp(std::fabs((double)x), -8)) << x;
+  }
+}
+
+// the FP32 reference of op and its bf16 twin, from the kernel list
+void (*row_fn(int op, pcnn_prec_t prec))(void) {
+  const pcnn_kernel_row_t *rows = prec == PCNN_PREC_BF16 ? pcnn_kernel_rows_bf16 : pcnn_kernel_rows;
+  const int n = prec == PCNN_PREC_BF16 ? pcnn_kernel_row_count_bf16 : pcnn_kernel_row_count;
+  for (int i = 0; i < n; i++)
+    if (rows[i].op == op && rows[i].isa == PCNN_ISA_REF) return rows[i].fn;
+  return nullptr;
+}
+
+std::vector<float> rounded(std::vector<float> v) {
+  for (float &x : v) x = pcnn_bf16_round(x);
+  return v;
+}
+std::vector<float> absv(std::vector<float> v) {
+  for (float &x : v) x = std::fabs(x);
+  return v;
+}
+std::vector<float> masked(std::vector<float> w, const pcnn_conv_t &c) {
+  std::vector<float> m(w.size());
+  pcnn_mask_fill(m.data(), &c);
+  for (size_t i = 0; i < w.size(); i++) w[i] *= m[i];
+  return w;
+}
+
+bool same_bits(const std::vector<float> &a, const std::vector<float> &b) {
+  return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// y_bf16 within PCNN_TOL_BF16 x s of y32 everywhere (s: the sum of |products|,
+// plus the magnitude of what was there before, for accumulating outputs), and
+// different somewhere by more than 2^-12 s: the rounding is really applied
+::testing::AssertionResult within_bound(const std::vector<float> &y16, const std::vector<float> &y32,
+                                        const std::vector<float> &s, const std::string &what) {
+  size_t bad = 0, moved = 0;
+  for (size_t i = 0; i < y16.size(); i++) {
+    const double d = std::fabs((double)y16[i] - y32[i]);
+    if (!(d <= PCNN_TOL_BF16 * s[i])) bad++;
+    if (d > std::ldexp((double)s[i], -12)) moved++;
+  }
+  if (bad) return ::testing::AssertionFailure() << what << ": " << bad << " outputs beyond the bf16 bound";
+  if (!moved) return ::testing::AssertionFailure() << what << ": no output moved: bf16 rounding not applied?";
+  return ::testing::AssertionSuccess();
+}
+
+pcnn_conv_t Cv(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
+  pcnn_conv_t c;
+  c.n = n, c.h = h, c.w = w, c.cin = cin, c.cout = cout, c.k = k, c.mask = mask, c.groups = groups;
+  return c;
+}
+
+const pcnn_conv_t kShapes[] = {Cv(2, 7, 9, 13, 21, 3, PCNN_MASK_B, 1), Cv(1, 6, 5, 3, 30, 7, PCNN_MASK_A, 3),
+                               Cv(2, 5, 6, 33, 17, 1, PCNN_MASK_B, 3), Cv(1, 8, 8, 64, 64, 3, PCNN_MASK_B, 1),
+                               Cv(1, 4, 7, 32, 48, 1, PCNN_MASK_B, 1)};
+
+TEST(Bf16, ConvReferenceIsTheFp32ReferenceOnRoundedOperands) {
+  auto *f32 = (pcnn_conv_fwd_fn *)row_fn(PCNN_OP_conv_fwd, PCNN_PREC_FP32);
+  auto *f16 = (pcnn_conv_fwd_fn *)row_fn(PCNN_OP_conv_fwd, PCNN_PREC_BF16);
+  auto *d32 = (pcnn_conv_bwd_data_fn *)row_fn(PCNN_OP_conv_bwd_data, PCNN_PREC_FP32);
+  auto *d16 = (pcnn_conv_bwd_data_fn *)row_fn(PCNN_OP_conv_bwd_data, PCNN_PREC_BF16);
+  auto *w32 = (pcnn_conv_bwd_weights_fn *)row_fn(PCNN_OP_conv_bwd_weights, PCNN_PREC_FP32);
+  auto *w16 = (pcnn_conv_bwd_weights_fn *)row_fn(PCNN_OP_conv_bwd_weights, PCNN_PREC_BF16);
+  ASSERT_TRUE(f32 && f16 && d32 && d16 && w32 && w16);
+  ASSERT_NE((void *)f32, (void *)f16);
+  uint64_t seed = 10;
+  for (const pcnn_conv_t &c : kShapes) {
+    SCOPED_TRACE(pt::conv_str(c));
+    const auto in = pt::rand_vec(pt::conv_in_size(c), seed++), dout = pt::rand_vec(pt::conv_out_size(c), seed++);
+    const auto w = masked(pt::rand_vec(pt::conv_w_size(c), seed++, -0.3f, 0.3f), c);
+    const auto b = pt::rand_vec(c.cout, seed++);
+    const std::vector<float> zb(c.cout, 0.f);
+    const size_t no = pt::conv_out_size(c), ni = pt::conv_in_size(c), nw = pt::conv_w_size(c);
+    // forward
+    std::vector<float> y16(no), y32(no), yr(no), s(no);
+    f16(y16.data(), in.data(), w.data(), b.data(), &c);
+    f32(yr.data(), rounded(in).data(), rounded(w).data(), b.data(), &c);
+    EXPECT_TRUE(same_bits(y16, yr)) << "forward";
+    f32(y32.data(), in.data(), w.data(), b.data(), &c);
+    f32(s.data(), absv(in).data(), absv(w).data(), zb.data(), &c);
+    EXPECT_TRUE(within_bound(y16, y32, s, "forward"));
+    // data gradient (accumulates into zeros here)
+    std::vector<float> g16(ni, 0.f), g32(ni, 0.f), gr(ni, 0.f), gs(ni, 0.f);
+    d16(g16.data(), dout.data(), w.data(), &c);
+    d32(gr.data(), rounded(dout).data(), rounded(w).data(), &c);
+    EXPECT_TRUE(same_bits(g16, gr)) << "backward data";
+    d32(g32.data(), dout.data(), w.data(), &c);
+    d32(gs.data(), absv(dout).data(), absv(w).data(), &c);
+    EXPECT_TRUE(within_bound(g16, g32, gs, "backward data"));
+    // weight gradient: dw on rounded operands, db (a sum of dout) in fp32
+    std::vector<float> dw16(nw, 0.f), dwr(nw, 0.f), dw32(nw, 0.f), dws(nw, 0.f);
+    std::vector<float> db16(c.cout, 0.f), dbr(c.cout, 0.f), db32(c.cout, 0.f), dbs(c.cout, 0.f);
+    w16(dw16.data(), db16.data(), dout.data(), in.data(), &c);
+    w32(dwr.data(), dbr.data(), rounded(dout).data(), rounded(in).data(), &c);
+    w32(dw32.data(), db32.data(), dout.data(), in.data(), &c);
+    w32(dws.data(), dbs.data(), absv(dout).data(), absv(in).data(), &c);
+    EXPECT_TRUE(same_bits(dw16, dwr)) << "backward weights";
+    EXPECT_TRUE(same_bits(db16, db32)) << "bias gradient is fp32";
+    // masked taps are 0 in both: compare the kept ones by the bound
+    std::vector<float> m(nw);
+    pcnn_mask_fill(m.data(), &c);
+    std::vector<float> k16, k32, ks;
+    for (size_t i = 0; i < nw; i++)
+      if (m[i] != 0.f) k16.push_back(dw16[i]), k32.push_back(dw32[i]), ks.push_back(dws[i]);
+    EXPECT_TRUE(within_bound(k16, k32, ks, "backward weights"));
+  }
+}
+
+TEST(Bf16, FusedReferencesWithinTheBound) {
+  auto *f32 = (pcnn_conv1x1_prelu_fwd_fn *)row_fn(PCNN_OP_conv1x1_prelu_fwd, PCNN_PREC_FP32);
+  auto *f16 = (pcnn_conv1x1_prelu_fwd_fn *)row_fn(PCNN_OP_conv1x1_prelu_fwd, PCNN_PREC_BF16);
+  auto *d32 = (pcnn_conv1x1_prelu_bwd_data_fn *)row_fn(PCNN_OP_conv1x1_prelu_bwd_data, PCNN_PREC_FP32);
+  auto *d16 = (pcnn_conv1x1_prelu_bwd_data_fn *)row_fn(PCNN_OP_conv1x1_prelu_bwd_data, PCNN_PREC_BF16);
+  auto *w32 = (pcnn_conv1x1_prelu_bwd_weights_fn *)row_fn(PCNN_OP_conv1x1_prelu_bwd_weights, PCNN_PREC_FP32);
+  auto *w16 = (pcnn_conv1x1_prelu_bwd_weights_fn *)row_fn(PCNN_OP_conv1x1_prelu_bwd_weights, PCNN_PREC_BF16);
+  auto *p32 = (pcnn_conv_prelu_fwd_fn *)row_fn(PCNN_OP_conv_prelu_fwd, PCNN_PREC_FP32);
+  auto *p16 = (pcnn_conv_prelu_fwd_fn *)row_fn(PCNN_OP_conv_prelu_fwd, PCNN_PREC_BF16);
+  ASSERT_TRUE(f32 && f16 && d32 && d16 && w32 && w16 && p32 && p16);
+  uint64_t seed = 40;
+  for (const pcnn_conv_t &c : kShapes) {
+    SCOPED_TRACE(pt::conv_str(c));
+    const size_t no = pt::conv_out_size(c), ni = pt::conv_in_size(c), nw = pt::conv_w_size(c);
+    const auto in = pt::rand_vec(ni, seed++), dout = pt::rand_vec(no, seed++), pre = pt::rand_vec(no, seed++);
+    const auto res = pt::rand_vec(no, seed++);
+    const auto w = masked(pt::rand_vec(nw, seed++, -0.3f, 0.3f), c);
+    const auto b = pt::rand_vec(c.cout, seed++), alpha = pt::rand_vec(c.cout, seed++, 0.1f, 0.4f);
+    // conv + residual + PReLU: pre bitwise the FP32 one on rounded operands
+    std::vector<float> q16(no), o16(no), qr(no), orr(no);
+    p16(q16.data(), o16.data(), in.data(), w.data(), b.data(), res.data(), alpha.data(), &c);
+    p32(qr.data(), orr.data(), rounded(in).data(), rounded(w).data(), b.data(), res.data(), alpha.data(), &c);
+    EXPECT_TRUE(same_bits(q16, qr) && same_bits(o16, orr)) << "conv_prelu_fwd";
+    if (c.k != 1) continue;
+    // the fused 1x1: forward bitwise on rounded operands
+    std::vector<float> y16(no), a16(no), yr(no), ar(no);
+    f16(y16.data(), a16.data(), in.data(), w.data(), b.data(), alpha.data(), &c);
+    f32(yr.data(), ar.data(), rounded(in).data(), rounded(w).data(), b.data(), alpha.data(), &c);
+    EXPECT_TRUE(same_bits(y16, yr) && same_bits(a16, ar)) << "conv1x1_prelu_fwd";
+    // backward: dpre = prelu'(pre) dout is rounded after it is formed, so the
+    // bound (S from |dpre| <= max(1, alpha) |dout| = |dout| here)
+    std::vector<float> g16(ni, 0.f), g32(ni, 0.f), gs(ni, 0.f);
+    const std::vector<float> ones(c.cout, 1.f), pos(no, 1.f);
+    d16(g16.data(), dout.data(), pre.data(), w.data(), alpha.data(), &c);
+    d32(g32.data(), dout.data(), pre.data(), w.data(), alpha.data(), &c);
+    d32(gs.data(), absv(dout).data(), pos.data(), absv(w).data(), ones.data(), &c);
+    EXPECT_TRUE(within_bound(g16, g32, gs, "conv1x1_prelu_bwd_data"));
+    std::vector<float> dw16(nw, 0.f), dw32(nw, 0.f), dws(nw, 0.f);
+    std::vector<float> db16(c.cout, 0.f), db32(c.cout, 0.f), da16(c.cout, 0.f), da32(c.cout, 0.f), x(2 * c.cout);
+    w16(dw16.data(), db16.data(), da16.data(), dout.data(), pre.data(), in.data(), alpha.data(), &c);
+    w32(dw32.data(), db32.data(), da32.data(), dout.data(), pre.data(), in.data(), alpha.data(), &c);
+    w32(dws.data(), x.data(), x.data() + c.cout, absv(dout).data(), pos.data(), absv(in).data(), ones.data(), &c);
+    EXPECT_TRUE(same_bits(db16, db32) && same_bits(da16, da32)) << "bias and slope gradients are fp32";
+    std::vector<float> m(nw);
+    pcnn_mask_fill(m.data(), &c);
+    std::vector<float> k16, k32, ks;
+    for (size_t i = 0; i < nw; i++)
+      if (m[i] != 0.f) k16.push_back(dw16[i]), k32.push_back(dw32[i]), ks.push_back(dws[i]);
+    EXPECT_TRUE(within_bound(k16, k32, ks, "conv1x1_prelu_bwd_weights"));
+  }
+}
+
+TEST(Bf16, GemmReferenceIsTheFp32OneOnRoundedOperands) {
+  auto *g32 = (pcnn_gemm_acc_fn *)row_fn(PCNN_OP_gemm_acc, PCNN_PREC_FP32);
+  auto *g16 = (pcnn_gemm_acc_fn *)row_fn(PCNN_OP_gemm_acc, PCNN_PREC_BF16);
+  ASSERT_TRUE(g32 && g16);
+  const int m = 5, n = 37, k = 70;
+  const auto a = pt::rand_vec(m * k, 1), b = pt::rand_vec(k * n, 2), c0 = pt::rand_vec(m * n, 3);
+  std::vector<float> c16 = c0, cr = c0, c32 = c0, cs = absv(c0);
+  g16(c16.data(), a.data(), b.data(), m, n, k, k, n, n);
+  g32(cr.data(), rounded(a).data(), rounded(b).data(), m, n, k, k, n, n);
+  EXPECT_TRUE(same_bits(c16, cr));
+  g32(c32.data(), a.data(), b.data(), m, n, k, k, n, n);
+  g32(cs.data(), absv(a).data(), absv(b).data(), m, n, k, k, n, n);
+  EXPECT_TRUE(within_bound(c16, c32, cs, "gemm_acc"));
+}
+
+TEST(Bf16, TableTakesBf16RowsForTheirOpsOnly) {
+  int n16 = 0;
+  for (int op = 0; op < PCNN_OP_COUNT; op++) n16 += pcnn_op_has_bf16(op);
+  EXPECT_EQ(n16, 8) << "the convolutions, the fused 1x1 and conv + PReLU, the sampler's GEMM";
+  for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
+    if (!pcnn_isa_supported((pcnn_isa_t)isa)) continue;
+    SCOPED_TRACE(pcnn_isa_name((pcnn_isa_t)isa));
+    pcnn_kernels_t t32, t16;
+    pcnn_kernels_fill_prec(&t32, (pcnn_isa_t)isa, PCNN_PREC_FP32);
+    pcnn_kernels_fill_prec(&t16, (pcnn_isa_t)isa, PCNN_PREC_BF16);
+#define CHECK_SLOT(op) EXPECT_NE(t16.op, nullptr) << #op;
+    PCNN_OPS(CHECK_SLOT)
+#undef CHECK_SLOT
+    for (int op = 0; op < PCNN_OP_COUNT; op++) {
+      EXPECT_EQ(t32.prec_of[op], PCNN_PREC_FP32) << pcnn_op_name(op);
+      EXPECT_EQ(t16.prec_of[op], pcnn_op_has_bf16(op) ? PCNN_PREC_BF16 : PCNN_PREC_FP32) << pcnn_op_name(op);
+      if (!pcnn_op_has_bf16(op)) {
+        EXPECT_EQ(t16.isa_of[op], t32.isa_of[op]) << pcnn_op_name(op);
+      }
+      // an FP32 table never holds a bf16-only level
+      EXPECT_LT(t32.isa_of[op], PCNN_ISA_FP32_COUNT) << pcnn_op_name(op);
+    }
+    EXPECT_EQ((void *)t16.conv_fwd == (void *)t32.conv_fwd, false);
+  }
+  EXPECT_EQ(pcnn_bf16_level(PCNN_ISA_REF), PCNN_ISA_REF);
+  EXPECT_EQ(pcnn_prec_parse("bf16"), PCNN_PREC_BF16);
+  EXPECT_EQ(pcnn_prec_parse("fp32"), PCNN_PREC_FP32);
+  EXPECT_EQ(pcnn_prec_parse("fp16"), -1);
+  EXPECT_EQ(pcnn_isa_parse("avx512bf16"), PCNN_ISA_AVX512BF16);
+}
+
+}  // namespace
