@@ -141,14 +141,27 @@ static double max_relerr(float *const a[], float *const b[], const size_t n[], i
   return e;
 }
 
-/* the reference twin of op */
-static void (*ref_of(int op))(void) {
-  for (int i = 0; i < pcnn_kernel_row_count; i++)
-    if (pcnn_kernel_rows[i].op == op && pcnn_kernel_rows[i].isa == PCNN_ISA_REF) return pcnn_kernel_rows[i].fn;
-  return NULL;
+/* the rows of a precision's list */
+static const pcnn_kernel_row_t *rows_of(pcnn_prec_t prec, int *n) {
+  *n = prec == PCNN_PREC_BF16 ? pcnn_kernel_row_count_bf16 : pcnn_kernel_row_count;
+  return prec == PCNN_PREC_BF16 ? pcnn_kernel_rows_bf16 : pcnn_kernel_rows;
 }
 
+/* the reference twin of op in precision prec (NULL: op has none) */
+static void (*ref_of_prec(int op, pcnn_prec_t prec))(void) {
+  int n;
+  const pcnn_kernel_row_t *rows = rows_of(prec, &n);
+  for (int i = 0; i < n; i++)
+    if (rows[i].op == op && rows[i].isa == PCNN_ISA_REF) return rows[i].fn;
+  return NULL;
+}
+static void (*ref_of(int op))(void) { return ref_of_prec(op, PCNN_PREC_FP32); }
+
 /* ref[i]: copies of the reference twin's outputs on the problem */
+static void ref_outputs_prec(problem_t *P, pcnn_prec_t prec, float *ref[3]) {
+  run_op(P, ref_of_prec(P->op, prec));
+  for (int i = 0; i < 3; i++) ref[i] = P->nout[i] ? dup(P->out[i], P->nout[i]) : NULL;
+}
 static void ref_outputs(problem_t *P, float *ref[3]) {
   run_op(P, ref_of(P->op));
   for (int i = 0; i < 3; i++) ref[i] = P->nout[i] ? dup(P->out[i], P->nout[i]) : NULL;
@@ -268,22 +281,23 @@ double pcnn_op_tolerance(int op) {
   return PCNN_TOL_FWD;
 }
 
-int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_ISA_COUNT],
-                        double err[PCNN_ISA_COUNT]) {
+int pcnn_kernel_measure_prec(int op, pcnn_prec_t prec, const pcnn_conv_t *c, int reps,
+                             double ms[PCNN_ISA_COUNT], double err[PCNN_ISA_COUNT]) {
   void (*fn[PCNN_ISA_COUNT])(void) = {0};
-  int n = 0;
-  for (int i = 0; i < pcnn_kernel_row_count; i++) {
-    const pcnn_isa_t isa = pcnn_kernel_rows[i].isa;
-    if (pcnn_kernel_rows[i].op == op && pcnn_isa_supported(isa)) fn[isa] = pcnn_kernel_rows[i].fn;
+  int n = 0, nrows;
+  const pcnn_kernel_row_t *rows = rows_of(prec, &nrows);
+  for (int i = 0; i < nrows; i++) {
+    const pcnn_isa_t isa = rows[i].isa;
+    if (rows[i].op == op && pcnn_isa_supported(isa)) fn[isa] = rows[i].fn;
   }
   for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) ms[isa] = err[isa] = -1;
-  if (!known_op(op) || !ref_of(op)) return 0;
+  if (!known_op(op) || !ref_of_prec(op, prec)) return 0;
   /* one problem for every level, the reference's result computed once */
   problem_t P;
   make_problem(&P, op, c, 4242 + op);
   float *ref[3];
-  ref_outputs(&P, ref);
-  for (int isa = 0; isa < PCNN_ISA_FP32_COUNT; isa++) {
+  ref_outputs_prec(&P, prec, ref);
+  for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
     if (!fn[isa]) continue;
     ms[isa] = 1e3 * time_op(&P, fn[isa], reps);
     err[isa] = max_relerr(P.out, ref, P.nout, 3);
@@ -292,6 +306,11 @@ int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_I
   for (int i = 0; i < 3; i++) free(ref[i]);
   free_problem(&P);
   return n;
+}
+
+int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_ISA_COUNT],
+                        double err[PCNN_ISA_COUNT]) {
+  return pcnn_kernel_measure_prec(op, PCNN_PREC_FP32, c, reps, ms, err);
 }
 
 int pcnn_check_run(FILE *out, int batch) {
@@ -363,6 +382,28 @@ int pcnn_check_run(FILE *out, int batch) {
         fprintf(out, "%-26s %-17s %-7s %10.2e %10s %10s %9.3f %8s  %s%s\n", name, shapes[s].name,
                 pcnn_isa_name(row->isa), e, eds, rds, t * 1e3, gf, bad ? "FAIL" : "ok", note);
       }
+      /* bf16: the SIMD rows against the bf16 reference (the FP32
+       * tolerance: only the order of the additions differs); the bf16
+       * reference against the FP32 one within PCNN_TOL_BF16 of max |ref|
+       * (a loose form of the per-output bound the tests check) */
+      float *ref16[3] = {0};
+      if (pcnn_op_has_bf16(op)) ref_outputs_prec(&P, PCNN_PREC_BF16, ref16);
+      for (int r = 0; r < pcnn_kernel_row_count_bf16 && ref16[0]; r++) {
+        const pcnn_kernel_row_t *row = &pcnn_kernel_rows_bf16[r];
+        if (row->op != op || !pcnn_isa_supported(row->isa)) continue;
+        const double t = time_op(&P, row->fn, 3);
+        const int is_ref = row->isa == PCNN_ISA_REF;
+        const double e = max_relerr(P.out, is_ref ? ref : ref16, P.nout, 3);
+        const int bad = !(e <= (is_ref ? PCNN_TOL_BF16 : tol));
+        fails += bad;
+        rows++;
+        char gf[16] = "", var[24];
+        if (P.flops > 0) snprintf(gf, sizeof gf, "%.1f", P.flops / t / 1e9);
+        snprintf(var, sizeof var, "bf16:%s", pcnn_isa_name(row->isa));
+        fprintf(out, "%-26s %-17s %-7s %10.2e %10s %10s %9.3f %8s  %s%s\n", name, shapes[s].name, var, e, "n/a",
+                "n/a", t * 1e3, gf, bad ? "FAIL" : "ok", is_ref ? "  (err against the FP32 reference)" : "");
+      }
+      for (int i = 0; i < 3; i++) free(ref16[i]);
       for (int i = 0; i < 3; i++) free(ref[i]);
       free(dn[0]), free(dn[1]);
       free_problem(&P);

@@ -18,6 +18,10 @@
  * here. Returns the number of levels measured. */
 int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_ISA_COUNT],
                         double err[PCNN_ISA_COUNT]);
+/* the same over the rows of precision prec (bf16: the bf16 rows, against
+ * the bf16 reference) */
+int pcnn_kernel_measure_prec(int op, pcnn_prec_t prec, const pcnn_conv_t *c, int reps,
+                             double ms[PCNN_ISA_COUNT], double err[PCNN_ISA_COUNT]);
 /* op index by name, -1 if none */
 int pcnn_op_index(const char *name);
 /* tolerance of an op (pcnn_tolerance.h): forward PCNN_TOL_FWD, gradients and losses PCNN_TOL_GRAD */

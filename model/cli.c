@@ -66,15 +66,22 @@ int set_isa(const char *s) {
 /* the flags several commands share: --threads N, --isa LEVEL, --plan FILE
  * (getopt's 't', 'i', 'P'); -1 after a line naming the flag */
 const char *g_plan_path;
+pcnn_prec_t g_precision;
+int g_precision_given;
 int common_flag(int o, const char *s) {
   int v = 0;
   if (o == 'P') g_plan_path = s;
+  if (o == PCNN_OPT_PRECISION) {
+    if ((v = pcnn_prec_parse(s)) < 0) return fail(-1, "--precision: '%s' is not fp32 or bf16", s);
+    g_precision = (pcnn_prec_t)v, g_precision_given = 1;
+    return 0;
+  }
   if (o == 't') {
     if (flag_int("--threads", s, &PCNN_V_THREADS, &v)) return -1;
     omp_set_num_threads(v);
   }
   if (o != 'i' || !(v = set_isa(s))) return 0;
-  if (v == 1) return fail(-1, "--isa: '%s' is not one of ref, avx2, avx512", s);
+  if (v == 1) return fail(-1, "--isa: '%s' is not one of ref, avx2, avx512, avx512bf16", s);
   return fail(-1, "--isa: this CPU cannot run %s kernels", s);
 }
 

@@ -14,6 +14,14 @@
 
 extern const char *g_cmd;      /* the command, for "pixelcnn CMD: ..." */
 extern const char *g_plan_path; /* --plan FILE, or NULL */
+extern pcnn_prec_t g_precision; /* --precision (fp32 unless given) */
+extern int g_precision_given;
+/* getopt_long's code of --precision (long option only) */
+#define PCNN_OPT_PRECISION 1001
+#define PCNN_PRECISION_OPTION {"precision", 1, 0, PCNN_OPT_PRECISION}
+#define PCNN_PRECISION_HELP \
+  "  --precision fp32|bf16  fp32 (default), or bf16: convolutions multiply bf16-rounded\n" \
+  "                       operands, add in fp32 (README: Precision)\n"
 
 /* one line "pixelcnn CMD: ..." naming the flag or file; returns code */
 #if defined(__GNUC__)
@@ -29,7 +37,8 @@ int flag_real(const char *flag, const char *s, const pcnn_rrange_t *r, double *o
 int flag_seed(const char *s, uint64_t *out);
 /* caps the kernel level at s: 0, 1 if s is not a level, 2 if this CPU cannot run it */
 int set_isa(const char *s);
-/* --threads N, --isa LEVEL, --plan FILE (getopt's 't', 'i', 'P'); -1 after a line */
+/* --threads N, --isa LEVEL, --plan FILE, --precision P (getopt's 't', 'i',
+ * 'P', PCNN_OPT_PRECISION); -1 after a line */
 int common_flag(int o, const char *s);
 /* --plan FILE, else $PIXELCNN_PLAN, else NULL; *label names where it came from */
 const char *plan_file(const char **label);

@@ -19,21 +19,23 @@ static const pcnn_irange_t PCNN_V_CHECK_BATCH = {"batch", 1, 256};
 
 static void info_usage(FILE *f) {
   fprintf(f,
-          "usage: pixelcnn info [--ckpt FILE] [--plan FILE] [--isa ref|avx2|avx512]\n"
+          "usage: pixelcnn info [--ckpt FILE] [--plan FILE] [--isa LEVEL] [--precision fp32|bf16]\n"
           "Prints the CPU's kernel levels, the kernel each operation runs on, the kernel plan\n"
           "(layer, shape, level, and the measured time that chose it when tuned) for the seed\n"
           "model or the checkpoint's, its layer records (op, shape, activation slots), and with\n"
-          "--ckpt its config, parameter count and metadata.\n");
+          "--ckpt its config, parameter count and metadata. --precision bf16 shows the bf16 plan\n"
+          "(the convolutions on the best bf16 level: avx512bf16 where the CPU has AVX512_BF16).\n");
 }
 
 int cmd_info(int argc, char **argv) {
   const char *ckpt = NULL;
   static const struct option opts[] = {
-      {"ckpt", 1, 0, 'c'}, {"isa", 1, 0, 'i'}, {"plan", 1, 0, 'P'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      {"ckpt", 1, 0, 'c'}, {"isa", 1, 0, 'i'}, {"plan", 1, 0, 'P'}, PCNN_PRECISION_OPTION, {"help", 0, 0, 'h'},
+      {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
       case 'c': ckpt = optarg; break;
-      case 'i': case 'P': if (common_flag(o, optarg)) return 2; break;
+      case 'i': case 'P': case PCNN_OPT_PRECISION: if (common_flag(o, optarg)) return 2; break;
       case 'h': info_usage(stdout); return 0;
       default: info_usage(stderr); return 2;
     }
@@ -62,7 +64,7 @@ int cmd_info(int argc, char **argv) {
     return fail(1, "%s", err);
   }
   const char *label, *path = plan_file(&label);
-  const int rc = pcnn_plan_apply_file(&m, NULL, path, label, err) ? fail(1, "%s", err) : 0;
+  const int rc = pcnn_plan_apply_file(&m, NULL, path, label, g_precision, err) ? fail(1, "%s", err) : 0;
   if (!rc && !ckpt) printf("seed model (F=%d, D=%d, 28x28): ", seed.filters, seed.depth);
   if (!rc) print_plan(stdout, &m);
   if (!rc) {
@@ -88,7 +90,9 @@ static void tune_usage(FILE *f) {
           "  --batch N      images per step (default 32)\n"
           "  --reps N       timed runs per kernel, best taken (default 5)\n"
           "  --out FILE     plan file (default pixelcnn.plan)\n"
-          "  --threads N    OpenMP threads (default: all cores); a plan is for one thread count\n");
+          "  --threads N    OpenMP threads (default: all cores); a plan is for one thread count\n"
+          "  --precision fp32|bf16  the plan's precision (default fp32); a bf16 plan picks among\n"
+          "                 the bf16 levels for the convolutions\n");
 }
 
 int cmd_tune(int argc, char **argv) {
@@ -98,7 +102,7 @@ int cmd_tune(int argc, char **argv) {
   static const struct option opts[] = {
       {"channels", 1, 0, 'C'}, {"filters", 1, 0, 'F'}, {"depth", 1, 0, 'D'}, {"head", 1, 0, 'H'},
       {"size", 1, 0, 's'}, {"batch", 1, 0, 'b'}, {"reps", 1, 0, 'r'}, {"out", 1, 0, 'o'},
-      {"threads", 1, 0, 't'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      {"threads", 1, 0, 't'}, PCNN_PRECISION_OPTION, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o, rc = 0;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
@@ -112,7 +116,7 @@ int cmd_tune(int argc, char **argv) {
       case 'b': rc = flag_int("--batch", optarg, &PCNN_V_BATCH, &batch); break;
       case 'r': rc = flag_int("--reps", optarg, &PCNN_V_REPS, &reps); break;
       case 'o': out = optarg; break;
-      case 't': rc = common_flag(o, optarg); break;
+      case 't': case PCNN_OPT_PRECISION: rc = common_flag(o, optarg); break;
       case 'h': tune_usage(stdout); return 0;
       default: tune_usage(stderr); return 2;
     }
@@ -127,7 +131,7 @@ int cmd_tune(int argc, char **argv) {
   fprintf(stderr, "tune: F=%d D=%d C=%d %dx%d batch %d, %d threads, best of %d runs per kernel\n", cfg.filters,
           cfg.depth, cfg.channels, size, size, batch, omp_get_max_threads(), reps);
   pcnn_plan_t plan;
-  pcnn_tune_plan(&m, batch, reps, stderr, &plan);
+  pcnn_tune_plan(&m, batch, reps, g_precision, stderr, &plan);
   plan.threads = omp_get_max_threads();
   pcnn_model_set_plan(&m, &plan);
   snprintf(m.plan.source, sizeof m.plan.source, "%s", out);

@@ -31,11 +31,21 @@ int pcnn_ckpt_binarized(const pcnn_ckpt_extra_t *extra) {
 }
 
 int pcnn_plan_apply_file(pcnn_model_t *m, pcnn_plan_t *plan, const char *path, const char *label,
-                         char err[PCNN_ERR_LEN]) {
-  if (!path || !*path) return 0;
+                         pcnn_prec_t prec, char err[PCNN_ERR_LEN]) {
   pcnn_plan_t p;
   char why[PCNN_ERR_LEN];
-  if (pcnn_plan_load(path, &p, why)) return pcnn_errf(err, "%s: %s", label, why);
+  if (path && *path) {
+    if (pcnn_plan_load(path, &p, why)) return pcnn_errf(err, "%s: %s", label, why);
+    if (p.prec != prec)
+      return pcnn_errf(err, "%s: %s is a %s plan but the run's precision is %s (--precision)", label, path,
+                       pcnn_prec_name(p.prec), pcnn_prec_name(prec));
+  } else {
+    if (prec == PCNN_PREC_BF16 && pcnn_kernels_isa() != PCNN_ISA_REF &&
+        pcnn_bf16_level(pcnn_kernels_isa()) == PCNN_ISA_REF)
+      return pcnn_errf(err, "--precision bf16: no bf16 SIMD kernel level runs on this CPU (avx512bf16 needs AVX512_BF16); "
+                       "the bf16 reference runs only with --isa ref (slow)");
+    pcnn_plan_default_prec(&p, prec);
+  }
   pcnn_model_set_plan(m, &p);
   if (plan) *plan = p;
   return 0;
@@ -135,7 +145,7 @@ int pcnn_eval_run(pcnn_eval_result_t *res, const pcnn_eval_opts_t *o, pcnn_progr
   }
   const int binarize = o->binarize >= 0 ? o->binarize : pcnn_ckpt_binarized(extra);
   free(extra);
-  if (pcnn_plan_apply_file(&m, NULL, o->plan, o->plan_label, err)) {
+  if (pcnn_plan_apply_file(&m, NULL, o->plan, o->plan_label, o->precision, err)) {
     pcnn_model_free(&m);
     return PCNN_RUN_FAILED;
   }
@@ -229,7 +239,7 @@ int pcnn_sample_run(pcnn_sample_result_t *res, const pcnn_sample_opts_t *o, cons
   const int binarize = pcnn_ckpt_binarized(extra);
   free(extra);
   pcnn_plan_t plan;
-  if (pcnn_plan_apply_file(&m, &plan, o->plan, o->plan_label, err)) {
+  if (pcnn_plan_apply_file(&m, &plan, o->plan, o->plan_label, o->precision, err)) {
     pcnn_model_free(&m);
     return PCNN_RUN_FAILED;
   }

@@ -44,11 +44,14 @@ int pcnn_data_fits(const pcnn_dataset_t *ds, const pcnn_model_t *m, char err[PCN
  * "binarize" = "1"), else 0 */
 int pcnn_ckpt_binarized(const pcnn_ckpt_extra_t *extra);
 
-/* Runs m's conv layers as the plan file `path` says, and copies the plan to
- * *plan (may be NULL). No-op if path is NULL or "". On failure "<label>:
- * <reason>" (label: the flag or variable that named the file). */
+/* Runs m's conv layers in precision prec: as the plan file `path` says (its
+ * precision must be prec), else on the default plan of that precision, and
+ * copies the plan to *plan (may be NULL). On failure "<label>: <reason>"
+ * (label: the flag or variable that named the file), or "--precision bf16:
+ * <reason>" when this CPU has no bf16 level (the bf16 reference runs only
+ * when the level is capped at ref: --isa ref). */
 int pcnn_plan_apply_file(pcnn_model_t *m, pcnn_plan_t *plan, const char *path, const char *label,
-                         char err[PCNN_ERR_LEN]);
+                         pcnn_prec_t prec, char err[PCNN_ERR_LEN]);
 /* a plan file was applied (so a program can say which) */
 typedef void (*pcnn_plan_fn)(void *ctx, const char *path, const pcnn_plan_t *plan);
 
@@ -76,6 +79,7 @@ typedef struct {
   int binarize;        /* 0/1, or -1: as the checkpoint's run */
   int keep_logits;     /* 1: return every image's logits */
   const char *plan, *plan_label; /* plan file or NULL; its name in errors */
+  pcnn_prec_t precision; /* fp32 (default) or bf16 */
   const pcnn_dist_t *dist; /* or NULL; with R ranks each evaluates its share of the images (the
                               NLL sums added in rank order) and every rank gets every logit */
 } pcnn_eval_opts_t;
@@ -109,6 +113,7 @@ typedef struct {
   const char *prime;    /* data set whose first n test images are completed, or NULL */
   int prime_rows;       /* rows kept from them, -1: half the image (0 without prime) */
   const char *plan, *plan_label;
+  pcnn_prec_t precision; /* fp32 (default) or bf16 */
   const pcnn_dist_t *dist; /* or NULL; with R ranks each draws its share of the images (the
                               same images as one process) and every rank gets them all */
 } pcnn_sample_opts_t;

@@ -56,9 +56,10 @@ static void eval_usage(FILE *f) {
           "  --binarize           pixels > 0.5 -> 1 (default: as the checkpoint was trained)\n"
           "  --dump-logits F.npy  write the logits, float32 (N, H, W, C*K), NHWC\n"
           "  --threads N          OpenMP threads (default: all cores)\n"
-          "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
+          "  --isa ref|avx2|avx512|avx512bf16  highest kernel level (default: best supported)\n"
           "  --plan FILE          kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN, else\n"
-          "                       every layer on the --isa level)\n",
+          "                       every layer on the --isa level)\n"
+          PCNN_PRECISION_HELP,
           pcnn_eval_opts_default().batch);
 }
 
@@ -68,7 +69,7 @@ static int cmd_eval(int argc, char **argv) {
   static const struct option opts[] = {
       {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'}, {"split", 1, 0, 's'}, {"limit", 1, 0, 'l'},
       {"batch", 1, 0, 'b'}, {"binarize", 0, 0, 'B'}, {"dump-logits", 1, 0, 'D'},
-      {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"plan", 1, 0, 'P'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"plan", 1, 0, 'P'}, PCNN_PRECISION_OPTION, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o, rc;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) switch (o) {
       case 'c': e.ckpt = optarg; break;
@@ -82,7 +83,7 @@ static int cmd_eval(int argc, char **argv) {
       case 'b': if (flag_int("--batch", optarg, &PCNN_V_BATCH, &e.batch)) return 2; break;
       case 'B': e.binarize = 1; break;
       case 'D': dump = optarg; break;
-      case 't': case 'i': case 'P': if (common_flag(o, optarg)) return 2; break;
+      case 't': case 'i': case 'P': case PCNN_OPT_PRECISION: if (common_flag(o, optarg)) return 2; break;
       case 'h': eval_usage(stdout); return 0;
       default: eval_usage(stderr); return 2;
     }
@@ -92,6 +93,7 @@ static int cmd_eval(int argc, char **argv) {
   if (dump && pcnn_prepare_output(dump, err)) return fail(1, "--dump-logits: %s", err);
   e.keep_logits = dump != NULL;
   e.plan = plan_file(&e.plan_label);
+  e.precision = g_precision;
   /* under mpirun: the ranks split the images; rank 0 prints and writes */
   const pcnn_dist_t d = cli_dist_start();
   e.dist = &d;
@@ -139,9 +141,12 @@ static void train_usage(FILE *f) {
           "  --resume FILE      continue from a checkpoint, with its optimizer state, data order\n"
           "                     and batch; model flags, if given, must agree with it\n"
           "  --threads N        OpenMP threads (default: all cores)\n"
-          "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
+          "  --isa ref|avx2|avx512|avx512bf16  highest kernel level (default: best supported)\n"
           "  --plan FILE        kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN, else\n"
           "                     every layer on the --isa level); recorded in the checkpoint\n"
+          "  --precision fp32|bf16  fp32 (default), or bf16: convolutions multiply bf16-rounded\n"
+          "                     operands, add in fp32; weights, Nadam and the loss stay fp32;\n"
+          "                     recorded in the checkpoint (--resume continues in it)\n"
           "  --quiet            no progress line\n"
           "Under mpirun (mpirun -np R pixelcnn train ...) the R ranks train one model, data-\n"
           "parallel: --batch is the global batch, --threads is per rank, rank 0 prints and writes\n"
@@ -170,11 +175,11 @@ static void train_start(void *p, const pcnn_train_start_t *s) {
   if (!u->quiet)
     fprintf(stderr,
             "train: %s (%d train, %d test images %dx%dx%d%s), F=%d D=%d head=%s, %zu parameters, "
-            "batch %d, %d steps/epoch x %d epochs, %d threads, kernels %s\n",
+            "batch %d, %d steps/epoch x %d epochs, %d threads, kernels %s%s\n",
             s->data, s->train_n, s->test_n, s->cfg.height, s->cfg.width, s->cfg.channels,
             s->binarize ? ", binarised" : "", s->cfg.filters, s->cfg.depth, pcnn_head_name(s->cfg.head),
             s->nparams, s->batch, s->steps_per_epoch, s->epochs, omp_get_max_threads(),
-            pcnn_isa_name(pcnn_kernels_isa()));
+            pcnn_isa_name(pcnn_kernels_isa()), s->precision == PCNN_PREC_BF16 ? ", precision bf16" : "");
   /* from here on Ctrl-C (or SIGUSR1, which mpirun forwards to every rank)
    * ends the run with a checkpoint */
   signal(SIGINT, on_sigint);
@@ -215,7 +220,7 @@ static int cmd_train(int argc, char **argv) {
       {"batch", 1, 0, 'b'}, {"epochs", 1, 0, 'e'}, {"steps", 1, 0, 'S'}, {"lr", 1, 0, 'r'},
       {"seed", 1, 0, 's'}, {"out", 1, 0, 'o'}, {"log", 1, 0, 'g'}, {"resume", 1, 0, 'R'},
       {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'}, {"quiet", 0, 0, 'q'}, {"plan", 1, 0, 'P'},
-      {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      PCNN_PRECISION_OPTION, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o, rc = 0;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
@@ -243,7 +248,7 @@ static int cmd_train(int argc, char **argv) {
       case 'g': t.log = optarg; break;
       case 'R': t.resume = optarg; break;
       case 'q': quiet = 1; break;
-      case 't': case 'i': case 'P': rc = common_flag(o, optarg); break;
+      case 't': case 'i': case 'P': case PCNN_OPT_PRECISION: rc = common_flag(o, optarg); break;
       case 'h': train_usage(stdout); return 0;
       default: train_usage(stderr); return 2;
     }
@@ -251,6 +256,8 @@ static int cmd_train(int argc, char **argv) {
   }
   if (optind < argc) return fail(2, "unexpected argument '%s' (see --help)", argv[optind]);
   t.plan = plan_file(&t.plan_label);
+  t.precision = g_precision;
+  if (g_precision_given) t.given |= PCNN_GIVEN_PRECISION;
   t.stop = &g_interrupted;
   /* under mpirun: one rank of a data-parallel run; rank 0 prints */
   const pcnn_dist_t d = cli_dist_start();
@@ -301,8 +308,9 @@ static void sample_usage(FILE *f) {
           "  --prime-rows R       ... keeping their top R rows (default: half the image)\n"
           "  --scale K            PNG pixels per image pixel (default 2)\n"
           "  --threads N          OpenMP threads (default: all cores)\n"
-          "  --isa ref|avx2|avx512  highest kernel level to use (default: best supported)\n"
+          "  --isa ref|avx2|avx512|avx512bf16  highest kernel level (default: best supported)\n"
           "  --plan FILE          kernel plan from `pixelcnn tune` (default: $PIXELCNN_PLAN)\n"
+          PCNN_PRECISION_HELP
           "  --quiet              no progress line\n",
           d.n, (unsigned long long)d.seed, d.temperature);
 }
@@ -341,7 +349,7 @@ static int cmd_sample(int argc, char **argv) {
       {"ckpt", 1, 0, 'c'}, {"sampler", 1, 0, 'S'}, {"n", 1, 0, 'n'}, {"seed", 1, 0, 's'},
       {"temperature", 1, 0, 'T'}, {"out", 1, 0, 'o'}, {"out-npy", 1, 0, 'N'}, {"prime", 1, 0, 'p'},
       {"prime-rows", 1, 0, 'r'}, {"scale", 1, 0, 'k'}, {"threads", 1, 0, 't'}, {"isa", 1, 0, 'i'},
-      {"quiet", 0, 0, 'q'}, {"plan", 1, 0, 'P'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      {"quiet", 0, 0, 'q'}, {"plan", 1, 0, 'P'}, PCNN_PRECISION_OPTION, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
   int o, rc = 0;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
@@ -360,7 +368,7 @@ static int cmd_sample(int argc, char **argv) {
       case 'r': rc = flag_int("--prime-rows", optarg, &PCNN_V_PRIME_ROWS, &s.prime_rows); break;
       case 'k': rc = flag_int("--scale", optarg, &PCNN_V_SCALE, &scale); break;
       case 'q': quiet = 1; break;
-      case 't': case 'i': case 'P': rc = common_flag(o, optarg); break;
+      case 't': case 'i': case 'P': case PCNN_OPT_PRECISION: rc = common_flag(o, optarg); break;
       case 'h': sample_usage(stdout); return 0;
       default: sample_usage(stderr); return 2;
     }
@@ -374,6 +382,7 @@ static int cmd_sample(int argc, char **argv) {
   if (pcnn_prepare_output(out, err)) return fail(1, "--out: %s", err);
   if (npy && pcnn_prepare_output(npy, err)) return fail(1, "--out-npy: %s", err);
   s.plan = plan_file(&s.plan_label);
+  s.precision = g_precision;
   /* under mpirun: the ranks split the images; rank 0 prints and writes */
   const pcnn_dist_t d = cli_dist_start();
   s.dist = &d;

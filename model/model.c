@@ -321,9 +321,10 @@ const pcnn_tensor_t *pcnn_model_find(const pcnn_model_t *m, const char *name) {
 
 /* ---- the plan ---- */
 
-/* t at level isa, its element-wise slots at the plan's own levels */
+/* t at level isa in the plan's precision, its element-wise slots at the
+ * plan's own (FP32) levels */
 static void fill_table(pcnn_kernels_t *t, pcnn_isa_t isa, const pcnn_plan_t *plan) {
-  pcnn_kernels_fill(t, isa);
+  pcnn_kernels_fill_prec(t, isa, plan->prec);
   for (int op = 0; op < PCNN_OP_COUNT; op++)
     if (pcnn_op_elementwise(op)) pcnn_kernels_fill_op(t, (pcnn_op_t)op, plan->elem[op]);
 }

@@ -1,6 +1,6 @@
 /* plan.c: see plan.h. File format: text, '#' comments, one line per role and
  * direction: "<role> <dir> <isa> <ms>", optional "elem <op> <isa> <ms>" lines,
- * plus "threads N" and "batch N". */
+ * plus "threads N", "batch N" and an optional "precision fp32|bf16". */
 #include "plan.h"
 
 #include <stdlib.h>
@@ -24,14 +24,23 @@ int pcnn_op_elementwise(int op) {
   }
 }
 
-void pcnn_plan_default(pcnn_plan_t *p) {
+void pcnn_plan_default_prec(pcnn_plan_t *p, pcnn_prec_t prec) {
   memset(p, 0, sizeof *p);
-  const pcnn_isa_t isa = pcnn_kernels_isa();
+  /* the process-wide level, as an FP32 level (it may be capped at a bf16 one) */
+  pcnn_isa_t isa = pcnn_kernels_isa();
+  if (isa >= PCNN_ISA_FP32_COUNT) isa = (pcnn_isa_t)(PCNN_ISA_FP32_COUNT - 1);
+  const pcnn_isa_t conv = prec == PCNN_PREC_BF16 ? pcnn_bf16_level(pcnn_kernels_isa()) : isa;
+  p->prec = prec;
   for (int r = 0; r < PCNN_ROLES; r++)
-    for (int d = 0; d < PCNN_DIRS; d++) p->isa[r][d] = isa;
+    for (int d = 0; d < PCNN_DIRS; d++) p->isa[r][d] = conv;
   for (int op = 0; op < PCNN_OP_COUNT; op++) p->elem[op] = isa;
-  snprintf(p->source, sizeof p->source, "default (%s)", pcnn_isa_name(isa));
+  if (prec == PCNN_PREC_BF16)
+    snprintf(p->source, sizeof p->source, "default (bf16 %s, %s)", pcnn_isa_name(conv), pcnn_isa_name(isa));
+  else
+    snprintf(p->source, sizeof p->source, "default (%s)", pcnn_isa_name(isa));
 }
+
+void pcnn_plan_default(pcnn_plan_t *p) { pcnn_plan_default_prec(p, PCNN_PREC_FP32); }
 
 void pcnn_plan_str(const pcnn_plan_t *p, char *buf, size_t n) {
   size_t o = 0;
@@ -47,13 +56,14 @@ void pcnn_plan_str(const pcnn_plan_t *p, char *buf, size_t n) {
       same &= p->elem[op] == p->elem[first];
     }
   if (same && o < n) {
-    snprintf(buf + o, n - o, " elem=%s", pcnn_isa_name(p->elem[first]));
-    return;
+    o += (size_t)snprintf(buf + o, n - o, " elem=%s", pcnn_isa_name(p->elem[first]));
+  } else {
+    for (int op = 0, k = 0; op < PCNN_OP_COUNT && o < n; op++)
+      if (pcnn_op_elementwise(op))
+        o += (size_t)snprintf(buf + o, n - o, "%s%s:%s", k++ ? "," : " elem=", pcnn_op_name(op),
+                              pcnn_isa_name(p->elem[op]));
   }
-  for (int op = 0, k = 0; op < PCNN_OP_COUNT && o < n; op++)
-    if (pcnn_op_elementwise(op))
-      o += (size_t)snprintf(buf + o, n - o, "%s%s:%s", k++ ? "," : " elem=", pcnn_op_name(op),
-                            pcnn_isa_name(p->elem[op]));
+  if (p->prec != PCNN_PREC_FP32 && o < n) snprintf(buf + o, n - o, " precision=%s", pcnn_prec_name(p->prec));
 }
 
 int pcnn_plan_save(const char *path, const pcnn_plan_t *p, char err[PCNN_ERR_LEN]) {
@@ -61,6 +71,8 @@ int pcnn_plan_save(const char *path, const pcnn_plan_t *p, char err[PCNN_ERR_LEN
   size_t o = (size_t)snprintf(buf, sizeof buf,
                               "# pixelcnn kernel plan (pixelcnn tune): role direction level ms; elem op level ms\n"
                               "threads %d\nbatch %d\n", p->threads, p->batch);
+  if (p->prec != PCNN_PREC_FP32)
+    o += (size_t)snprintf(buf + o, sizeof buf - o, "precision %s\n", pcnn_prec_name(p->prec));
   for (int r = 0; r < PCNN_ROLES; r++)
     for (int d = 0; d < PCNN_DIRS; d++)
       o += (size_t)snprintf(buf + o, sizeof buf - o, "%s %s %s %.4f\n", roles[r], dirs[d],
@@ -92,6 +104,7 @@ int pcnn_plan_load(const char *path, pcnn_plan_t *p, char err[PCNN_ERR_LEN]) {
   if (!f) return -1;
   pcnn_plan_default(p);
   int seen[PCNN_ROLES][PCNN_DIRS] = {{0}}, seen_elem[PCNN_OP_COUNT] = {0}, seen_threads = 0, seen_batch = 0;
+  int seen_prec = 0;
   char *line = NULL, why[PCNN_ERR_LEN];
   size_t cap = 0;
   int ln = 0, rc = 0;
@@ -100,6 +113,14 @@ int pcnn_plan_load(const char *path, pcnn_plan_t *p, char err[PCNN_ERR_LEN]) {
     char *tok[5];
     const int nt = tokens(line, tok, 4);
     if (nt == 0 || tok[0][0] == '#') continue;
+    if (strcmp(tok[0], "precision") == 0) {
+      const int pr = nt == 2 ? pcnn_prec_parse(tok[1]) : -1;
+      if (nt != 2) rc = pcnn_errf(err, "%s:%d: expected 'precision fp32|bf16'", path, ln);
+      else if (seen_prec) rc = pcnn_errf(err, "%s:%d: a second 'precision' line", path, ln);
+      else if (pr < 0) rc = pcnn_errf(err, "%s:%d: unknown precision '%.40s' (fp32 or bf16)", path, ln, tok[1]);
+      else p->prec = (pcnn_prec_t)pr, seen_prec = ln;
+      continue;
+    }
     const int is_threads = strcmp(tok[0], "threads") == 0, is_batch = strcmp(tok[0], "batch") == 0;
     if (is_threads || is_batch) {
       /* 0: not recorded (an untuned plan) */
@@ -162,6 +183,22 @@ int pcnn_plan_load(const char *path, pcnn_plan_t *p, char err[PCNN_ERR_LEN]) {
   for (int r = 0; r < PCNN_ROLES; r++)
     for (int d = 0; d < PCNN_DIRS; d++)
       if (!seen[r][d]) return pcnn_errf(err, "%s: no line for %s %s", path, roles[r], dirs[d]);
+  /* each entry's level must have kernels of the plan's precision: FP32
+   * levels for the element-wise ops and an fp32 plan's convs, ref or a bf16
+   * level for a bf16 plan's convs */
+  for (int r = 0; r < PCNN_ROLES; r++)
+    for (int d = 0; d < PCNN_DIRS; d++) {
+      const pcnn_isa_t isa = p->isa[r][d];
+      const int fp32_level = isa < PCNN_ISA_FP32_COUNT;
+      if (p->prec == PCNN_PREC_FP32 ? !fp32_level : (fp32_level && isa != PCNN_ISA_REF))
+        return pcnn_errf(err, "%s:%d: %s %s: %s has no %s kernels (the plan's precision is %s%s)", path, seen[r][d],
+                         roles[r], dirs[d], pcnn_isa_name(isa), pcnn_prec_name(p->prec), pcnn_prec_name(p->prec),
+                         seen_prec ? "" : ": no 'precision' line");
+    }
+  for (int op = 0; op < PCNN_OP_COUNT; op++)
+    if (pcnn_op_elementwise(op) && p->elem[op] >= PCNN_ISA_FP32_COUNT)
+      return pcnn_errf(err, "%s:%d: elem %s: %s has no element-wise kernels", path, seen_elem[op],
+                       pcnn_op_name(op), pcnn_isa_name(p->elem[op]));
   snprintf(p->source, sizeof p->source, "%s", path);
   return 0;
 }

@@ -9,6 +9,12 @@
  * takes every kernel from its plan (model.h), never from the process-wide
  * table.
  *
+ * A plan has a precision (pcnn_kernels.h): fp32, or bf16, where the conv
+ * entries name bf16 levels (ref: the bf16 reference, avx512bf16) and the
+ * element-wise ones stay FP32 levels. Plan files say "precision bf16" (no
+ * line: fp32); the one-line form ends in " precision=bf16" (nothing for
+ * fp32, so FP32 plans read as they always did).
+ *
  * Default plan (no tuning): every entry is the process-wide level
  * (pcnn_kernels_isa(): the best this CPU runs, or PIXELCNN_ISA / --isa), so a
  * run never depends on timing noise. `pixelcnn tune` measures every level that
@@ -34,6 +40,7 @@ typedef struct {
   pcnn_isa_t elem[PCNN_OP_COUNT];   /* level of each element-wise op (others unused) */
   double elem_ms[PCNN_OP_COUNT];
   int threads, batch;               /* what it was tuned for; 0 if not tuned */
+  pcnn_prec_t prec;                 /* the conv entries' precision */
   char source[256];                 /* "default (avx512)" or the plan file */
 } pcnn_plan_t;
 
@@ -49,6 +56,9 @@ int pcnn_op_elementwise(int op);
 
 /* every entry at the process-wide level */
 void pcnn_plan_default(pcnn_plan_t *p);
+/* the same in precision prec: for bf16, the conv entries at
+ * pcnn_bf16_level(process-wide level) */
+void pcnn_plan_default_prec(pcnn_plan_t *p, pcnn_prec_t prec);
 /* compact one-line form, for checkpoint metadata and logs:
  * "in=avx512/avx512/avx512 conv1=... " (fwd/bwd_data/bwd_weights), then
  * "elem=avx512" (all element-wise ops at one level) or

@@ -181,6 +181,25 @@ static int resume(run_t *r, char *err) {
     snprintf(r->data, sizeof r->data, "%s", v);
     o->data = r->data;
   }
+  /* the precision: the checkpoint's (none recorded: fp32), which a given
+   * --precision must match (the resumed run continues the same arithmetic) */
+  if ((v = pcnn_ckpt_extra_get(&r->old, "precision"))) {
+    const int p = pcnn_prec_parse(v);
+    if (p < 0) {
+      pcnn_errf(err, "--resume: %s: metadata precision: '%.40s' is not fp32 or bf16", o->resume, v);
+      return PCNN_RUN_FAILED;
+    }
+    if ((o->given & PCNN_GIVEN_PRECISION) && (pcnn_prec_t)p != o->precision) {
+      pcnn_errf(err, "--precision %s disagrees with the checkpoint %s (%s)", pcnn_prec_name(o->precision),
+                o->resume, v);
+      return PCNN_RUN_BAD_REQUEST;
+    }
+    o->precision = (pcnn_prec_t)p;
+  } else if ((o->given & PCNN_GIVEN_PRECISION) && o->precision != PCNN_PREC_FP32) {
+    pcnn_errf(err, "--precision %s disagrees with the checkpoint %s (fp32: no precision recorded)",
+              pcnn_prec_name(o->precision), o->resume);
+    return PCNN_RUN_BAD_REQUEST;
+  }
   if (o->given & PCNN_GIVEN_LR) r->m.hp.lr = o->lr;
   return PCNN_RUN_OK;
 }
@@ -200,6 +219,7 @@ static int set_metadata(pcnn_ckpt_extra_t *x, const pcnn_train_opts_t *o, int sp
   snprintf(v, sizeof v, "%d", o->limit);
   bad |= pcnn_ckpt_extra_set(x, "limit", v);
   bad |= pcnn_ckpt_extra_set(x, "kernels", pcnn_isa_name(pcnn_kernels_isa()));
+  bad |= pcnn_ckpt_extra_set(x, "precision", pcnn_prec_name(o->precision));
   pcnn_plan_str(plan, p, sizeof p);
   bad |= pcnn_ckpt_extra_set(x, "plan", p);
   return bad;
@@ -321,7 +341,7 @@ static int setup(run_t *r, const pcnn_train_hooks_t *h, char *err) {
     return PCNN_RUN_FAILED;
   }
   pcnn_plan_t plan;
-  if (pcnn_plan_apply_file(&r->m, &plan, o->plan, o->plan_label, err)) return PCNN_RUN_FAILED;
+  if (pcnn_plan_apply_file(&r->m, &plan, o->plan, o->plan_label, o->precision, err)) return PCNN_RUN_FAILED;
   if (o->plan && *o->plan && h->plan) h->plan(h->ctx, o->plan, &plan);
   if (set_metadata(&r->meta, o, r->spe, &r->m.plan)) {
     pcnn_errf(err, "--data: '%.200s...' is too long to record in the checkpoint", o->data);
@@ -465,7 +485,7 @@ int pcnn_train(pcnn_train_result_t *res, const pcnn_train_opts_t *opts, const pc
   if (rc == PCNN_RUN_OK) {
     if (h->start) {
       const pcnn_train_start_t s = {r->tr.name, r->tr.n,  r->te.n, r->m.cfg, r->m.nparams, r->o.binarize,
-                                    r->o.batch, r->spe, r->o.epochs, r->m.opt.step};
+                                    r->o.batch, r->spe, r->o.epochs, r->m.opt.step, r->m.plan.prec};
       h->start(h->ctx, &s);
     }
     rc = loop(r, h, res, err);

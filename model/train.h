@@ -62,6 +62,7 @@ enum {
   PCNN_GIVEN_SEED = 1 << 4,
   PCNN_GIVEN_BINARIZE = 1 << 5,
   PCNN_GIVEN_LR = 1 << 6,
+  PCNN_GIVEN_PRECISION = 1 << 7,
 };
 
 typedef struct {
@@ -79,6 +80,7 @@ typedef struct {
   const char *log;       /* --log: CSV, one row per epoch; NULL: none */
   const char *resume;    /* --resume: checkpoint to continue, or NULL */
   const char *plan, *plan_label; /* kernel plan file or NULL; its name in errors */
+  pcnn_prec_t precision; /* --precision: fp32 (default) or bf16 (recorded in the checkpoint) */
   unsigned given;        /* PCNN_GIVEN_*: on resume these must agree with the checkpoint */
   volatile sig_atomic_t *stop; /* may be NULL; see "stops" */
   const pcnn_dist_t *dist; /* the ranks of a data-parallel run (dist.h), or NULL: one process */
@@ -96,6 +98,7 @@ typedef struct {
   size_t nparams;
   int binarize, batch, steps_per_epoch, epochs;
   long step;                 /* the first step: 0, or the checkpoint's */
+  pcnn_prec_t precision;
 } pcnn_train_start_t;
 
 typedef struct {

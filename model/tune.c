@@ -10,11 +10,11 @@
 /* measures op's levels on shape c and returns the fastest that passes
  * verification in *isa / *ms (left as they are if none does); one log line
  * per level, labelled "what which" */
-static void pick(pcnn_op_t op, const pcnn_conv_t *c, int reps, FILE *log, const char *what,
+static void pick(pcnn_op_t op, pcnn_prec_t prec, const pcnn_conv_t *c, int reps, FILE *log, const char *what,
                  const char *which, pcnn_isa_t *isa_out, double *ms_out) {
   double best = -1, ms[PCNN_ISA_COUNT], err[PCNN_ISA_COUNT];
-  pcnn_kernel_measure(op, c, reps, ms, err);
-  for (int isa = 0; isa < PCNN_ISA_FP32_COUNT; isa++) {
+  pcnn_kernel_measure_prec(op, prec, c, reps, ms, err);
+  for (int isa = 0; isa < PCNN_ISA_COUNT; isa++) {
     if (ms[isa] < 0) continue;
     /* a SIMD level that hands this shape to the reference is the reference
      * under another name: not a candidate */
@@ -32,8 +32,8 @@ static void pick(pcnn_op_t op, const pcnn_conv_t *c, int reps, FILE *log, const 
   }
 }
 
-void pcnn_tune_plan(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan_t *plan) {
-  pcnn_plan_default(plan);
+void pcnn_tune_plan(const pcnn_model_t *m, int n, int reps, pcnn_prec_t prec, FILE *log, pcnn_plan_t *plan) {
+  pcnn_plan_default_prec(plan, prec);
   for (int r = 0; r < PCNN_ROLES; r++) {
     const pcnn_layer_t *l = pcnn_model_role_layer(m, r);
     if (!l) continue;
@@ -42,7 +42,7 @@ void pcnn_tune_plan(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan
     /* time the op the model runs for this layer (model.h's layer record):
      * its forward kernel, or the backward of the fused 1x1 + PReLU */
     for (int d = 0; d < PCNN_DIRS; d++)
-      pick(pcnn_layer_op(l, d), &c, reps, log, pcnn_role_name(r), pcnn_dir_name(d), &plan->isa[r][d],
+      pick(pcnn_layer_op(l, d), prec, &c, reps, log, pcnn_role_name(r), pcnn_dir_name(d), &plan->isa[r][d],
            &plan->ms[r][d]);
   }
   /* the element-wise ops on an activation of the stream: (n, H, W, F) */
@@ -53,7 +53,7 @@ void pcnn_tune_plan(const pcnn_model_t *m, int n, int reps, FILE *log, pcnn_plan
   e.mask = PCNN_MASK_B;
   for (int op = 0; op < PCNN_OP_COUNT; op++)
     if (pcnn_op_elementwise(op))
-      pick((pcnn_op_t)op, &e, reps, log, "elem", pcnn_op_name(op), &plan->elem[op], &plan->elem_ms[op]);
+      pick((pcnn_op_t)op, PCNN_PREC_FP32, &e, reps, log, "elem", pcnn_op_name(op), &plan->elem[op], &plan->elem_ms[op]);
   plan->batch = n;
   plan->threads = 0;
   snprintf(plan->source, sizeof plan->source, "tuned");

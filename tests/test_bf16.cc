@@ -6,14 +6,28 @@
 //    input), and within PCNN_TOL_BF16 x sum |a||b| of the FP32 reference on
 //    the unrounded inputs, and not equal to it (the rounding happens);
 //  - the kernel table in bf16 takes the bf16 rows for exactly the ops that
-//    have them, at every level, and the FP32 rows elsewhere.
+//    have them, at every level, and the FP32 rows elsewhere;
+//  - the model in bf16 (on the best bf16 level this CPU runs, the bf16
+//    reference if none): training tracks FP32 within 1% on a small model and
+//    differs from it, gives the same bits at 1, 2 and 3 threads, and the
+//    caching sampler's logits equal the bf16 forward's (PCNN_TOL_CACHED);
+//  - the program: --precision is recorded in the checkpoint, a resume
+//    continues in it bit for bit, a contradicting --precision or plan is
+//    refused naming the flag.
+#include <omp.h>
+
 #include <cmath>
 #include <cstring>
 
+#include "cli_util.h"
+#include "config_name.h"
 #include "test_util.h"
 
 extern "C" {
+#include "checkpoint.h"
 #include "pcnn_bf16.h"
+#include "plan.h"
+#include "sample.h"
 }
 
 namespace {
@@ -250,6 +264,193 @@ TEST(Bf16, TableTakesBf16RowsForTheirOpsOnly) {
   EXPECT_EQ(pcnn_prec_parse("fp32"), PCNN_PREC_FP32);
   EXPECT_EQ(pcnn_prec_parse("fp16"), -1);
   EXPECT_EQ(pcnn_isa_parse("avx512bf16"), PCNN_ISA_AVX512BF16);
+}
+
+// ---- the model in bf16 ----
+
+// the process-wide level, and the bf16 level a model of it runs
+pcnn_isa_t bf16_level() { return pcnn_bf16_level(pcnn_kernels_isa()); }
+
+pcnn_plan_t plan_of(pcnn_prec_t prec) {
+  pcnn_plan_t p;
+  pcnn_plan_default_prec(&p, prec);
+  if (prec == PCNN_PREC_BF16 && bf16_level() == PCNN_ISA_REF)  // no bf16 SIMD level: the bf16 reference
+    for (int r = 0; r < PCNN_ROLES; r++)
+      for (int d = 0; d < PCNN_DIRS; d++) p.isa[r][d] = PCNN_ISA_REF;
+  return p;
+}
+
+struct Trained {
+  std::vector<double> nll;
+  std::vector<float> params;
+};
+
+Trained train_model(const pcnn_config_t &cfg, int n, int steps, pcnn_prec_t prec, int threads) {
+  Trained r;
+  pcnn_model_t m;
+  char err[PCNN_ERR_LEN];
+  const int keep = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  EXPECT_EQ(pcnn_model_init(&m, &cfg, 5, n, err), 0) << err;
+  const pcnn_plan_t plan = plan_of(prec);
+  pcnn_model_set_plan(&m, &plan);
+  // images with structure to learn: vertical stripes with a random phase and noise
+  pt::Rng g(9);
+  std::vector<float> in((size_t)n * cfg.height * cfg.width * cfg.channels);
+  for (int i = 0; i < n; i++) {
+    const int phase = (int)(g.next() % 3);
+    for (int y = 0; y < cfg.height; y++)
+      for (int x = 0; x < cfg.width; x++)
+        in[((size_t)i * cfg.height + y) * cfg.width + x] = ((x + phase) % 3 == 0) ^ (g.next() % 16 == 0) ? 1.f : 0.f;
+  }
+  for (int s = 0; s < steps; s++) r.nll.push_back(pcnn_model_train_step(&m, in.data(), n));
+  r.params.assign(m.params, m.params + m.nparams);
+  pcnn_model_free(&m);
+  omp_set_num_threads(keep);
+  return r;
+}
+
+const pcnn_config_t kSmall = {1, 16, 2, PCNN_HEAD_BERNOULLI, 10, 10};
+
+TEST(Bf16Model, TrainingTracksFp32WithinOnePercent) {
+  const int steps = 60;
+  const Trained a = train_model(kSmall, 8, steps, PCNN_PREC_FP32, 2);
+  const Trained b = train_model(kSmall, 8, steps, PCNN_PREC_BF16, 2);
+  ASSERT_EQ(a.nll.size(), b.nll.size());
+  // the arithmetic really differs (rounded operands), from the first step
+  EXPECT_NE(a.nll[0], b.nll[0]);
+  EXPECT_NE(0, memcmp(a.params.data(), b.params.data(), a.params.size() * sizeof(float)));
+  // and learns as much: the loss fell, and the last 10 steps' mean is within 1% of FP32's
+  double ma = 0, mb = 0;
+  for (int s = steps - 10; s < steps; s++) ma += a.nll[s] / 10, mb += b.nll[s] / 10;
+  EXPECT_LT(ma, 0.7 * a.nll[0]) << "FP32 did not learn: " << a.nll[0] << " -> " << ma;
+  EXPECT_LE(std::fabs(mb - ma), 0.01 * ma) << "bf16 " << mb << " vs fp32 " << ma << " nats";
+}
+
+TEST(Bf16Model, SameBitsAt1_2_3Threads) {
+  const Trained one = train_model(kSmall, 6, 3, PCNN_PREC_BF16, 1);
+  for (int t : {2, 3}) {
+    const Trained r = train_model(kSmall, 6, 3, PCNN_PREC_BF16, t);
+    EXPECT_EQ(0, memcmp(one.params.data(), r.params.data(), one.params.size() * sizeof(float))) << t << " threads";
+    EXPECT_EQ(0, memcmp(one.nll.data(), r.nll.data(), one.nll.size() * sizeof(double))) << t << " threads";
+  }
+}
+
+struct Hook {
+  int H, W, C, K;
+  std::vector<float> logits;
+  static void fn(void *p, int i, int y, int x, int c, const float *lg) {
+    Hook *h = (Hook *)p;
+    memcpy(&h->logits[((((size_t)i * h->H + y) * h->W + x) * h->C + c) * h->K], lg, sizeof(float) * h->K);
+  }
+};
+
+TEST(Bf16Model, CachedSamplerLogitsEqualTheBf16Forward) {
+  for (const pcnn_config_t &cfg : {pcnn_config_t{1, 16, 1, PCNN_HEAD_BERNOULLI, 7, 6},
+                                   pcnn_config_t{3, 24, 1, PCNN_HEAD_SOFTMAX256, 5, 4}}) {
+    const int n = 3;
+    pcnn_model_t m;
+    char err[PCNN_ERR_LEN];
+    ASSERT_EQ(pcnn_model_init(&m, &cfg, 11, n, err), 0) << err;
+    for (size_t i = 0; i < m.nparams; i++) m.params[i] *= 2.f;
+    const pcnn_plan_t plan = plan_of(PCNN_PREC_BF16);
+    pcnn_model_set_plan(&m, &plan);
+    Hook h{cfg.height, cfg.width, cfg.channels, m.k_out, {}};
+    h.logits.assign((size_t)n * cfg.height * cfg.width * cfg.channels * m.k_out, 0.f);
+    std::vector<float> img((size_t)n * cfg.height * cfg.width * cfg.channels, 0.f);
+    pcnn_cached_opts_t o = {Hook::fn, &h, 0, 0, 0};
+    ASSERT_EQ(pcnn_sample_cached(&m, img.data(), n, 0, 1.0f, 7, nullptr, nullptr, &o), 0);
+    pcnn_model_forward(&m, img.data(), n);  // bf16 forward of the finished images
+    double worst = 0;
+    for (size_t i = 0; i < h.logits.size(); i++) worst = std::max(worst, (double)std::fabs(h.logits[i] - m.logits[i]));
+    EXPECT_LE(worst, PCNN_TOL_CACHED) << "C" << cfg.channels << ": max |cached - forward| in bf16";
+    // and the FP32 forward of the same images is further away than that: bf16 is in use
+    pcnn_plan_t p32;
+    pcnn_plan_default(&p32);
+    pcnn_model_set_plan(&m, &p32);
+    pcnn_model_forward(&m, img.data(), n);
+    double moved = 0;
+    for (size_t i = 0; i < h.logits.size(); i++) moved = std::max(moved, (double)std::fabs(h.logits[i] - m.logits[i]));
+    EXPECT_GT(moved, 10 * worst) << "bf16 and fp32 logits should differ by more than the sampler's rounding";
+    pcnn_model_free(&m);
+  }
+}
+
+// ---- the program ----
+using namespace pt::cli;
+using pt::TmpDir;
+
+// "--isa ref" when this CPU has no bf16 SIMD level (the bf16 reference then runs)
+std::string bf16_isa() { return bf16_level() == PCNN_ISA_REF ? " --isa ref" : ""; }
+
+TEST(Bf16Cli, PrecisionIsRecordedAndResumesBitIdentical) {
+  NEED_BIN();
+  TmpDir d;
+  const std::string base = std::string("train ") + kTiny + " --steps 3 --precision bf16" + bf16_isa() + " ";
+  ASSERT_EQ(run(base + "--epochs 2 --out " + (d / "full.st") + " --log " + (d / "a.csv")).code, 0);
+  Proc r = run(base + "--epochs 1 --out " + (d / "half.st") + " --log " + (d / "b.csv"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  // no --precision on resume: the checkpoint's
+  r = run(std::string("train --epochs 2 --threads 1 --quiet") + bf16_isa() + " --resume " + (d / "half.st") +
+          " --out " + (d / "resumed.st") + " --log " + (d / "b.csv"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  pcnn_model_t a, b;
+  pcnn_ckpt_extra_t *x = new pcnn_ckpt_extra_t;
+  char err[PCNN_ERR_LEN];
+  ASSERT_EQ(pcnn_ckpt_load((d / "full.st").c_str(), &a, 0, nullptr, x, err), 0) << err;
+  const char *prec = pcnn_ckpt_extra_get(x, "precision");
+  ASSERT_TRUE(prec != nullptr);
+  EXPECT_STREQ(prec, "bf16");
+  const char *plan = pcnn_ckpt_extra_get(x, "plan");
+  ASSERT_TRUE(plan != nullptr);
+  EXPECT_NE(std::string(plan).find("precision=bf16"), std::string::npos) << plan;
+  ASSERT_EQ(pcnn_ckpt_load((d / "resumed.st").c_str(), &b, 0, nullptr, nullptr, err), 0) << err;
+  ASSERT_EQ(a.nparams, b.nparams);
+  EXPECT_EQ(memcmp(a.params, b.params, a.nparams * 4), 0) << "parameters differ after a bf16 resume";
+  EXPECT_EQ(memcmp(a.m, b.m, a.nparams * 4), 0);
+  pcnn_model_free(&b);
+  // the same run in fp32 ends elsewhere
+  ASSERT_EQ(run(std::string("train ") + kTiny + " --steps 3 --epochs 2 --out " + (d / "f32.st") + " --log " +
+                (d / "c.csv")).code, 0);
+  ASSERT_EQ(pcnn_ckpt_load((d / "f32.st").c_str(), &b, 0, nullptr, x, err), 0) << err;
+  EXPECT_STREQ(pcnn_ckpt_extra_get(x, "precision"), "fp32");
+  EXPECT_NE(memcmp(a.params, b.params, a.nparams * 4), 0) << "bf16 and fp32 runs gave the same parameters";
+  pcnn_model_free(&a);
+  pcnn_model_free(&b);
+  delete x;
+  // a resume that asks for the other precision is refused, nothing written
+  r = run(std::string("train --epochs 3 --quiet --precision fp32 --resume ") + (d / "half.st") + " --out " +
+          (d / "no.st") + " --log " + (d / "no.csv"));
+  EXPECT_TRUE(FailsNaming(r, "--precision"));
+  EXPECT_NE(access((d / "no.st").c_str(), F_OK), 0);
+  // eval and sample run in bf16 too
+  r = run("eval --ckpt " + (d / "full.st") + " --limit 16 --precision bf16" + bf16_isa());
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = run("sample --ckpt " + (d / "full.st") + " --n 2 --quiet --precision bf16" + bf16_isa() + " --out " +
+          (d / "s.png"));
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
+TEST(Bf16Cli, BadPrecisionAndPlanMismatchNameTheFlag) {
+  NEED_BIN();
+  TmpDir d;
+  EXPECT_TRUE(FailsNaming(run("train --precision fp16"), "--precision"));
+  EXPECT_TRUE(FailsNaming(run("eval --ckpt x --precision half"), "--precision"));
+  // a bf16 plan (tune --precision bf16) is refused by an fp32 run, naming --plan
+  const std::string plan = d / "bf16.plan";
+  Proc r = run("tune --filters 8 --depth 1 --size 6 --batch 2 --reps 1 --threads 1 --precision bf16 --out " + plan);
+  ASSERT_EQ(r.code, 0) << r.out;
+  pcnn_plan_t p;
+  char err[PCNN_ERR_LEN];
+  ASSERT_EQ(pcnn_plan_load(plan.c_str(), &p, err), 0) << err;
+  EXPECT_EQ(p.prec, PCNN_PREC_BF16);
+  r = run(std::string("train ") + kTiny + " --steps 1 --epochs 1 --plan " + plan + " --out " + (d / "m.st") +
+          " --log " + (d / "l.csv"));
+  EXPECT_TRUE(FailsNaming(r, "--plan"));
+  EXPECT_NE(r.out.find("bf16"), std::string::npos) << r.out;
+  r = run(std::string("train ") + kTiny + " --steps 1 --epochs 1 --precision bf16 --plan " + plan + " --out " +
+          (d / "m.st") + " --log " + (d / "l.csv"));
+  EXPECT_EQ(r.code, 0) << r.out;
 }
 
 }  // namespace
