@@ -5,6 +5,9 @@
 // without touching this file, and a new op does not compile until it has an
 // adapter here.
 // Names: <op>/<shape>/<isa>/t<threads>, e.g. conv_fwd/3x3B_64-64/avx512/t1.
+// The bf16 rows (pcnn_kernel_rows_bf16) are timed the same way under their
+// level's name (avx512bf16), on the same float data; their scalar bf16
+// reference is not timed (the FP32 reference row stands for the scalar code).
 #include <functional>
 #include <memory>
 #include <string>
@@ -299,6 +302,9 @@ const Adapter kAdapters[PCNN_OP_COUNT] = {
 void register_kernels() {
   for (int i = 0; i < pcnn_kernel_row_count; i++)
     for (int t : thread_counts()) kAdapters[pcnn_kernel_rows[i].op](pcnn_kernel_rows[i], t);
+  for (int i = 0; i < pcnn_kernel_row_count_bf16; i++)
+    if (pcnn_kernel_rows_bf16[i].isa != PCNN_ISA_REF)
+      for (int t : thread_counts()) kAdapters[pcnn_kernel_rows_bf16[i].op](pcnn_kernel_rows_bf16[i], t);
 }
 
 }  // namespace pcnn_bench

@@ -18,6 +18,9 @@
 //                                  glue_ms = the step minus their sum; best
 //                                  ISA only
 // The reference level runs only the forward (a training step takes ~10 s).
+// Level avx512bf16: the model in bf16 precision (the default bf16 plan: the
+// convolutions on the bf16 kernels, the rest FP32), registered when this
+// build has SIMD bf16 kernels (pcnn_bf16_level).
 // Counter images_per_s: images of the batch per second (per pixel step for
 // sample_pixel).
 #include <omp.h>
@@ -56,6 +59,17 @@ void profile_counters(benchmark::State &st, const pcnn_model_t &m, const std::ve
   st.counters["glue_ms"] = 1e3 * (whole - parts) / it;
 }
 
+// a model timed at a bf16 level runs the bf16 plan (also bench_sampler.cc)
+void plan_for_level(pcnn_model_t *m, pcnn_isa_t isa) {
+  if (isa < PCNN_ISA_FP32_COUNT) return;
+  pcnn_plan_t p;
+  pcnn_plan_default_prec(&p, PCNN_PREC_BF16);
+  pcnn_model_set_plan(m, &p);
+}
+
+// the bf16 level of this build and CPU, or REF if it has no SIMD bf16 kernels
+pcnn_isa_t bf16_bench_level() { return pcnn_bf16_level(PCNN_ISA_AVX512BF16); }
+
 namespace {
 
 pcnn_config_t model_cfg() {
@@ -81,6 +95,7 @@ void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads, bo
     skip(st, err);
     return;
   }
+  plan_for_level(&m, isa);
   const size_t pix = (size_t)cfg.height * cfg.width;
   Buf img(n * pix * cfg.channels);
   img.rand(0, 1, 7);
@@ -134,17 +149,23 @@ void register_model() {
   pcnn_isa_t best = PCNN_ISA_REF;
   for (int i = 0; i < PCNN_ISA_FP32_COUNT; i++)
     if (pcnn_isa_supported((pcnn_isa_t)i)) best = (pcnn_isa_t)i;
-  for (int w = 0; w < 2; w++)
-    for (int t : thread_counts()) {
-      const std::string name = std::string("model/profile_") + (w ? "train_step" : "forward") + "/" +
-                               pcnn_isa_name(best) + "/t" + std::to_string(t);
-      policy(benchmark::RegisterBenchmark(name.c_str(), model_bench, w, best, t, true), name, false);
-    }
+  std::vector<pcnn_isa_t> levels;
+  for (int i = 0; i < PCNN_ISA_FP32_COUNT; i++) levels.push_back((pcnn_isa_t)i);
+  const pcnn_isa_t bf = bf16_bench_level();
+  if (bf != PCNN_ISA_REF) levels.push_back(bf);
+  for (pcnn_isa_t lv : {best, bf}) {
+    if (lv == PCNN_ISA_REF) continue;
+    for (int w = 0; w < 2; w++)
+      for (int t : thread_counts()) {
+        const std::string name = std::string("model/profile_") + (w ? "train_step" : "forward") + "/" +
+                                 pcnn_isa_name(lv) + "/t" + std::to_string(t);
+        policy(benchmark::RegisterBenchmark(name.c_str(), model_bench, w, lv, t, true), name, false);
+      }
+  }
   static const char *what[] = {"forward", "train_step", "sample_pixel"};
   for (int w = 0; w < 3; w++)
-    for (int i = 0; i < PCNN_ISA_FP32_COUNT; i++)
+    for (pcnn_isa_t isa : levels)
       for (int t : thread_counts()) {
-        const pcnn_isa_t isa = (pcnn_isa_t)i;
         // the scalar model takes ~10 s a training step: time only its forward
         if (isa == PCNN_ISA_REF && w != 0 && !smoke()) continue;
         const std::string name = std::string("model/") + what[w] + "/" + pcnn_isa_name(isa) +

@@ -6,6 +6,7 @@
 //                                         sampler's model/sample_pixel)
 //   model/sample_cached_n<B>/avx512/t2    the same at batch B = 1, 8, 64
 //   model/sample_cached_s<S>/avx512/t2    batch 32 at image size S x S = 32, 64
+//   model/sample_cached/avx512bf16/t<n>  the same in bf16 precision (when built)
 //   model/profile_sample_cached/<best isa>/t<n>  the first rows with the model's
 //                                         profile on: counters <role>.fwd_ms (each
 //                                         layer's per-position work), glue_ms (draws,
@@ -27,6 +28,8 @@ namespace pcnn_bench {
 
 void profile_counters(benchmark::State &st, const pcnn_model_t &m, const std::vector<double> &prof,
                       bool train, double whole);  // bench_model.cc
+void plan_for_level(pcnn_model_t *m, pcnn_isa_t isa);  // bench_model.cc
+pcnn_isa_t bf16_bench_level();                        // bench_model.cc
 
 namespace {
 
@@ -46,6 +49,7 @@ void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads, int
     skip(st, err);
     return;
   }
+  plan_for_level(&m, isa);
   Buf img((size_t)n * cfg.height * cfg.width * cfg.channels);
   uint64_t seed = 1;
   std::vector<double> prof(pcnn_model_prof_len(&m), 0.0);
@@ -71,9 +75,12 @@ void sampler_bench(benchmark::State &st, int n, pcnn_isa_t isa, int threads, int
 }
 
 int register_sampler() {
-  for (int i = 1; i < PCNN_ISA_FP32_COUNT; i++)  // the scalar GEMM is not worth timing here
+  std::vector<pcnn_isa_t> levels;
+  for (int i = 1; i < PCNN_ISA_FP32_COUNT; i++) levels.push_back((pcnn_isa_t)i);  // not the scalar GEMM
+  const pcnn_isa_t bf = bf16_bench_level();
+  if (bf != PCNN_ISA_REF) levels.push_back(bf);
+  for (pcnn_isa_t isa : levels)
     for (int t : thread_counts()) {
-      const pcnn_isa_t isa = (pcnn_isa_t)i;
       const std::string name =
           std::string("model/sample_cached/") + pcnn_isa_name(isa) + "/t" + std::to_string(t);
       policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), isa, t, 28, false), name, false);
@@ -81,12 +88,13 @@ int register_sampler() {
   pcnn_isa_t best = PCNN_ISA_REF;
   for (int i = 1; i < PCNN_ISA_FP32_COUNT; i++)
     if (pcnn_isa_supported((pcnn_isa_t)i)) best = (pcnn_isa_t)i;
-  if (best != PCNN_ISA_REF)
-    for (int t : thread_counts()) {
-      const std::string name = std::string("model/profile_sample_cached/") + pcnn_isa_name(best) + "/t" +
-                               std::to_string(t);
-      policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), best, t, 28, true), name, false);
-    }
+  for (pcnn_isa_t lv : {best, bf})
+    if (lv != PCNN_ISA_REF)
+      for (int t : thread_counts()) {
+        const std::string name = std::string("model/profile_sample_cached/") + pcnn_isa_name(lv) + "/t" +
+                                 std::to_string(t);
+        policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, batch(), lv, t, 28, true), name, false);
+      }
   for (int n : {1, 8, 64}) {
     const std::string name = "model/sample_cached_n" + std::to_string(n) + "/avx512/t2";
     policy(benchmark::RegisterBenchmark(name.c_str(), sampler_bench, n, PCNN_ISA_AVX512, 2, 28, false), name,

@@ -41,10 +41,14 @@ have_torch=0
 if "$PY" -c 'import torch' 2>/dev/null; then have_torch=1; fi
 
 # the model rows timed in rounds against PyTorch: forward, train_step and
-# sample_pixel at the best ISA (the one the profile rows are registered at)
+# sample_pixel at the best ISA (the one the profile rows are registered at),
+# and at the bf16 level when this build has one (against PyTorch's autocast
+# bf16 rows, bench_torch.py --bf16)
 best=$("$BIN" --benchmark_list_tests=true --benchmark_filter='^model/profile_forward/' | head -1 | cut -d/ -f3)
 model_rows=$("$BIN" --benchmark_list_tests=true --benchmark_filter="$FILTER" |
-  grep -E "^model/(forward|train_step|sample_pixel)/$best/t[0-9]+/" | cut -d/ -f1-4 || true)
+  grep -E "^model/(forward|train_step|sample_pixel)/($best|avx512bf16)/t[0-9]+/" | cut -d/ -f1-4 || true)
+BF16=()
+if printf '%s\n' "$model_rows" | grep -q /avx512bf16/; then BF16=(--bf16); fi
 model_re='^$'  # matches no run name
 whats=
 ROUNDS_MODEL=0
@@ -76,7 +80,7 @@ start=$(date +%s)
 # 2. PyTorch's kernel rows
 if [ "$have_torch" = 1 ]; then
   "$PY" scripts/bench_torch.py "$res/torch.tmp" "${TORCH_ONLY[@]}" --min-time "$MIN_TIME" \
-    --repetitions "$REPS" "${SMOKE[@]}"
+    --repetitions "$REPS" "${SMOKE[@]}" "${BF16[@]}"
 else
   echo "bench: no torch for $PY; skipping the PyTorch peer" >&2
   echo '{"benchmarks": []}' > "$res/torch.tmp"
@@ -90,7 +94,7 @@ ours_round() {  # round k: our model rows, one repetition
 torch_round() {  # round k: PyTorch's model rows, one repetition after one warm-up call
   if [ "$have_torch" = 1 ]; then
     "$PY" scripts/bench_torch.py "$res/round$1.torch.tmp" --only model --what "$whats" \
-      --min-time "$MIN_TIME" --repetitions 1 --warmup 1 "${SMOKE[@]}"
+      --min-time "$MIN_TIME" --repetitions 1 --warmup 1 "${SMOKE[@]}" "${BF16[@]}"
   else
     echo '{"benchmarks": []}' > "$res/round$1.torch.tmp"
   fi

@@ -21,10 +21,14 @@ time_unit, ...}]}) to the path given as argument (stdout if none).
   --min-time S (0.5)  --repetitions R (3)  --warmup W (2)  --smoke (tiny shapes, one call each)
   --only model|kernels   only the whole-model rows, or only the kernel-level rows
   --what forward,train_step,sample_pixel   which model rows (default all three)
+  --bf16  also the model rows in mixed precision, fmt bf16-nchw and bf16-channels_last:
+          torch.autocast("cpu", dtype=torch.bfloat16) around the model (bf16 convolutions
+          through oneDNN; fp32 weights, NAdam and the loss on fp32 logits)
 scripts/bench.sh runs the kernel rows once (--only kernels) and the model rows in rounds
 alternating with ours (--only model --repetitions 1 --warmup 1, once per round).
 """
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -115,29 +119,36 @@ def entry(name, sec, iters, label="", **counters):
 
 
 def model_benches(args, out, threads, n, hw, f, d):
-    for fmt in ("nchw", "channels_last"):
+    fmts = ["nchw", "channels_last"] + (["bf16-nchw", "bf16-channels_last"] if args.bf16 else [])
+    for fmt in fmts:
+        bf16 = fmt.startswith("bf16-")
         torch.manual_seed(0)
-        m = PixelCNN(f, d, nchw_inside=(fmt == "nchw"))
-        if fmt == "channels_last":
+        m = PixelCNN(f, d, nchw_inside=(fmt.endswith("nchw")))
+        if fmt.endswith("channels_last"):
             m = m.to(memory_format=torch.channels_last)
         opt = torch.optim.NAdam(m.parameters(), lr=0.002, betas=(0.9, 0.999), eps=1e-7)
         x = (torch.rand(n, hw, hw, 1) < 0.3).float()
+        # bf16: torch.autocast (bf16 convolutions, fp32 weights and optimizer);
+        # the loss on fp32 logits
+        cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
 
         def fwd():
-            with torch.no_grad():
+            with torch.no_grad(), cast():
                 return m(x)
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss = F.binary_cross_entropy_with_logits(m(x), x, reduction="sum") / n
+            with cast():
+                lg = m(x)
+            loss = F.binary_cross_entropy_with_logits(lg.float(), x, reduction="sum") / n
             loss.backward()
             opt.step()
 
         pos = [0]
 
         def sample_pixel():
-            with torch.no_grad():
-                lg = m(x)
+            with torch.no_grad(), cast():
+                lg = m(x).float()
                 y, xx = divmod(pos[0], hw)
                 x[:, y, xx, 0] = torch.bernoulli(torch.sigmoid(lg[:, y, xx, 0]))
                 pos[0] = (pos[0] + 1) % (hw * hw)
@@ -191,6 +202,8 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only", choices=("model", "kernels"))
     ap.add_argument("--what", default="forward,train_step,sample_pixel")
+    ap.add_argument("--bf16", action="store_true",
+                    help="also the model rows under torch.autocast(bfloat16): fmt bf16-nchw, bf16-channels_last")
     args = ap.parse_args()
     args.what = args.what.split(",")
     bad = set(args.what) - {"forward", "train_step", "sample_pixel"}
