@@ -17,6 +17,13 @@
 // epilogue): "+prelu" = the conv (1x1: with a sum post-op adding the residual
 // already in dst, which oneDNN's jit 1x1 fuses) then the prelu primitive.
 //
+// "onednn_bf16": the plain convs in oneDNN's bf16 (the peer of our bf16 rows,
+// precision bf16): bf16 source / weights / diff_dst, f32 destination, diff_src,
+// diff_weights and bias, layouts oneDNN's choice (format_tag::any); the f32
+// inputs are converted to bf16 once, outside the timed loop (ours convert
+// inside every call). The label is oneDNN's implementation (e.g.
+// jit:avx512_core_bf16).
+//
 // libxsmm: the 1x1 convs as small column-major GEMMs over blocks of XB
 // pixels. NHWC in (P x cin, row-major) is column-major (cin x P), so
 //   forward       out(cout x P)  = W(cout x cin) . in(cin x P)     (W = [cin][cout] as is)
@@ -232,6 +239,59 @@ void onednn_conv(benchmark::State &st, const pcnn_conv_t &c, bool nhwc, int dir,
   conv_counters(st, c);
 }
 
+// oneDNN's bf16 conv (dir 0 fwd, 1 bwd data, 2 bwd weights)
+void onednn_conv_bf16(benchmark::State &st, const pcnn_conv_t &c, int dir) {
+  if (!pcnn_isa_supported(PCNN_ISA_AVX512BF16)) {
+    skip(st, "this CPU has no AVX512_BF16 (oneDNN would emulate bf16)");
+    return;
+  }
+  Dnnl &d = dnnl_ctx();
+  const memory::dims sd = act_dims(c, c.cin), dd = act_dims(c, c.cout), wd = {c.cout, c.cin, c.k, c.k};
+  const memory::dims stv = {1, 1}, pad = {c.k / 2, c.k / 2};
+  const memory::desc src16(sd, dt::bf16, tag::any), w16(wd, dt::bf16, tag::any), dst32(dd, dt::f32, tag::any),
+      dst16(dd, dt::bf16, tag::any), src32(sd, dt::f32, tag::any), w32(wd, dt::f32, tag::any),
+      b32({c.cout}, dt::f32, tag::a);
+  convolution_forward::primitive_desc fwd(
+      convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, src16, w16, b32,
+                                dst32, stv, pad, pad),
+      d.eng);
+  Buf in(act_size(c, c.cin)), out(act_size(c, c.cout)), w(w_size(c)), b(c.cout);
+  in.rand(-1, 1, 1);
+  out.rand(-1, 1, 4);
+  masked_weights(w, c, 2);
+  b.rand(-0.1f, 0.1f, 3);
+  memory bias({{c.cout}, dt::f32, tag::a}, d.eng, b.get());
+  std::vector<std::pair<primitive, Args>> prims;
+  std::string label;
+  if (dir == 0) {
+    memory src = import(in.get(), sd, tag::nhwc, fwd.src_desc()), wts = import(w.get(), wd, tag::hwio, fwd.weights_desc());
+    memory dst(fwd.dst_desc(), d.eng);
+    prims.push_back({convolution_forward(fwd),
+                     Args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}}});
+    label = std::string("conv=") + fwd.impl_info_str();
+  } else if (dir == 1) {
+    convolution_backward_data::primitive_desc bd(
+        convolution_backward_data::desc(algorithm::convolution_direct, src32, w16, dst16, stv, pad, pad), d.eng, fwd);
+    memory ddst = import(out.get(), dd, tag::nhwc, bd.diff_dst_desc()), wts = import(w.get(), wd, tag::hwio, bd.weights_desc());
+    memory dsrc(bd.diff_src_desc(), d.eng);
+    prims.push_back({convolution_backward_data(bd),
+                     Args{{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wts}, {DNNL_ARG_DIFF_SRC, dsrc}}});
+    label = std::string("conv_bwd_data=") + bd.impl_info_str();
+  } else {
+    convolution_backward_weights::primitive_desc wdp(
+        convolution_backward_weights::desc(algorithm::convolution_direct, src16, w32, b32, dst16, stv, pad, pad),
+        d.eng, fwd);
+    memory src = import(in.get(), sd, tag::nhwc, wdp.src_desc()), ddst = import(out.get(), dd, tag::nhwc, wdp.diff_dst_desc());
+    memory dw(wdp.diff_weights_desc(), d.eng), db(wdp.diff_bias_desc(), d.eng);
+    prims.push_back({convolution_backward_weights(wdp), Args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst},
+                                                              {DNNL_ARG_DIFF_WEIGHTS, dw}, {DNNL_ARG_DIFF_BIAS, db}}});
+    label = std::string("conv_bwd_weights=") + wdp.impl_info_str();
+  }
+  st.SetLabel(label);
+  run(st, prims);
+  conv_counters(st, c);
+}
+
 // ---- libxsmm ----
 const int XB = 64;  // pixels per GEMM block
 
@@ -354,6 +414,7 @@ void register_peers() {
         const std::string th = "/t" + std::to_string(t);
         reg(pre + "onednn_blocked" + th, t, [=](benchmark::State &st) { onednn_conv(st, c, false, dir, 0); });
         reg(pre + "onednn_nhwc" + th, t, [=](benchmark::State &st) { onednn_conv(st, c, true, dir, 0); });
+        reg(pre + "onednn_bf16" + th, t, [=](benchmark::State &st) { onednn_conv_bf16(st, c, dir); });
         if (c.k == 1)
           reg(pre + "libxsmm" + th, t, [=](benchmark::State &st) { xsmm_conv(st, c, dir, false); });
         if (dir == 0) {
