@@ -159,6 +159,20 @@ pixelcnn_status_t pixelcnn_use_plan(pixelcnn_t *h, const char *path, char err[PI
   return PIXELCNN_OK;
 }
 
+pixelcnn_status_t pixelcnn_set_precision(pixelcnn_t *h, const char *precision, char err[PIXELCNN_ERR_LEN]) {
+  if (!h || !precision)
+    return fail(err, PIXELCNN_EINVAL, "pixelcnn_set_precision: %s is NULL", h ? "precision" : "m");
+  const int p = pcnn_prec_parse(precision);
+  if (p < 0) return fail(err, PIXELCNN_EINVAL, "pixelcnn_set_precision: '%.40s' is not fp32 or bf16", precision);
+  if (p == PCNN_PREC_BF16 && pcnn_kernels_isa() != PCNN_ISA_REF && pcnn_bf16_level(pcnn_kernels_isa()) == PCNN_ISA_REF)
+    return fail(err, PIXELCNN_EINVAL, "pixelcnn_set_precision: bf16: no bf16 kernel level runs on this CPU "
+                "(avx512bf16 needs AVX512_BF16)");
+  pcnn_plan_t plan;
+  pcnn_plan_default_prec(&plan, (pcnn_prec_t)p);
+  pcnn_model_set_plan(&h->m, &plan);
+  return PIXELCNN_OK;
+}
+
 /* ---- batches ---- */
 
 /* the checks every batch call shares: the handle, n, the buffers, and every

@@ -165,6 +165,15 @@ pixelcnn_status_t pixelcnn_sample(pixelcnn_t *m, float *images, int n, int prime
  * refused (PIXELCNN_EFILE) and the model keeps its plan. */
 pixelcnn_status_t pixelcnn_use_plan(pixelcnn_t *m, const char *path, char err[PIXELCNN_ERR_LEN]);
 
+/* The arithmetic of the convolutions: "fp32" (every model starts so), or
+ * "bf16": both operands of each product rounded to bf16, products added in
+ * fp32; weights, optimizer state, checkpoints and everything outside the
+ * convolutions stay fp32 (README: Precision). Sets the default plan of that
+ * precision (a plan from pixelcnn_use_plan is replaced). PIXELCNN_EINVAL for
+ * another string, or for "bf16" on a CPU without a bf16 kernel level
+ * (AVX512_BF16); the model then keeps its plan. */
+pixelcnn_status_t pixelcnn_set_precision(pixelcnn_t *m, const char *precision, char err[PIXELCNN_ERR_LEN]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -112,6 +112,8 @@ TEST(InstallApi, EveryBadArgumentIsAStatusAndAMessage) {
 
   EXPECT_FAILS(pixelcnn_save(h.m, "/proc/no/such/dir/m.safetensors", 1, err), PIXELCNN_EFILE, "/proc/no/such/dir");
   EXPECT_FAILS(pixelcnn_use_plan(h.m, "/nonexistent.plan", err), PIXELCNN_EFILE, "/nonexistent.plan");
+  EXPECT_FAILS(pixelcnn_set_precision(h.m, "fp16", err), PIXELCNN_EINVAL, "'fp16' is not fp32 or bf16");
+  EXPECT_FAILS(pixelcnn_set_precision(h.m, nullptr, err), PIXELCNN_EINVAL, "precision is NULL");
   for (int s = 0; s <= 5; s++) EXPECT_NE(pixelcnn_status_str((pixelcnn_status_t)s), nullptr);
   EXPECT_STREQ(pixelcnn_version(), PIXELCNN_VERSION);
   pixelcnn_free(nullptr);
@@ -185,6 +187,34 @@ TEST(InstallApi, MatchesTheModelAndRoundTripsACheckpoint) {
 // the header's thread contract: different handles on different threads at
 // once. The two threads are an OpenMP team (the library's own parallel
 // regions inside it then run on one thread each).
+// bf16: the wrapper runs the internal model's bf16 plan (the same bits), whose
+// logits differ from fp32's; back to fp32 gives fp32's bits again
+TEST(InstallApi, PrecisionBf16IsTheModelsBf16Plan) {
+  if (pcnn_bf16_level(pcnn_kernels_isa()) == PCNN_ISA_REF)
+    GTEST_SKIP() << "no bf16 SIMD kernel level runs here (avx512bf16 needs AVX512_BF16)";
+  char err[PIXELCNN_ERR_LEN];
+  pixelcnn_config_t c = small_cfg();
+  Handle h;
+  ASSERT_EQ(pixelcnn_create(&h.m, &c, 5, err), PIXELCNN_OK) << err;
+  const pcnn_config_t k = {1, 8, 1, PCNN_HEAD_BERNOULLI, 6, 5};
+  pcnn_model_t m;
+  ASSERT_EQ(pcnn_model_init(&m, &k, 5, 3, err), 0) << err;
+  std::vector<float> img = images(3, c, 9), f32(pixelcnn_logits_len(h.m, 3)), b16(f32.size()), again(f32.size());
+  ASSERT_EQ(pixelcnn_logits(h.m, f32.data(), img.data(), 3, err), PIXELCNN_OK) << err;
+  ASSERT_EQ(pixelcnn_set_precision(h.m, "bf16", err), PIXELCNN_OK) << err;
+  ASSERT_EQ(pixelcnn_logits(h.m, b16.data(), img.data(), 3, err), PIXELCNN_OK) << err;
+  pcnn_plan_t p;
+  pcnn_plan_default_prec(&p, PCNN_PREC_BF16);
+  pcnn_model_set_plan(&m, &p);
+  pcnn_model_forward(&m, img.data(), 3);
+  EXPECT_EQ(std::memcmp(b16.data(), m.logits, b16.size() * sizeof(float)), 0) << "bf16 logits differ from the model's";
+  EXPECT_NE(std::memcmp(b16.data(), f32.data(), b16.size() * sizeof(float)), 0) << "bf16 changed nothing";
+  ASSERT_EQ(pixelcnn_set_precision(h.m, "fp32", err), PIXELCNN_OK) << err;
+  ASSERT_EQ(pixelcnn_logits(h.m, again.data(), img.data(), 3, err), PIXELCNN_OK) << err;
+  EXPECT_EQ(std::memcmp(again.data(), f32.data(), f32.size() * sizeof(float)), 0);
+  pcnn_model_free(&m);
+}
+
 TEST(InstallApi, TwoHandlesOnTwoThreads) {
   const pixelcnn_config_t c = small_cfg();
   const std::vector<float> img = images(4, c, 21);
