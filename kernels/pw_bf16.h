@@ -26,16 +26,19 @@
 
 typedef __m512i pw_vb; /* 32 bf16 words: 16 pair words */
 
-/* 16 pair words (r0[j], r1[j]) from the lanes m0 of float row r0 and m1 of
- * r1 (other lanes are zeros and are not read; r1 == NULL: a zero row) */
-static inline pw_vb pw_bf_interleave(const float *r0, pw_vm m0, const float *r1, pw_vm m1) {
-  const __m512 a = _mm512_maskz_loadu_ps(m0, r0);
-  const __m512 b = r1 ? _mm512_maskz_loadu_ps(m1, r1) : _mm512_setzero_ps();
+/* 16 pair words (a[j], b[j]) from two float vectors */
+static inline pw_vb pw_bf_zip(__m512 a, __m512 b) {
   /* words 0..15: bf16(a), 16..31: bf16(b); then word 2j <- j, 2j+1 <- 16+j */
   const __m512i t = (__m512i)_mm512_cvtne2ps_pbh(b, a);
   const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
                                        23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   return _mm512_permutexvar_epi16(idx, t);
+}
+
+/* 16 pair words (r0[j], r1[j]) from the lanes m0 of float row r0 and m1 of
+ * r1 (other lanes are zeros and are not read; r1 == NULL: a zero row) */
+static inline pw_vb pw_bf_interleave(const float *r0, pw_vm m0, const float *r1, pw_vm m1) {
+  return pw_bf_zip(_mm512_maskz_loadu_ps(m0, r0), r1 ? _mm512_maskz_loadu_ps(m1, r1) : _mm512_setzero_ps());
 }
 
 /* 32 bf16 words from the float lanes [0, n) of x (n <= 32; zeros beyond) */
