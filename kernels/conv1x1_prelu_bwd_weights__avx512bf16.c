@@ -6,15 +6,17 @@
  *   dpre[p][co] = pre > 0 ? dout : alpha[co] dout        (fp32)
  *   dw[ci][co] += sum_p bf(in[p][ci]) bf(dpre[p][co])    (kept taps co >= co_begin(ci) only)
  *   db[co] += sum_p dpre[p][co];  dalpha[co] += sum_p dout pre (pre <= 0)   (fp32)
- * A GEMM in^T x dpre on VDPBF16PS reducing over pixel pairs: per block of 64
- * pixels both operands are interleaved by pixel pairs (pw_bf16.h) into
- * stack buffers: the input as pair words [32][cin rounded up to 16]
+ * A GEMM in^T x dpre on VDPBF16PS reducing over pixel pairs: per block of
+ * pixels (128 when there are at least 64 x 128 pixels and cin <= 256, else
+ * 64: a block's tile sums are added into the chunk's partial, so longer
+ * blocks mean fewer of those passes) both operands are interleaved by pixel
+ * pairs (pw_bf16.h) into stack buffers: the input as pair words [32][cin rounded up to 16]
  * (in[2t][ci], in[2t+1][ci]), broadcast one per input channel, and dpre as
  * pair words [32][the item's columns], loaded a vector of 16 output channels
  * at a time; an odd last pixel pairs with a zero row. Register tiles of 6
  * input channels x 4 vectors of 16 output channels.
  * Work split: as the FP32 kernel (conv1x1_prelu_bwd_weights_body.h), fixed
- * by the shape: nk pixel chunks (runs of whole 64-pixel blocks) x nj column
+ * by the shape: nk pixel chunks (runs of whole blocks) x nj column
  * groups of up to 256 output columns, nk = PW_PAR_ITEMS / nj within
  * PW_PART_MAX (pw_chunks): 64 items for the seed 1x1 layers at batch 32, 13
  * at batch 1. Each item sums its chunk in pixel order into the chunk's
@@ -33,9 +35,9 @@
 #include "pw_simd__avx512.h"
 #include "pw_bf16.h"
 
-#define BWW_CG 256  /* output columns of a column group */
-#define BWW_PB 64   /* pixels per block (32 pairs) */
-#define BWW_CIN 512 /* input channels of the input buffer (64 KiB) */
+#define BWW_CG 256      /* output columns of a column group */
+#define BWW_ZBUF 16384  /* pair words of each of a thread's two block buffers (64 KiB) */
+#define BWW_CIN 512     /* input channels: a block of at least 32 pairs */
 
 typedef struct {
   int cin, cout, nseg;
@@ -114,7 +116,11 @@ static int bww(float *dw, float *db, float *dalpha, const float *dout, const flo
   const long p = (long)c->n * c->h * c->w;
   /* partial k: dw [cin][cout], then db and dalpha (ldd each) of chunk k */
   const size_t ldp = (size_t)cin * cout + 2 * (size_t)ldd;
-  const long nb = (p + BWW_PB - 1) / BWW_PB;
+  /* pixels per block: 64 pairs if the input rows fit and there are blocks
+   * for PW_PAR_ITEMS chunks, else 32 (fewer tile stores into the partial
+   * per pixel; a function of the shape only) */
+  const int pb = ldi <= BWW_ZBUF / 64 && p >= 128L * PW_PAR_ITEMS ? 128 : 64;
+  const long nb = (p + pb - 1) / pb;
   const int nj = (ldd + BWW_CG - 1) / BWW_CG, nk = pw_chunks(nj, nb, ldp), items = nk * nj;
   float *const part = pcnn_scratch((size_t)nk * ldp);
   if (!part) return 0;
@@ -128,8 +134,8 @@ static int bww(float *dw, float *db, float *dalpha, const float *dout, const flo
   }
 #pragma omp parallel
   {
-    uint32_t dz[BWW_PB / 2 * BWW_CG] __attribute__((aligned(64)));  /* dpre pairs (32, gw) */
-    uint32_t iz[BWW_PB / 2 * BWW_CIN] __attribute__((aligned(64))); /* input pairs (32, ldi) */
+    uint32_t dz[BWW_ZBUF] __attribute__((aligned(64))); /* dpre pairs (pb / 2, gw) */
+    uint32_t iz[BWW_ZBUF] __attribute__((aligned(64))); /* input pairs (pb / 2, ldi) */
 #pragma omp for schedule(static)
     for (int it = 0; it < items; it++) {
       const int k = it / nj, j0 = (it % nj) * BWW_CG;
@@ -139,13 +145,9 @@ static int bww(float *dw, float *db, float *dalpha, const float *dout, const flo
         pw_store(sdb + v, pw_zero());
         pw_store(sda + v, pw_zero());
       }
-      const long b0 = nb * k / nk, e = nb * (k + 1) / nk * BWW_PB < p ? nb * (k + 1) / nk * BWW_PB : p;
-      for (long p0 = b0 * BWW_PB; p0 < e; p0 += BWW_PB) {
-        const int pn = (int)(e - p0 < BWW_PB ? e - p0 : BWW_PB), nq = (pn + 1) / 2;
-        /* the next block's input rows, into L2 (pw_gemm.h) */
-        const long q1 = p0 + 2 * BWW_PB < e ? p0 + 2 * BWW_PB : e;
-        if (q1 > p0 + BWW_PB)
-          pw_prefetch_l2(in + (size_t)(p0 + BWW_PB) * cin, (size_t)(q1 - p0 - BWW_PB) * cin);
+      const long b0 = nb * k / nk, e = nb * (k + 1) / nk * pb < p ? nb * (k + 1) / nk * pb : p;
+      for (long p0 = b0 * pb; p0 < e; p0 += pb) {
+        const int pn = (int)(e - p0 < pb ? e - p0 : pb), nq = (pn + 1) / 2;
         for (int t = 0; t < nq; t++) {
           const int two = 2 * t + 1 < pn; /* the pair's second pixel exists */
           const float *i0 = in + (size_t)(p0 + 2 * t) * cin, *i1 = two ? i0 + cin : NULL;
@@ -176,7 +178,7 @@ static int bww(float *dw, float *db, float *dalpha, const float *dout, const flo
           const int mr = cin - ci0 < PW_MR ? cin - ci0 : PW_MR;
           for (int j = 0; j < gw; j += 64) {
             const int nv = (gw - j) / 16 < 4 ? (gw - j) / 16 : 4;
-            tile_any(mr, nv, dwk, iz, ldi, dz + j, gw, nq, ci0, j0 + j, p0 == b0 * BWW_PB, &x);
+            tile_any(mr, nv, dwk, iz, ldi, dz + j, gw, nq, ci0, j0 + j, p0 == b0 * pb, &x);
           }
         }
       }

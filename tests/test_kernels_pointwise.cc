@@ -117,6 +117,10 @@ std::vector<pcnn_conv_t> conv1x1_shapes() {
     }
   add(3, 1, 17, 33, 33, PCNN_MASK_B, 3);
   add(1, 1, 7, 64, 48, PCNN_MASK_B, 1);
+  // past 8192 pixels (even and odd counts): the bf16 weight gradient's
+  // 128-pixel blocks
+  add(11, 28, 28, 16, 24, PCNN_MASK_B, 1);
+  add(3, 57, 53, 33, 15, PCNN_MASK_B, 3);
   return s;
 }
 
