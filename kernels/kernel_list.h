@@ -62,6 +62,10 @@ PCNN_KERNEL_BF16(PCNN_ISA_REF, conv1x1_prelu_bwd_data, pcnn_conv1x1_prelu_bwd_da
 PCNN_KERNEL_BF16(PCNN_ISA_REF, conv1x1_prelu_bwd_weights, pcnn_conv1x1_prelu_bwd_weights__ref_bf16)
 PCNN_KERNEL_BF16(PCNN_ISA_REF, gemm_acc, pcnn_gemm_acc__ref_bf16)
 PCNN_KERNEL_BF16(PCNN_ISA_REF, conv_prelu_fwd, pcnn_conv_prelu_fwd__ref_bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv1x1_prelu_fwd, pcnn_conv1x1_prelu_fwd__avx512bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv1x1_prelu_bwd_data, pcnn_conv1x1_prelu_bwd_data__avx512bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv1x1_prelu_bwd_weights, pcnn_conv1x1_prelu_bwd_weights__avx512bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, gemm_acc, pcnn_gemm_acc__avx512bf16)
 
 /* Shape limits: the kernel (isa, op) calls predicate(c) first and hands the
  * shapes it returns 0 for to its reference twin (pcnn_kernel_falls_back
@@ -81,3 +85,6 @@ PCNN_SUPPORTS(PCNN_ISA_AVX2, conv1x1_prelu_bwd_data, pcnn_conv1x1_prelu_bwd_data
 PCNN_SUPPORTS(PCNN_ISA_AVX512, conv1x1_prelu_bwd_data, pcnn_conv1x1_prelu_bwd_data_supports__avx512)
 PCNN_SUPPORTS(PCNN_ISA_AVX2, conv1x1_prelu_bwd_weights, pcnn_conv1x1_prelu_bwd_weights_supports__avx2)
 PCNN_SUPPORTS(PCNN_ISA_AVX512, conv1x1_prelu_bwd_weights, pcnn_conv1x1_prelu_bwd_weights_supports__avx512)
+PCNN_SUPPORTS(PCNN_ISA_AVX512BF16, conv1x1_prelu_fwd, pcnn_conv1x1_prelu_fwd_supports__avx512bf16)
+PCNN_SUPPORTS(PCNN_ISA_AVX512BF16, conv1x1_prelu_bwd_data, pcnn_conv1x1_prelu_bwd_data_supports__avx512bf16)
+PCNN_SUPPORTS(PCNN_ISA_AVX512BF16, conv1x1_prelu_bwd_weights, pcnn_conv1x1_prelu_bwd_weights_supports__avx512bf16)

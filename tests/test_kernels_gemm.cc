@@ -1,9 +1,12 @@
 // test_kernels_gemm.cc: every SIMD row of the kernel list for gemm_acc
 // (c += a b, row-major with leading dimensions) against its reference twin on
-// seeded random data, at odd sizes around the register tiles (rows 1..13,
-// columns 1..129 around 8/16/64, k 0..33), with leading dimensions larger than
+// seeded random data, at odd sizes around the register tiles (rows 1..13, 97,
+// columns 1..129 around 8/16/64, k 0..33, 600), with leading dimensions larger than
 // the widths; c accumulates into a pre-filled buffer and the padding between
-// rows of c is never written.
+// rows of c is never written. The bf16 rows (pcnn_kernel_rows_bf16) are
+// checked the same way against the bf16 reference (pcnn_gemm_acc__ref_bf16:
+// only the order of the fp32 additions differs, so the tolerance is the
+// FP32 one).
 #include <cstring>
 
 #include "test_util.h"
@@ -15,15 +18,18 @@ std::vector<const pcnn_kernel_row_t *> gemm_rows() {
   for (int i = 0; i < pcnn_kernel_row_count; i++)
     if (pcnn_kernel_rows[i].isa != PCNN_ISA_REF && pcnn_kernel_rows[i].op == PCNN_OP_gemm_acc)
       r.push_back(&pcnn_kernel_rows[i]);
+  for (int i = 0; i < pcnn_kernel_row_count_bf16; i++)
+    if (pcnn_kernel_rows_bf16[i].isa != PCNN_ISA_REF && pcnn_kernel_rows_bf16[i].op == PCNN_OP_gemm_acc)
+      r.push_back(&pcnn_kernel_rows_bf16[i]);
   return r;
 }
 
 TEST(KernelsGemm, EverySimdRowMatchesReference) {
   const auto rows = gemm_rows();
   ASSERT_GE(rows.size(), 2u) << "expected AVX2 and AVX-512 gemm_acc rows in kernel_list.h";
-  const int ms[] = {1, 2, 3, 5, 6, 7, 13};
+  const int ms[] = {1, 2, 3, 5, 6, 7, 13, 97};  // 97: past the bf16 kernel's 96-row group
   const int ns[] = {1, 3, 5, 7, 8, 13, 16, 17, 31, 33, 64, 65, 129};
-  const int ks[] = {0, 1, 3, 17, 33};
+  const int ks[] = {0, 1, 3, 17, 33, 600};  // 600: past its 512-long reduction chunk
   int checked = 0;
   for (const pcnn_kernel_row_t *row : rows) {
     if (!pcnn_isa_supported(row->isa)) {
@@ -31,6 +37,7 @@ TEST(KernelsGemm, EverySimdRowMatchesReference) {
       continue;
     }
     auto fn = (pcnn_gemm_acc_fn *)row->fn;
+    pcnn_gemm_acc_fn *ref = row->prec == PCNN_PREC_BF16 ? pcnn_gemm_acc__ref_bf16 : pcnn_gemm_acc__ref;
     for (int m : ms)
       for (int n : ns)
         for (int k : ks) {
@@ -42,7 +49,7 @@ TEST(KernelsGemm, EverySimdRowMatchesReference) {
           // column n shows up in the padding check below instead of a crash
           auto c0 = pt::rand_vec((size_t)m * ldc + 64, s + 2);
           std::vector<float> want = c0, got = c0;
-          pcnn_gemm_acc__ref(want.data(), a.data(), b.data(), m, n, k, lda, ldb, ldc);
+          ref(want.data(), a.data(), b.data(), m, n, k, lda, ldb, ldc);
           fn(got.data(), a.data(), b.data(), m, n, k, lda, ldb, ldc);
           char what[128];
           snprintf(what, sizeof what, "%s m%d n%d k%d", row->fn_name, m, n, k);

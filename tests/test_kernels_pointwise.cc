@@ -3,7 +3,9 @@
 // its reference twin on seeded random data: forward within 1e-5, gradients
 // within 1e-4 (atol scaled to the tensor's magnitude), gradients accumulate
 // into pre-filled buffers, masked weight taps are neither read nor written,
-// and two runs give bitwise identical results.
+// and two runs give bitwise identical results (the fused 1x1 ops: one at 1
+// thread, one at 2). The bf16 rows of the fused 1x1 ops are checked the same
+// way against the bf16 reference (pcnn_<op>__ref_bf16).
 #include <algorithm>
 #include <cstring>
 
@@ -36,20 +38,38 @@ bool is_pointwise(int op) {
   return false;
 }
 
-std::vector<int> simd_rows() {
-  std::vector<int> r;
+// the SIMD rows of the pointwise ops: every FP32 row, and the bf16 rows of
+// the fused 1x1 ops (checked against the bf16 reference, pcnn_kernels.h,
+// "precision": only the order of the fp32 additions differs, so the FP32
+// tolerances hold)
+std::vector<const pcnn_kernel_row_t *> simd_rows() {
+  std::vector<const pcnn_kernel_row_t *> r;
   for (int i = 0; i < pcnn_kernel_row_count; i++)
     if (pcnn_kernel_rows[i].isa != PCNN_ISA_REF && is_pointwise(pcnn_kernel_rows[i].op))
-      r.push_back(i);
+      r.push_back(&pcnn_kernel_rows[i]);
+  for (int i = 0; i < pcnn_kernel_row_count_bf16; i++)
+    if (pcnn_kernel_rows_bf16[i].isa != PCNN_ISA_REF && is_pointwise(pcnn_kernel_rows_bf16[i].op))
+      r.push_back(&pcnn_kernel_rows_bf16[i]);
   return r;
 }
 
+// the reference row of op in precision prec
 template <class F>
-F *ref_of(int op) {
-  for (int i = 0; i < pcnn_kernel_row_count; i++)
-    if (pcnn_kernel_rows[i].op == op && pcnn_kernel_rows[i].isa == PCNN_ISA_REF)
-      return (F *)pcnn_kernel_rows[i].fn;
+F *ref_of(int op, pcnn_prec_t prec = PCNN_PREC_FP32) {
+  const pcnn_kernel_row_t *rows = prec == PCNN_PREC_BF16 ? pcnn_kernel_rows_bf16 : pcnn_kernel_rows;
+  const int n = prec == PCNN_PREC_BF16 ? pcnn_kernel_row_count_bf16 : pcnn_kernel_row_count;
+  for (int i = 0; i < n; i++)
+    if (rows[i].op == op && rows[i].isa == PCNN_ISA_REF) return (F *)rows[i].fn;
   return nullptr;
+}
+
+// runs f() with t OpenMP threads
+template <class G>
+void with_threads(int t, G f) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(t);
+  f();
+  omp_set_num_threads(saved);
 }
 
 double max_abs(const std::vector<float> &v) {
@@ -97,6 +117,10 @@ std::vector<pcnn_conv_t> conv1x1_shapes() {
     }
   add(3, 1, 17, 33, 33, PCNN_MASK_B, 3);
   add(1, 1, 7, 64, 48, PCNN_MASK_B, 1);
+  // past 8192 pixels (even and odd counts): the bf16 weight gradient's
+  // 128-pixel blocks
+  add(11, 28, 28, 16, 24, PCNN_MASK_B, 1);
+  add(3, 57, 53, 33, 15, PCNN_MASK_B, 3);
   return s;
 }
 
@@ -128,11 +152,11 @@ void check_conv1x1_fwd(pcnn_conv1x1_prelu_fwd_fn *fn, pcnn_conv1x1_prelu_fwd_fn 
     const size_t no = d.pn * c.cout;
     std::vector<float> pre_r(no), out_r(no), pre(no, 7.f), out(no, 7.f), pre2(no), out2(no);
     ref(pre_r.data(), out_r.data(), d.in.data(), d.w.data(), d.b.data(), d.alpha.data(), &c);
-    fn(pre.data(), out.data(), d.in.data(), d.w.data(), d.b.data(), d.alpha.data(), &c);
-    fn(pre2.data(), out2.data(), d.in.data(), d.w.data(), d.b.data(), d.alpha.data(), &c);
+    with_threads(1, [&] { fn(pre.data(), out.data(), d.in.data(), d.w.data(), d.b.data(), d.alpha.data(), &c); });
+    with_threads(2, [&] { fn(pre2.data(), out2.data(), d.in.data(), d.w.data(), d.b.data(), d.alpha.data(), &c); });
     ASSERT_TRUE(Close(pre, pre_r, PCNN_TOL_FWD, "pre"));
     ASSERT_TRUE(Close(out, out_r, PCNN_TOL_FWD, "out"));
-    ASSERT_TRUE(same_bits(pre, pre2) && same_bits(out, out2)) << "two runs differ";
+    ASSERT_TRUE(same_bits(pre, pre2) && same_bits(out, out2)) << "1 and 2 threads differ";
   }
 }
 
@@ -145,10 +169,10 @@ void check_conv1x1_bwd_data(pcnn_conv1x1_prelu_bwd_data_fn *fn,
     const std::vector<float> fill = pt::rand_vec(d.pn * c.cin, seed + 9);  // accumulate onto this
     std::vector<float> din_r = fill, din = fill, din2 = fill;
     ref(din_r.data(), d.dout.data(), d.pre.data(), d.w.data(), d.alpha.data(), &c);
-    fn(din.data(), d.dout.data(), d.pre.data(), d.w.data(), d.alpha.data(), &c);
-    fn(din2.data(), d.dout.data(), d.pre.data(), d.w.data(), d.alpha.data(), &c);
+    with_threads(1, [&] { fn(din.data(), d.dout.data(), d.pre.data(), d.w.data(), d.alpha.data(), &c); });
+    with_threads(2, [&] { fn(din2.data(), d.dout.data(), d.pre.data(), d.w.data(), d.alpha.data(), &c); });
     ASSERT_TRUE(Close(din, din_r, PCNN_TOL_GRAD, "din"));
-    ASSERT_TRUE(same_bits(din, din2)) << "two runs differ";
+    ASSERT_TRUE(same_bits(din, din2)) << "1 and 2 threads differ";
   }
 }
 
@@ -165,10 +189,12 @@ void check_conv1x1_bwd_weights(pcnn_conv1x1_prelu_bwd_weights_fn *fn,
                        db2 = fb, da2 = fa;
     ref(dw_r.data(), db_r.data(), da_r.data(), d.dout.data(), d.pre.data(), d.in.data(),
         d.alpha.data(), &c);
-    fn(dw.data(), db.data(), da.data(), d.dout.data(), d.pre.data(), d.in.data(), d.alpha.data(),
-       &c);
-    fn(dw2.data(), db2.data(), da2.data(), d.dout.data(), d.pre.data(), d.in.data(),
-       d.alpha.data(), &c);
+    with_threads(1, [&] {
+      fn(dw.data(), db.data(), da.data(), d.dout.data(), d.pre.data(), d.in.data(), d.alpha.data(), &c);
+    });
+    with_threads(2, [&] {
+      fn(dw2.data(), db2.data(), da2.data(), d.dout.data(), d.pre.data(), d.in.data(), d.alpha.data(), &c);
+    });
     // the sums run over all pixels: scale the tolerance by their magnitude
     std::vector<float> ddw(dw.size()), ddw_r(dw.size());
     for (size_t i = 0; i < dw.size(); i++) ddw[i] = dw[i] - fw[i], ddw_r[i] = dw_r[i] - fw[i];
@@ -182,7 +208,7 @@ void check_conv1x1_bwd_weights(pcnn_conv1x1_prelu_bwd_weights_fn *fn,
       }
     }
     ASSERT_TRUE(same_bits(dw, dw2) && same_bits(db, db2) && same_bits(da, da2))
-        << "two runs differ";
+        << "1 and 2 threads differ";
   }
 }
 
@@ -391,23 +417,23 @@ void check_softmax256_ulp(pcnn_softmax256_loss_fn *fn, pcnn_softmax256_loss_fn *
   ASSERT_TRUE(pt::AllClose(dx.data(), dx_r.data(), dx.size(), 0, PCNN_TOL_ULP8, "softmax - onehot"));
 }
 
-class PointwiseKernel : public ::testing::TestWithParam<int> {};
+class PointwiseKernel : public ::testing::TestWithParam<const pcnn_kernel_row_t *> {};
 
 TEST_P(PointwiseKernel, MatchesReference) {
-  const pcnn_kernel_row_t &row = pcnn_kernel_rows[GetParam()];
+  const pcnn_kernel_row_t &row = *GetParam();
   if (!pcnn_isa_supported(row.isa))
     GTEST_SKIP() << row.fn_name << ": this CPU does not run " << pcnn_isa_name(row.isa);
   switch ((pcnn_op_t)row.op) {
     case PCNN_OP_conv1x1_prelu_fwd:
-      check_conv1x1_fwd((pcnn_conv1x1_prelu_fwd_fn *)row.fn, ref_of<pcnn_conv1x1_prelu_fwd_fn>(row.op));
+      check_conv1x1_fwd((pcnn_conv1x1_prelu_fwd_fn *)row.fn, ref_of<pcnn_conv1x1_prelu_fwd_fn>(row.op, row.prec));
       break;
     case PCNN_OP_conv1x1_prelu_bwd_data:
       check_conv1x1_bwd_data((pcnn_conv1x1_prelu_bwd_data_fn *)row.fn,
-                             ref_of<pcnn_conv1x1_prelu_bwd_data_fn>(row.op));
+                             ref_of<pcnn_conv1x1_prelu_bwd_data_fn>(row.op, row.prec));
       break;
     case PCNN_OP_conv1x1_prelu_bwd_weights:
       check_conv1x1_bwd_weights((pcnn_conv1x1_prelu_bwd_weights_fn *)row.fn,
-                                ref_of<pcnn_conv1x1_prelu_bwd_weights_fn>(row.op));
+                                ref_of<pcnn_conv1x1_prelu_bwd_weights_fn>(row.op, row.prec));
       break;
     case PCNN_OP_prelu_fwd:
       check_prelu_fwd((pcnn_prelu_fwd_fn *)row.fn, ref_of<pcnn_prelu_fwd_fn>(row.op));
@@ -437,8 +463,8 @@ TEST_P(PointwiseKernel, MatchesReference) {
   }
 }
 
-std::string row_name(const ::testing::TestParamInfo<int> &i) {
-  return pcnn_kernel_rows[i.param].fn_name;
+std::string row_name(const ::testing::TestParamInfo<const pcnn_kernel_row_t *> &i) {
+  return i.param->fn_name;
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PointwiseKernel);
