@@ -54,9 +54,12 @@ int pcnn_kernel_falls_back(pcnn_op_t op, pcnn_isa_t isa, const pcnn_conv_t *c) {
   if ((int)op < 0 || op >= PCNN_OP_COUNT || (int)isa < 0 || isa >= PCNN_ISA_COUNT || !c ||
       pcnn_conv_check(c) || !pcnn_isa_supported(isa))
     return -1;
-  int listed = 0;
+  int listed = 0; /* an FP32 row, or (a bf16 level) a bf16 row of op at isa */
   for (int i = 0; i < pcnn_kernel_row_count; i++)
     listed |= pcnn_kernel_rows[i].op == (int)op && pcnn_kernel_rows[i].isa == isa;
+  if (isa >= PCNN_ISA_FP32_COUNT)
+    for (int i = 0; i < pcnn_kernel_row_count_bf16; i++)
+      listed |= pcnn_kernel_rows_bf16[i].op == (int)op && pcnn_kernel_rows_bf16[i].isa == isa;
   if (!listed) return -1;
   for (size_t i = 0; i < sizeof supports_rows / sizeof supports_rows[0]; i++)
     if (supports_rows[i].op == op && supports_rows[i].isa == isa) return !supports_rows[i].supports(c);

@@ -266,6 +266,18 @@ TEST(Bf16, TableTakesBf16RowsForTheirOpsOnly) {
   EXPECT_EQ(pcnn_isa_parse("avx512bf16"), PCNN_ISA_AVX512BF16);
 }
 
+// the shape limits of the bf16 rows answer through pcnn_kernel_falls_back
+TEST(Bf16, FallsBackAnswersForBf16Rows) {
+  if (!pcnn_isa_supported(PCNN_ISA_AVX512BF16)) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+  const pcnn_conv_t seed = Cv(32, 28, 28, 128, 64, 1, PCNN_MASK_B, 1), wide = Cv(1, 1, 2, 600, 64, 1, PCNN_MASK_B, 1);
+  for (int op : {PCNN_OP_conv1x1_prelu_fwd, PCNN_OP_conv1x1_prelu_bwd_data, PCNN_OP_conv1x1_prelu_bwd_weights})
+    EXPECT_EQ(pcnn_kernel_falls_back((pcnn_op_t)op, PCNN_ISA_AVX512BF16, &seed), 0) << pcnn_op_name(op);
+  // the weight gradient takes cin <= 512
+  EXPECT_EQ(pcnn_kernel_falls_back(PCNN_OP_conv1x1_prelu_bwd_weights, PCNN_ISA_AVX512BF16, &wide), 1);
+  // no such row: not answerable
+  EXPECT_EQ(pcnn_kernel_falls_back(PCNN_OP_prelu_fwd, PCNN_ISA_AVX512BF16, &seed), -1);
+}
+
 // ---- the model in bf16 ----
 
 // the process-wide level, and the bf16 level a model of it runs
