@@ -28,9 +28,13 @@
  * to the kept taps; the chunk's first block stores them (no zeroing pass).
  * Then the partials are added to dw in chunk order (pw_add_partials), one
  * owner per kept dw entry (masked dw entries are never written). The next
- * block's input rows are prefetched into L2. Every sum runs over the same
- * chunks and blocks in the same order whatever the thread count: bitwise
- * the same at any thread count.
+ * block's input rows are prefetched into L2. On a one-thread team (the
+ * model's per-image calls inside its own parallel region) the same items
+ * run in item order with one running sum instead of nk partials: each
+ * chunk's partial is added to it in chunk order (bww_serial), the same adds
+ * in the same order. Every sum runs over the same chunks and blocks in the
+ * same order whatever the thread count: bitwise the same at any thread
+ * count.
  * Cost of the 64 partials (each chunk's written cold, then all read by the
  * combine: 2 MB for 128 -> 64, 4 MB for 128 -> 128) against the 4 chunks
  * before, A/B medians of per-round time ratios on the 2-core AMD EPYC (Zen
