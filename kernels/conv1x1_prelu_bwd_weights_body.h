@@ -180,6 +180,45 @@ static PW_INLINE void bww_sums(const int act, const int nvv, const int direct, f
   }
 }
 
+/* dw[c0 + ..] (nvv vectors of input channels; stored when first, else
+ * added) = the sums over pn pixels of in[p][ci] dp[p] for one output
+ * column (cout == 1), pixel by pixel in order: lane by lane the same FMAs
+ * as the register tile's, with the input channels in the vector lanes */
+static PW_INLINE void bww_col1_vec(const int nvv, float *dw, const float *in, const float *dp,
+                                   int ldq, int pn, int cin, int c0, int first) {
+  pw_vf acc[4];
+#pragma GCC unroll 4
+  for (int u = 0; u < nvv; u++) acc[u] = pw_zero();
+  for (int i = 0; i < pn; i++) {
+    const pw_vf d = pw_bcast(dp + (size_t)i * ldq);
+#pragma GCC unroll 4
+    for (int u = 0; u < nvv; u++)
+      acc[u] = pw_fma(pw_load_n(in + (size_t)i * cin + c0 + u * PW_VL, cin - c0 - u * PW_VL), d, acc[u]);
+  }
+#pragma GCC unroll 4
+  for (int u = 0; u < nvv; u++) {
+    float *q = dw + c0 + u * PW_VL;
+    const int left = cin - c0 - u * PW_VL;
+    pw_store_n(q, left, first ? acc[u] : pw_add(pw_load_n(q, left), acc[u]));
+  }
+}
+
+/* The weight gradient of a one-column layer (the Bernoulli head, 128 -> 1)
+ * with every tap kept: a register tile of 6 input channels x one vector of
+ * output channels would use 1 lane of 16, so the input channels go in the
+ * lanes instead (dw [cin][1] is contiguous) */
+static void bww_col1(float *dw, const float *in, const float *dp, int ldq, int pn, int cin, int first) {
+  for (int c0 = 0; c0 < cin; c0 += 4 * PW_VL) {
+    const int nvv = (cin - c0 + PW_VL - 1) / PW_VL < 4 ? (cin - c0 + PW_VL - 1) / PW_VL : 4;
+    switch (nvv) {
+      case 4: bww_col1_vec(4, dw, in, dp, ldq, pn, cin, c0, first); break;
+      case 3: bww_col1_vec(3, dw, in, dp, ldq, pn, cin, c0, first); break;
+      case 2: bww_col1_vec(2, dw, in, dp, ldq, pn, cin, c0, first); break;
+      default: bww_col1_vec(1, dw, in, dp, ldq, pn, cin, c0, first); break;
+    }
+  }
+}
+
 /* One block: pixels [p0, min(p0 + BWW_PB, e)), the columns [j0, j0 + gw)
  * of a column group. Its dpre (zero beyond cout) goes to buf (row stride
  * gw; or is dout itself, row stride cout, when direct); sdb (db) and sdb +
@@ -207,6 +246,10 @@ static PW_INLINE void bww_block(const int act, float *dwk, float *sdb, const flo
       case 2: bww_sums(act, 2, direct, sdb + v, ldd, buf + v, gw, dout + o, xp, alpha + j0 + v, left, pn, cout); break;
       default: bww_sums(act, 1, direct, sdb + v, ldd, buf + v, gw, dout + o, xp, alpha + j0 + v, left, pn, cout); break;
     }
+  }
+  if (cout == 1 && x->nseg == 1 && x->seg[0].c0 == 0 && x->seg[0].c1 == cin && x->seg[0].co0 == 0) {
+    bww_col1(dwk, in + (size_t)p0 * cin, dp, ldq, pn, cin, first);
+    return;
   }
   for (int ci0 = 0; ci0 < cin; ci0 += PW_MR) {
     const int mr = cin - ci0 < PW_MR ? cin - ci0 : PW_MR;
