@@ -28,9 +28,13 @@
  * to the kept taps; the chunk's first block stores them (no zeroing pass).
  * Then the partials are added to dw in chunk order (pw_add_partials), one
  * owner per kept dw entry (masked dw entries are never written). The next
- * block's input rows are prefetched into L2. Every sum runs over the same
- * chunks and blocks in the same order whatever the thread count: bitwise
- * the same at any thread count.
+ * block's input rows are prefetched into L2. On a one-thread team (the
+ * model's per-image calls inside its own parallel region) the same items
+ * run in item order with one running sum instead of nk partials: each
+ * chunk's partial is added to it in chunk order (bww_serial), the same adds
+ * in the same order. Every sum runs over the same chunks and blocks in the
+ * same order whatever the thread count: bitwise the same at any thread
+ * count.
  * Cost of the 64 partials (each chunk's written cold, then all read by the
  * combine: 2 MB for 128 -> 64, 4 MB for 128 -> 128) against the 4 chunks
  * before, A/B medians of per-round time ratios on the 2-core AMD EPYC (Zen
@@ -56,6 +60,11 @@
 typedef struct {
   int cin, cout, nseg;
   pw_seg_t seg[3];
+  int ldd;     /* cout rounded up to whole vectors */
+  long p, nb;  /* pixels, blocks of BWW_PB pixels */
+  int nk, nj;  /* pixel chunks, column groups */
+  size_t ldp;  /* floats of a partial: dw [cin][cout], then db and dalpha (ldd each) */
+  int g[3], ncomb; /* the combine's items: runs of g[s] dw rows of segment s, then db */
 } bww_ctx;
 
 /* one register tile: input channels [ci0, ci0 + mr), output channels
@@ -130,6 +139,194 @@ int PW_KERNEL(conv1x1_prelu_bwd_weights_supports)(const pcnn_conv_t *c) {
  * in L1/L2; chunks are whole blocks */
 #define BWW_PB 64
 
+/* db and dalpha (ldd floats after it) of gw columns start from 0 */
+static inline void bww_zero_sums(float *sdb, int ldd, int gw) {
+  for (int v = 0; v < gw; v += PW_VL) {
+    pw_store(sdb + v, pw_zero());
+    pw_store(sdb + ldd + v, pw_zero());
+  }
+}
+
+/* the sums of nvv column vectors [j, j + nvv PW_VL) over pn pixels, kept in
+ * registers and added pixel by pixel in order: sdb[j..] (db), sdb[ldd + j..]
+ * (dalpha, act only) +=; the dpre rows into buf (row stride gw) unless
+ * direct. g, xp: dout and pre at the block's first pixel, column j. */
+static PW_INLINE void bww_sums(const int act, const int nvv, const int direct, float *sdb, int ldd,
+                               float *buf, int gw, const float *g, const float *xp,
+                               const float *alpha, int left, int pn, int cout) {
+  pw_vf sb[4], sa[4], al[4];
+#pragma GCC unroll 4
+  for (int u = 0; u < nvv; u++) {
+    sb[u] = pw_load(sdb + u * PW_VL);
+    sa[u] = act ? pw_load(sdb + ldd + u * PW_VL) : pw_zero();
+    al[u] = act ? pw_load_n(alpha + u * PW_VL, left - u * PW_VL) : pw_zero();
+  }
+  for (int i = 0; i < pn; i++) {
+#pragma GCC unroll 4
+    for (int u = 0; u < nvv; u++) {
+      const int l = left - u * PW_VL;
+      const pw_vf gv = pw_load_n(g + (size_t)i * cout + u * PW_VL, l);
+      const pw_vf xv = act ? pw_load_n(xp + (size_t)i * cout + u * PW_VL, l) : gv;
+      const pw_vf d = act ? pw_prelu_sel(xv, gv, al[u]) : gv;
+      if (!direct) pw_store(buf + (size_t)i * gw + u * PW_VL, d);
+      sb[u] = pw_add(sb[u], d);
+      if (act) sa[u] = pw_add(sa[u], pw_neg_part(xv, gv));
+    }
+  }
+#pragma GCC unroll 4
+  for (int u = 0; u < nvv; u++) {
+    pw_store(sdb + u * PW_VL, sb[u]);
+    if (act) pw_store(sdb + ldd + u * PW_VL, sa[u]);
+  }
+}
+
+/* dw[c0 + ..] (nvv vectors of input channels; stored when first, else
+ * added) = the sums over pn pixels of in[p][ci] dp[p] for one output
+ * column (cout == 1), pixel by pixel in order: lane by lane the same FMAs
+ * as the register tile's, with the input channels in the vector lanes */
+static PW_INLINE void bww_col1_vec(const int nvv, float *dw, const float *in, const float *dp,
+                                   int ldq, int pn, int cin, int c0, int first) {
+  pw_vf acc[4];
+#pragma GCC unroll 4
+  for (int u = 0; u < nvv; u++) acc[u] = pw_zero();
+  for (int i = 0; i < pn; i++) {
+    const pw_vf d = pw_bcast(dp + (size_t)i * ldq);
+#pragma GCC unroll 4
+    for (int u = 0; u < nvv; u++)
+      acc[u] = pw_fma(pw_load_n(in + (size_t)i * cin + c0 + u * PW_VL, cin - c0 - u * PW_VL), d, acc[u]);
+  }
+#pragma GCC unroll 4
+  for (int u = 0; u < nvv; u++) {
+    float *q = dw + c0 + u * PW_VL;
+    const int left = cin - c0 - u * PW_VL;
+    pw_store_n(q, left, first ? acc[u] : pw_add(pw_load_n(q, left), acc[u]));
+  }
+}
+
+/* The weight gradient of a one-column layer (the Bernoulli head, 128 -> 1)
+ * with every tap kept: a register tile of 6 input channels x one vector of
+ * output channels would use 1 lane of 16, so the input channels go in the
+ * lanes instead (dw [cin][1] is contiguous) */
+static void bww_col1(float *dw, const float *in, const float *dp, int ldq, int pn, int cin, int first) {
+  for (int c0 = 0; c0 < cin; c0 += 4 * PW_VL) {
+    const int nvv = (cin - c0 + PW_VL - 1) / PW_VL < 4 ? (cin - c0 + PW_VL - 1) / PW_VL : 4;
+    switch (nvv) {
+      case 4: bww_col1_vec(4, dw, in, dp, ldq, pn, cin, c0, first); break;
+      case 3: bww_col1_vec(3, dw, in, dp, ldq, pn, cin, c0, first); break;
+      case 2: bww_col1_vec(2, dw, in, dp, ldq, pn, cin, c0, first); break;
+      default: bww_col1_vec(1, dw, in, dp, ldq, pn, cin, c0, first); break;
+    }
+  }
+}
+
+/* One block: pixels [p0, min(p0 + BWW_PB, e)), the columns [j0, j0 + gw)
+ * of a column group. Its dpre (zero beyond cout) goes to buf (row stride
+ * gw; or is dout itself, row stride cout, when direct); sdb (db) and sdb +
+ * ldd (dalpha) += its sums; then the tiles of every input channel run over
+ * it: dwk's kept entries += their sums (first: =). The next block's input
+ * rows are prefetched into L2 (pw_gemm.h). */
+static PW_INLINE void bww_block(const int act, float *dwk, float *sdb, const float *dout,
+                                const float *pre, const float *in, const float *alpha, long p0,
+                                long e, int j0, int first, float *buf, const bww_ctx *x) {
+  const int cin = x->cin, cout = x->cout, ldd = x->ldd;
+  const int gw = ldd - j0 < BWW_CG ? ldd - j0 : BWW_CG; /* whole vectors */
+  const int direct = !act && ldd == cout;               /* dpre is dout, read in place */
+  const int pn = (int)(e - p0 < BWW_PB ? e - p0 : BWW_PB);
+  const float *dp = direct ? dout + (size_t)p0 * cout + j0 : buf;
+  const int ldq = direct ? cout : gw;
+  const long q1 = p0 + 2 * BWW_PB < e ? p0 + 2 * BWW_PB : e;
+  if (q1 > p0 + BWW_PB) pw_prefetch_l2(in + (size_t)(p0 + BWW_PB) * cin, (size_t)(q1 - p0 - BWW_PB) * cin);
+  for (int v = 0; v < gw; v += 4 * PW_VL) {
+    const int nvv = (gw - v) / PW_VL < 4 ? (gw - v) / PW_VL : 4, left = cout - j0 - v;
+    const size_t o = (size_t)p0 * cout + j0 + v;
+    const float *xp = act ? pre + o : NULL;
+    switch (nvv) {
+      case 4: bww_sums(act, 4, direct, sdb + v, ldd, buf + v, gw, dout + o, xp, alpha + j0 + v, left, pn, cout); break;
+      case 3: bww_sums(act, 3, direct, sdb + v, ldd, buf + v, gw, dout + o, xp, alpha + j0 + v, left, pn, cout); break;
+      case 2: bww_sums(act, 2, direct, sdb + v, ldd, buf + v, gw, dout + o, xp, alpha + j0 + v, left, pn, cout); break;
+      default: bww_sums(act, 1, direct, sdb + v, ldd, buf + v, gw, dout + o, xp, alpha + j0 + v, left, pn, cout); break;
+    }
+  }
+  if (cout == 1 && x->nseg == 1 && x->seg[0].c0 == 0 && x->seg[0].c1 == cin && x->seg[0].co0 == 0) {
+    bww_col1(dwk, in + (size_t)p0 * cin, dp, ldq, pn, cin, first);
+    return;
+  }
+  for (int ci0 = 0; ci0 < cin; ci0 += PW_MR) {
+    const int mr = cin - ci0 < PW_MR ? cin - ci0 : PW_MR;
+    for (int j = 0; j < gw; j += PW_NV * PW_VL) {
+      const int nv = (gw - j) / PW_VL < PW_NV ? (gw - j) / PW_VL : PW_NV;
+      tile_any(mr, nv, dwk, in + (size_t)p0 * cin, dp + j, ldq, pn, ci0, j0 + j, first, x);
+    }
+  }
+}
+
+/* pixel chunk k: blocks [b0, b1), pixels [b0 BWW_PB, e) */
+static inline void bww_chunk(const bww_ctx *x, int k, long *b0, long *b1, long *e) {
+  *b0 = x->nb * k / x->nk;
+  *b1 = x->nb * (k + 1) / x->nk;
+  *e = *b1 * BWW_PB < x->p ? *b1 * BWW_PB : x->p;
+}
+
+/* combine item it: dw, db, dalpha += the nk partials (ldp apart) in chunk
+ * order, a run of dw rows of one segment (its kept columns), or db and dalpha */
+static void bww_combine(float *dw, float *db, float *dalpha, const float *part, int nk, int it,
+                        int act, const bww_ctx *x) {
+  const int cout = x->cout;
+  int q = 0, i = it; /* item i of segment q */
+  for (; q < x->nseg; q++) {
+    const int n = (x->seg[q].c1 - x->seg[q].c0 + x->g[q] - 1) / x->g[q];
+    if (i < n) break;
+    i -= n;
+  }
+  if (q < x->nseg) {
+    const int r0 = x->seg[q].c0 + i * x->g[q];
+    const int nr = x->seg[q].c1 - r0 < x->g[q] ? x->seg[q].c1 - r0 : x->g[q];
+    const size_t o = (size_t)r0 * cout + x->seg[q].co0;
+    pw_add_partials(dw + o, part + o, x->ldp, nk, nr, cout - x->seg[q].co0, cout);
+  } else {
+    const float *pdb = part + (size_t)x->cin * cout;
+    pw_add_partials(db, pdb, x->ldp, nk, 1, cout, 0);
+    if (act) pw_add_partials(dalpha, pdb + x->ldd, x->ldp, nk, 1, cout, 0);
+  }
+}
+
+/* The items in item order on one thread, with the same sums and so the same
+ * bits: instead of nk partials added in chunk order afterwards, a running
+ * sum (part 0) that each chunk's partial is added to in chunk order, so two
+ * partials' worth of memory stay hot instead of nk (13 x 33 KB for one
+ * image of conv1). Chunk 0 is summed in the running sum itself; a later
+ * chunk of one block (every chunk of a one-image call) adds its tile sums
+ * straight into it; a longer chunk sums in part 1 first. The chunk's db and
+ * dalpha start from 0 in part 1 (in part 0 for chunk 0). */
+static PW_INLINE void bww_serial(const int act, float *dw, float *db, float *dalpha, const float *dout,
+                                 const float *pre, const float *in, const float *alpha, float *part,
+                                 float *buf, const bww_ctx *x) {
+  float *const run = part, *const cur = part + x->ldp; /* cur: only when nk > 1 */
+  const size_t odb = (size_t)x->cin * x->cout;
+  for (int k = 0; k < x->nk; k++) {
+    long b0, b1, e;
+    bww_chunk(x, k, &b0, &b1, &e);
+    const int straight = k == 0 || b1 - b0 == 1; /* dw sums straight into run */
+    float *dwk = straight ? run : cur, *sums = k == 0 ? run : cur;
+    for (int jg = 0; jg < x->nj; jg++) {
+      const int j0 = jg * BWW_CG;
+      bww_zero_sums(sums + odb + j0, x->ldd, x->ldd - j0 < BWW_CG ? x->ldd - j0 : BWW_CG);
+      /* the chunk's first block stores (into run for chunk 0, into cur for
+       * a longer chunk), other blocks add */
+      for (long p0 = b0 * BWW_PB; p0 < e; p0 += BWW_PB)
+        bww_block(act, dwk, sums + odb + j0, dout, pre, in, alpha, p0, e, j0,
+                  p0 == b0 * BWW_PB && (k == 0 || !straight), buf, x);
+    }
+    if (k == 0) continue;
+    /* run += chunk k's partial (as the combine would add it) */
+    for (int it = 0; it < x->ncomb; it++) {
+      if (straight && it < x->ncomb - 1) continue; /* dw already in run */
+      bww_combine(run, run + odb, run + odb + x->ldd, cur, 1, it, act, x);
+    }
+  }
+  for (int it = 0; it < x->ncomb; it++) bww_combine(dw, db, dalpha, run, 1, it, act, x);
+}
+
 /* dw [cin][cout], db, dalpha (cout, act only) +=; dout, pre (act only) (P, cout);
  * in (P, cin); alpha (cout, act only). The shape must pass
  * conv1x1_prelu_bwd_weights_supports (callers test it). Returns 0, writing
@@ -137,92 +334,49 @@ int PW_KERNEL(conv1x1_prelu_bwd_weights_supports)(const pcnn_conv_t *c) {
 static PW_INLINE int bww_core(const int act, float *dw, float *db, float *dalpha,
                               const float *dout, const float *pre, const float *in,
                               const float *alpha, const pcnn_conv_t *c) {
-  const int cin = c->cin, cout = c->cout, ldd = pw_round_up(cout, PW_VL);
-  const int direct = !act && ldd == cout; /* dpre is dout, read in place */
-  bww_ctx x = {cin, cout, 0, {{0, 0, 0}}};
+  bww_ctx x = {.cin = c->cin, .cout = c->cout};
   x.nseg = pw_segments(x.seg, c);
-  const long p = (long)c->n * c->h * c->w;
-  /* partial k: dw [cin][cout], then db and dalpha (ldd each) of chunk k */
-  const size_t ldp = (size_t)cin * cout + 2 * (size_t)ldd;
+  x.ldd = pw_round_up(x.cout, PW_VL);
+  x.p = (long)c->n * c->h * c->w;
+  x.ldp = (size_t)x.cin * x.cout + 2 * (size_t)x.ldd;
   /* the items: nk pixel chunks (runs of whole blocks) x nj column groups,
    * chunk-major; nk: enough items for PW_PAR_ITEMS threads, at least a
    * block a chunk, the partials within PW_PART_MAX */
-  const long nb = (p + BWW_PB - 1) / BWW_PB;
-  const int nj = (ldd + BWW_CG - 1) / BWW_CG, nk = pw_chunks(nj, nb, ldp), items = nk * nj;
-  float *const part = pcnn_scratch((size_t)nk * ldp);
+  x.nb = (x.p + BWW_PB - 1) / BWW_PB;
+  x.nj = (x.ldd + BWW_CG - 1) / BWW_CG;
+  x.nk = pw_chunks(x.nj, x.nb, x.ldp);
+  const int items = x.nk * x.nj;
+  float *const part = pcnn_scratch((size_t)x.nk * x.ldp);
   if (!part) return 0;
   /* the combine's items: runs of up to g[s] dw rows of segment s (the same
    * kept columns, about PW_ADD_BLK floats), then one for db and dalpha */
-  int g[3], ncomb = 1;
+  x.ncomb = 1;
   for (int q = 0; q < x.nseg; q++) {
-    const int w = pw_round_up(cout - x.seg[q].co0, PW_VL);
-    g[q] = PW_ADD_BLK / w > 1 ? PW_ADD_BLK / w : 1;
-    ncomb += (x.seg[q].c1 - x.seg[q].c0 + g[q] - 1) / g[q];
+    const int w = pw_round_up(x.cout - x.seg[q].co0, PW_VL);
+    x.g[q] = PW_ADD_BLK / w > 1 ? PW_ADD_BLK / w : 1;
+    x.ncomb += (x.seg[q].c1 - x.seg[q].c0 + x.g[q] - 1) / x.g[q];
   }
 #pragma omp parallel
   {
     float buf[BWW_PB * BWW_CG] __attribute__((aligned(64))); /* dpre (pn, gw) */
+    if (omp_get_num_threads() == 1) {
+      bww_serial(act, dw, db, dalpha, dout, pre, in, alpha, part, buf, &x);
+    } else {
 #pragma omp for schedule(static)
-    for (int it = 0; it < items; it++) {
-      const int k = it / nj, j0 = (it % nj) * BWW_CG;
-      const int gw = ldd - j0 < BWW_CG ? ldd - j0 : BWW_CG; /* whole vectors */
-      const int pb = BWW_PB;
-      float *dwk = part + (size_t)k * ldp, *sdb = dwk + (size_t)cin * cout + j0, *sda = sdb + ldd;
-      /* this item's columns of partial k: the first block stores the kept
-       * dw entries (tile), db and dalpha start from 0 */
-      for (int v = 0; v < gw; v += PW_VL) {
-        pw_store(sdb + v, pw_zero());
-        pw_store(sda + v, pw_zero());
+      for (int it = 0; it < items; it++) {
+        const int k = it / x.nj, j0 = (it % x.nj) * BWW_CG;
+        float *dwk = part + (size_t)k * x.ldp, *sdb = dwk + (size_t)x.cin * x.cout + j0;
+        long b0, b1, e;
+        bww_chunk(&x, k, &b0, &b1, &e);
+        /* this item's columns of partial k: the first block stores the kept
+         * dw entries (tile), db and dalpha start from 0 */
+        bww_zero_sums(sdb, x.ldd, x.ldd - j0 < BWW_CG ? x.ldd - j0 : BWW_CG);
+        for (long p0 = b0 * BWW_PB; p0 < e; p0 += BWW_PB)
+          bww_block(act, dwk, sdb, dout, pre, in, alpha, p0, e, j0, p0 == b0 * BWW_PB, buf, &x);
       }
-      const long b0 = nb * k / nk, e = nb * (k + 1) / nk * pb < p ? nb * (k + 1) / nk * pb : p;
-      for (long p0 = b0 * pb; p0 < e; p0 += pb) {
-        const int pn = (int)(e - p0 < pb ? e - p0 : pb);
-        /* dpre (pn, gw) of columns [j0, j0 + gw), zero beyond cout: in buf
-         * (row stride gw), or dout itself (row stride cout) */
-        const float *dp = direct ? dout + (size_t)p0 * cout + j0 : buf;
-        const int ldq = direct ? cout : gw;
-        /* the next block's input rows, into L2 (pw_gemm.h) */
-        const long q1 = p0 + 2 * pb < e ? p0 + 2 * pb : e;
-        if (q1 > p0 + pb) pw_prefetch_l2(in + (size_t)(p0 + pb) * cin, (size_t)(q1 - p0 - pb) * cin);
-        for (int i = 0; i < pn; i++) {
-          const size_t o = (size_t)(p0 + i) * cout + j0;
-          for (int v = 0; v < gw; v += PW_VL) {
-            const int left = cout - j0 - v;
-            const pw_vf gv = pw_load_n(dout + o + v, left);
-            const pw_vf xv = act ? pw_load_n(pre + o + v, left) : gv;
-            const pw_vf d = act ? pw_prelu_sel(xv, gv, pw_load_n(alpha + j0 + v, left)) : gv;
-            if (!direct) pw_store(buf + (size_t)i * gw + v, d);
-            pw_store(sdb + v, pw_add(pw_load(sdb + v), d));
-            if (act) pw_store(sda + v, pw_add(pw_load(sda + v), pw_neg_part(xv, gv)));
-          }
-        }
-        for (int ci0 = 0; ci0 < cin; ci0 += PW_MR) {
-          const int mr = cin - ci0 < PW_MR ? cin - ci0 : PW_MR;
-          for (int j = 0; j < gw; j += PW_NV * PW_VL) {
-            const int nv = (gw - j) / PW_VL < PW_NV ? (gw - j) / PW_VL : PW_NV;
-            tile_any(mr, nv, dwk, in + (size_t)p0 * cin, dp + j, ldq, pn, ci0, j0 + j, p0 == b0 * pb, &x);
-          }
-        }
-      }
-    }
-    /* the partials in chunk order, one owner per kept dw entry */
+      /* the partials in chunk order, one owner per kept dw entry */
 #pragma omp for schedule(static)
-    for (int it = 0; it < ncomb; it++) {
-      int q = 0, i = it; /* item i of segment q */
-      for (; q < x.nseg; q++) {
-        const int n = (x.seg[q].c1 - x.seg[q].c0 + g[q] - 1) / g[q];
-        if (i < n) break;
-        i -= n;
-      }
-      if (q < x.nseg) {
-        const int r0 = x.seg[q].c0 + i * g[q], nr = x.seg[q].c1 - r0 < g[q] ? x.seg[q].c1 - r0 : g[q];
-        const size_t o = (size_t)r0 * cout + x.seg[q].co0;
-        pw_add_partials(dw + o, part + o, ldp, nk, nr, cout - x.seg[q].co0, cout);
-      } else {
-        const float *pdb = part + (size_t)cin * cout;
-        pw_add_partials(db, pdb, ldp, nk, 1, cout, 0);
-        if (act) pw_add_partials(dalpha, pdb + ldd, ldp, nk, 1, cout, 0);
-      }
+      for (int it = 0; it < x.ncomb; it++) bww_combine(dw, db, dalpha, part, x.nk, it, act, &x);
     }
   }
   return 1;

@@ -21,6 +21,10 @@
  * batch 32: 7x7 A 1->128 10 units x 7 chunks (AVX2 40 x 2), 3x3 B 64->64
  * 55 units x 2 chunks (AVX2 220 x 1). Items go to threads in contiguous,
  * balanced runs (by rows x bands): bitwise the same at any thread count.
+ * An item runs its chunk image by image, each unit's tile in registers
+ * over runs of up to CV_WRUN rows of one image (a whole chunk of one image:
+ * 12 and 16 rows), not band by band: each dw element still sums its pixels
+ * in the same order, so the same bits.
  * The bias gradient of the engine-2 path is its own pass: pixel chunks x
  * column blocks, likewise (cv_bias_grad).
  * k == 1 runs on the pointwise GEMM tile instead
@@ -305,15 +309,25 @@ static inline void cv_conv_bwd_weights(float *dw, float *db, const float *dout, 
       if (nk > 1) /* this chunk's items start from a zeroed partial */
         for (int u = ua; u < ub; u++)
           cv_zero_rows(rw, cv_tap_rows(rw, u, &s, tap, it_t0, base, dw, cout), (u % ncb) * cblk, cout);
-      for (int b = nb * kk / nk; b < nb * (kk + 1) / nk; b++) {
-        const int img = b / bpi, y0 = (b % bpi) * CV_WBAND;
-        const int y1 = y0 + CV_WBAND < c->h ? y0 + CV_WBAND : c->h;
-        for (int u = ua; u < ub; u++) {
-          const int cb = (u % ncb) * cblk;
-          const int nv = cout - cb >= cblk ? PW_NV : (cout - cb + PW_VL - 1) / PW_VL;
-          const int nc = cv_tap_rows(rw, u, &s, tap, it_t0, base, dw, cout);
-          cv_wgrad_dispatch(&g, rw, nc, nv, img, y0, y1, cb);
+      /* the chunk's bands, image by image: runs of up to CV_WRUN output
+       * rows of one image per unit (the tile stays in registers over the
+       * run), in row order, so each dw element sums its pixels in the same
+       * order as band by band */
+      const int bk1 = nb * (kk + 1) / nk;
+      for (int b = nb * kk / nk; b < bk1;) {
+        const int img = b / bpi, be = bk1 < (img + 1) * bpi ? bk1 : (img + 1) * bpi;
+        const int yb = (b % bpi) * CV_WBAND, yl = ((be - 1) % bpi + 1) * CV_WBAND;
+        const int ye = yl < c->h ? yl : c->h;
+        for (int y0 = yb; y0 < ye; y0 += CV_WRUN) {
+          const int y1 = y0 + CV_WRUN < ye ? y0 + CV_WRUN : ye;
+          for (int u = ua; u < ub; u++) {
+            const int cb = (u % ncb) * cblk;
+            const int nv = cout - cb >= cblk ? PW_NV : (cout - cb + PW_VL - 1) / PW_VL;
+            const int nc = cv_tap_rows(rw, u, &s, tap, it_t0, base, dw, cout);
+            cv_wgrad_dispatch(&g, rw, nc, nv, img, y0, y1, cb);
+          }
         }
+        b = be;
       }
       it = kk * units + ub;
     }

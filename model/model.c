@@ -614,6 +614,20 @@ static void grelease(gpool_t *g, int slot) {
   g->of[slot] = -1;
 }
 
+/* Whether layer p's PReLU backward (d pre += prelu'(pre) d out) runs in the
+ * step of the layer that reads out, right after that layer's data gradient
+ * (backward_walk): p is a conv with a separate PReLU (not the fused 1x1),
+ * out has one reader, the next layer, which reads it as its input. No layer
+ * runs between the two, so the sums into d pre are the same as in p's own
+ * step: the same bits. */
+static int prelu_moved(const pcnn_model_t *m, int p) {
+  const pcnn_layer_t *l = &m->layers[p];
+  if (l->out < 0 || l->op == PCNN_OP_conv1x1_prelu_fwd || p + 1 >= m->nlayers) return 0;
+  for (int j = 0; j < m->nlayers; j++)
+    if (m->layers[j].res == l->out || (j != p + 1 && m->layers[j].src == l->out)) return 0;
+  return m->layers[p + 1].src == l->out;
+}
+
 /* The backward of images [i0, i0 + n) (n = 1 but for the dry run): G +=
  * their parameter gradients, from m->dlogits and the pre slots forward kept
  * (PReLU outputs are recomputed from them); buf and walk: the thread's
@@ -638,15 +652,37 @@ static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float
     pcnn_conv_t c = l->c;
     c.n = n;
     const float *src = g.dry ? NULL : l->src == PCNN_SLOT_IMAGE ? in + o * m->cfg.channels : ACT(l->src);
+    /* the layer whose PReLU output is src, when its PReLU backward runs in
+     * this step (prelu_moved); -1 otherwise */
+    const int pe = l->src >= 0 && i > 0 && m->layers[i - 1].out == l->src && prelu_moved(m, i - 1) ? i - 1 : -1;
+    /* right after this layer's data gradient d src: the PReLU backward of
+     * the layer before, d pre += prelu'(pre) d src, then (recompute) src =
+     * PReLU(pre) for this layer's weight gradient, so pre is read from
+     * memory once and again from L2 (it was read twice, a layer apart) */
+#define EARLY_PRELU(din)                                                                          \
+  do {                                                                                            \
+    if (pe >= 0) {                                                                                \
+      const pcnn_layer_t *p_ = &m->layers[pe];                                                    \
+      float *dp_ = gtake(&g, p_->pre);                                                            \
+      if (!g.dry)                                                                                 \
+        TIMED(PROF_AT(pe, BWD_DATA), KT(p_, BWD_DATA)->prelu_bwd(dp_, G + p_->alpha, (din),       \
+                                                                 ACT(p_->pre), W + p_->alpha, g.P, \
+                                                                 p_->c.cout));                     \
+      grelease(&g, l->src);                                                                       \
+    }                                                                                             \
+  } while (0)
     /* a PReLU output is not kept by the training forward: recomputed from
      * its layer's pre (the same bits as the forward's epilogue), into the
      * thread's own buffer, for this layer's weight gradient */
-    if (!g.dry && l->src >= 0 && m->writer[l->src] >= 0) {
-      const pcnn_layer_t *p = &m->layers[m->writer[l->src]];
-      TIMED(PROF_AT(i, BWD_WEIGHTS),
-            KT(p, FWD)->prelu_fwd(buf[m->ngrad], ACT(p->pre), W + p->alpha, g.P, p->c.cout));
-      src = buf[m->ngrad];
-    }
+#define RECOMPUTE_SRC()                                                                           \
+  do {                                                                                            \
+    if (!g.dry && l->src >= 0 && m->writer[l->src] >= 0) {                                        \
+      const pcnn_layer_t *p_ = &m->layers[m->writer[l->src]];                                     \
+      TIMED(PROF_AT(i, BWD_WEIGHTS),                                                              \
+            KT(p_, FWD)->prelu_fwd(buf[m->ngrad], ACT(p_->pre), W + p_->alpha, g.P, p_->c.cout)); \
+      src = buf[m->ngrad];                                                                        \
+    }                                                                                             \
+  } while (0)
     if (l->op == PCNN_OP_conv1x1_prelu_fwd) {
       /* the fused 1x1 + PReLU: its backward reads d out and the saved pre */
       const float *dout = gbuf_of(&g, l->out);
@@ -655,7 +691,9 @@ static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float
         if (!g.dry)
           TIMED(PROF_AT(i, BWD_DATA),
                 KT(l, BWD_DATA)->conv1x1_prelu_bwd_data(din, dout, ACT(l->pre), W + l->w, W + l->alpha, &c));
+        EARLY_PRELU(din);
       }
+      RECOMPUTE_SRC();
       if (!g.dry)
         TIMED(PROF_AT(i, BWD_WEIGHTS),
               KT(l, BWD_WEIGHTS)->conv1x1_prelu_bwd_weights(G + l->w, G + l->b, G + l->alpha, dout,
@@ -664,8 +702,9 @@ static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float
       continue;
     }
     /* out = PReLU(pre): d pre += prelu'(pre) d out (d pre may already hold
-     * a residual's gradient: it accumulates) */
-    if (l->out >= 0) {
+     * a residual's gradient: it accumulates); done already in the step of
+     * the layer that reads out when prelu_moved */
+    if (l->out >= 0 && !prelu_moved(m, i)) {
       float *dpre = gtake(&g, l->pre);
       if (!g.dry)
         TIMED(PROF_AT(i, BWD_DATA), KT(l, BWD_DATA)->prelu_bwd(dpre, G + l->alpha, gbuf_of(&g, l->out),
@@ -689,8 +728,12 @@ static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float
     if (l->src != PCNN_SLOT_IMAGE) {
       float *din = gtake(&g, l->src);
       if (!g.dry) TIMED(PROF_AT(i, BWD_DATA), KT(l, BWD_DATA)->conv_bwd_data(din, dpre, W + l->w, &c));
+      EARLY_PRELU(din);
     }
+    RECOMPUTE_SRC();
     if (!g.dry) TIMED(PROF_AT(i, BWD_WEIGHTS), KT(l, BWD_WEIGHTS)->conv_bwd_weights(G + l->w, G + l->b, dpre, src, &c));
+#undef EARLY_PRELU
+#undef RECOMPUTE_SRC
     if (!handed && l->pre != logits) grelease(&g, l->pre);
   }
 #undef ACT
