@@ -1,0 +1,558 @@
+/* conv_bf16.h: the engines of the bf16 masked k x k convs (AVX512_BF16:
+ * VDPBF16PS, VCVTNE2PS2BF16), shared by conv_fwd__avx512bf16.c,
+ * conv_prelu_fwd__avx512bf16.c, conv_bwd_data__avx512bf16.c and
+ * conv_bwd_weights__avx512bf16.c. Include only from *__avx512bf16.c files.
+ *
+ * The precision (pcnn_kernels.h): both operands of every product are rounded
+ * to bf16 (round to nearest even, subnormals to zero: VCVTNE2PS2BF16 gives
+ * the bits of pcnn_f32_to_bf16 for every float, NaN and subnormals included),
+ * the products (exact in fp32) are summed in fp32; bias, residual, PReLU and
+ * the bias gradient are fp32. A bf16 kernel differs from the bf16 reference
+ * only in the order of its fp32 additions.
+ *
+ * VDPBF16PS: acc[i] += a[2i] b[2i] + a[2i+1] b[2i+1] (i < 16): the reduction
+ * dimension comes in adjacent pairs in both operands, a pair is 32 bits
+ * (cb_pair: the lower index in the low half), and a 32-bit broadcast of one
+ * operand's pair meets a vector of 16 pairs of the other.
+ *
+ * Engine 1, direct conv (forward, data gradient): the reduction is over
+ * input channels. The input is converted once per call to pairs of channels
+ * (N,H,W,cp), cp = ceil(cin / 2), the odd channel's partner 0; the weights
+ * are packed per tap as [cp][coutp] pairs (coutp = cout rounded up to 16),
+ * zero for the masked centre entries, the odd channel's partner and the
+ * padded outputs, which therefore cost nothing in correctness (0 x finite)
+ * and let the inner loop run without masks: per channel pair, CB_NV weight
+ * vectors and CB_PX broadcasts feed CB_PX x CB_NV VDPBF16PS (6 pixels of a
+ * row x 4 vectors: 24 accumulators). Masked taps are not listed
+ * (cv_fwd_taps), masked centre entries are read through masked loads only.
+ * Few input channels (cv_im2col_fits: the first layer, cin 1 or 3): the
+ * row-im2col view of conv_taps.h (each output row's kept-tap inputs as a
+ * [W][kc] matrix, one tap), kc paired: 7x7 A, cin 1: 24 inputs = 12 pairs.
+ * The data gradient is the same engine on dout converted to pairs of output
+ * channels and the flipped, transposed kept taps [cp_out][cinp].
+ *
+ * Engine 2, weight gradient: the reduction is over pixels, so pixels are
+ * paired: dout rows are packed as pixel pairs (x, x + 1), each pair
+ * [coutp][2] (a zmm: 16 outputs x 2 pixels); the input as two copies of
+ * pixel pairs over a row padded by r zero columns each side (pairs starting
+ * at even and at odd padded columns), each pair [cin][2], so a tap of any dx
+ * finds its pair (in[x + dx], in[x + 1 + dx]) of channel ci as one 32-bit
+ * broadcast and the padding needs no edge code. A block is up to 6 kept
+ * (tap, ci) rows x 4 output vectors, summed over the pixel pairs of a band
+ * of 4 output rows (W odd: the last pair's second pixel is a zero).
+ *
+ * Scratch: each kernel file keeps the calling thread's grow-once scratch
+ * (kernel_scratch.h) for the packed operands; if it cannot be allocated,
+ * the kernel runs the bf16 reference. Tap and row lists live there too, so
+ * every k is handled (no shape limit, no PCNN_SUPPORTS row). */
+#ifndef CONV_BF16_H
+#define CONV_BF16_H
+#include <immintrin.h>
+#include <omp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "pw_simd__avx512.h"
+#include "conv_taps.h"
+#include "kernel_scratch.h"
+#include "pcnn_kernels.h"
+#include "pw_gemm.h"
+
+#define CB_PX 6 /* output pixels per engine-1 block */
+#define CB_NV 4 /* output vectors per block: 6 x 4 = 24 zmm accumulators */
+#define CB_NC 6 /* (tap, ci) rows per engine-2 block */
+#define CB_WBAND 4 /* output rows per engine-2 band */
+
+typedef uint32_t cb_pair; /* two bf16, the lower index in the low 16 bits */
+
+static inline __m512 cb_dp(__m512 acc, __m512i a, __m512i b) {
+  return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
+}
+static inline __m512i cb_bcast(const cb_pair *p) { return _mm512_set1_epi32((int)*p); }
+static inline __m512i cb_load(const cb_pair *p) { return _mm512_loadu_si512((const void *)p); }
+
+/* scratch carving: n elements of size sz from *at, 64-byte aligned */
+static inline void *cb_take(char **at, size_t n, size_t sz) {
+  void *p = *at;
+  *at += (n * sz + 63) / 64 * 64;
+  return p;
+}
+static inline size_t cb_bytes(size_t n, size_t sz) { return (n * sz + 63) / 64 * 64; }
+
+/* dst[0, np) pairs = (a[2j], a[2j + 1]) rounded to bf16, element i of a read
+ * only for lo <= i < n (else 0) */
+static inline void cb_cvt_row(cb_pair *dst, const float *a, int lo, int n, int np) {
+  for (int i = 0; i < 2 * np; i += 32) {
+    const __m512 v0 = _mm512_maskz_loadu_ps(pw_mask_range(lo - i, n - i), a + i);
+    const __m512 v1 = _mm512_maskz_loadu_ps(pw_mask_range(lo - i - 16, n - i - 16), a + i + 16);
+    const __m512i r = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+    _mm512_mask_storeu_epi32(dst + i / 2, pw_mask_range(0, np - i / 2), r);
+  }
+}
+
+/* dst[0, np) pairs = (a[j], b[j]) rounded to bf16; a[j] read only for
+ * alo <= j < n, b[j] for blo <= j < n; a or b NULL: zeros */
+static inline void cb_cvt_zip(cb_pair *dst, const float *a, int alo, const float *b, int blo, int n,
+                              int np) {
+  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                       23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  for (int j = 0; j < np; j += 16) {
+    const __m512 va = a ? _mm512_maskz_loadu_ps(pw_mask_range(alo - j, n - j), a + j) : _mm512_setzero_ps();
+    const __m512 vb = b ? _mm512_maskz_loadu_ps(pw_mask_range(blo - j, n - j), b + j) : _mm512_setzero_ps();
+    const __m512i r = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(vb, va));
+    _mm512_mask_storeu_epi32(dst + j, pw_mask_range(0, np - j), r);
+  }
+}
+
+/* ---- engine 1: direct conv on channel pairs ---- */
+typedef struct {
+  int dy, dx;       /* input pixel = output pixel + (dy, dx) */
+  const cb_pair *w; /* [cp][coutp] */
+} cb_tap;
+
+typedef struct {
+  float *out;          /* (n, h, w, cout) */
+  const cb_pair *in;   /* (n, h, w, cp) */
+  const float *bias;   /* (cout), or NULL: accumulate into out */
+  const cb_pair *zero; /* cp zero pairs (taps in the padding) */
+  int n, h, w, cp, cout, coutp, ntap;
+  const cb_tap *tap;
+} cb_direct_t;
+
+/* optional epilogue (conv_prelu_fwd): out += res, act = prelu(out, alpha) */
+typedef struct {
+  const float *res; /* or NULL */
+  float *act;       /* or NULL */
+  const float *alpha;
+} cb_epi_t;
+
+static PW_INLINE void cb_direct_block(const int PX, const int NV, const cb_direct_t *d,
+                                      const cb_epi_t *e, int img, int y, int x0, int cb) {
+  const int cp = d->cp, cout = d->cout;
+  const size_t off = (((size_t)img * d->h + y) * d->w + x0) * cout + cb;
+  float *op = d->out + off;
+  __m512 acc[CB_PX][CB_NV];
+  __mmask16 mt[CB_NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; v++) mt[v] = pw_mask_range(0, cout - cb - v * 16);
+  if (d->bias) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      const __m512 b = _mm512_maskz_loadu_ps(mt[v], d->bias + cb + v * 16);
+#pragma GCC unroll 6
+      for (int j = 0; j < PX; j++) acc[j][v] = b;
+    }
+  } else {
+#pragma GCC unroll 6
+    for (int j = 0; j < PX; j++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) acc[j][v] = _mm512_maskz_loadu_ps(mt[v], op + (size_t)j * cout + v * 16);
+  }
+  for (int t = 0; t < d->ntap; t++) {
+    const cb_tap *tp = &d->tap[t];
+    const int iy = y + tp->dy;
+    if (iy < 0 || iy >= d->h) continue;
+    const cb_pair *row = d->in + ((size_t)img * d->h + iy) * d->w * cp;
+    const cb_pair *ip[CB_PX];
+#pragma GCC unroll 6
+    for (int j = 0; j < PX; j++) {
+      const int ix = x0 + j + tp->dx;
+      ip[j] = ix >= 0 && ix < d->w ? row + (ptrdiff_t)ix * cp : d->zero;
+    }
+    const cb_pair *wp = tp->w + cb;
+    for (int ci = 0; ci < cp; ci++, wp += d->coutp) {
+      __m512i wv[CB_NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) wv[v] = cb_load(wp + v * 16);
+#pragma GCC unroll 6
+      for (int j = 0; j < PX; j++) {
+        const __m512i bc = cb_bcast(ip[j] + ci);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[j][v] = cb_dp(acc[j][v], bc, wv[v]);
+      }
+    }
+  }
+  if (e && e->res) {
+#pragma GCC unroll 6
+    for (int j = 0; j < PX; j++)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++)
+        acc[j][v] = _mm512_add_ps(acc[j][v], _mm512_maskz_loadu_ps(mt[v], e->res + off + (size_t)j * cout + v * 16));
+  }
+#pragma GCC unroll 6
+  for (int j = 0; j < PX; j++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(op + (size_t)j * cout + v * 16, mt[v], acc[j][v]);
+  if (e && e->act) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      const __m512 al = _mm512_maskz_loadu_ps(mt[v], e->alpha + cb + v * 16);
+#pragma GCC unroll 6
+      for (int j = 0; j < PX; j++)
+        _mm512_mask_storeu_ps(e->act + off + (size_t)j * cout + v * 16, mt[v],
+                              pw_prelu_sel(acc[j][v], acc[j][v], al));
+    }
+  }
+}
+
+#define CB_NV_CASES(PXc)                                          \
+  switch (nv) {                                                   \
+    case 1: cb_direct_block(PXc, 1, d, e, img, y, x0, cb); break; \
+    case 2: cb_direct_block(PXc, 2, d, e, img, y, x0, cb); break; \
+    case 3: cb_direct_block(PXc, 3, d, e, img, y, x0, cb); break; \
+    default: cb_direct_block(PXc, 4, d, e, img, y, x0, cb); break; \
+  }
+
+static inline void cb_direct_dispatch(const cb_direct_t *d, const cb_epi_t *e, int px, int nv, int img,
+                                      int y, int x0, int cb) {
+  switch (px) {
+    case 1: CB_NV_CASES(1) break;
+    case 2: CB_NV_CASES(2) break;
+    case 3: CB_NV_CASES(3) break;
+    case 4: CB_NV_CASES(4) break;
+    case 5: CB_NV_CASES(5) break;
+    default: CB_NV_CASES(6) break;
+  }
+}
+
+/* one output row (img, y): output-channel blocks, then pixel blocks */
+static inline void cb_direct_row(const cb_direct_t *d, const cb_epi_t *e, int img, int y) {
+  const int cblk = CB_NV * 16;
+  for (int cb = 0; cb < d->cout; cb += cblk) {
+    const int rem = d->cout - cb, nv = rem >= cblk ? CB_NV : (rem + 15) / 16;
+    for (int x0 = 0; x0 < d->w; x0 += CB_PX)
+      cb_direct_dispatch(d, e, d->w - x0 < CB_PX ? d->w - x0 : CB_PX, nv, img, y, x0, cb);
+  }
+}
+
+/* (N, H, W, c) floats -> (N, H, W, ceil(c / 2)) pairs; rows split over threads */
+static inline void cb_cvt_pixels(cb_pair *dst, const float *src, size_t rows, int w, int c) {
+  const int cp = (c + 1) / 2;
+#pragma omp parallel for schedule(static)
+  for (size_t ry = 0; ry < rows; ry++)
+    for (int x = 0; x < w; x++) {
+      const size_t p = ry * w + x;
+      cb_cvt_row(dst + p * cp, src + p * c, 0, c, cp);
+    }
+}
+
+/* The forward of conv_fwd / conv_prelu_fwd (e may be NULL): pre / out
+ * (N,H,W,cout) = masked_conv(in, w) + b (+ e). Returns 0 if the scratch
+ * cannot be had (nothing written; the caller runs the reference). */
+static inline int cb_conv_fwd(float *out, const float *in, const float *w, const float *b,
+                              const cb_epi_t *e, const pcnn_conv_t *c) {
+  const int r = c->k / 2, cin = c->cin, cout = c->cout, coutp = pw_round_up(cout, 16);
+  const int kept = cv_kept_taps(c), H = c->h, W = c->w;
+  const size_t rows = (size_t)c->n * H;
+  if (cv_im2col_fits(c)) {
+    /* row-im2col: the kept taps' inputs of an output row as [W][kc], paired */
+    const int kc = kept * cin, kp = (kc + 1) / 2, base = (r * c->k + r) * cin;
+    cb_pair *wp = (cb_pair *)pcnn_scratch((size_t)kp * coutp);
+    if (!wp) return 0;
+    /* rows 2j, 2j + 1 of w viewed as [kc][cout]; centre row i keeps [co_begin, cout) */
+    for (int j = 0; j < kp; j++) {
+      const int i0 = 2 * j, i1 = 2 * j + 1;
+      const int lo0 = i0 < base ? 0 : pcnn_mask_co_begin(c, r, r, i0 - base);
+      const int lo1 = i1 >= kc ? cout : i1 < base ? 0 : pcnn_mask_co_begin(c, r, r, i1 - base);
+      cb_cvt_zip(wp + (size_t)j * coutp, w + (size_t)i0 * cout, lo0,
+                 i1 < kc ? w + (size_t)i1 * cout : NULL, lo1, cout, coutp);
+    }
+    const cb_tap tap = {0, 0, wp};
+#pragma omp parallel for schedule(static)
+    for (size_t ry = 0; ry < rows; ry++) {
+      const int img = (int)(ry / H), y = (int)(ry % H);
+      float col[CV_IM2COL_MAX]; /* [W][kc] */
+      float pad[CV_IM2COL_MAX];
+      cb_pair col2[CV_IM2COL_MAX]; /* [W][kp] */
+      cv_im2col_row(col, kc, pad, in, img, y, H, W, cin, r);
+      for (int x = 0; x < W; x++) cb_cvt_row(col2 + (size_t)x * kp, col + (size_t)x * kc, 0, kc, kp);
+      const size_t ro = ry * W * cout;
+      const cb_direct_t rd = {out + ro, col2, b, NULL, 1, 1, W, kp, cout, coutp, 1, &tap};
+      const cb_epi_t re = {e && e->res ? e->res + ro : NULL, e && e->act ? e->act + ro : NULL,
+                           e ? e->alpha : NULL};
+      cb_direct_row(&rd, e ? &re : NULL, 0, 0);
+    }
+    return 1;
+  }
+  const int cp = (cin + 1) / 2;
+  const size_t bytes = cb_bytes(kept, sizeof(cv_tap)) + cb_bytes(kept, sizeof(cb_tap)) +
+                       cb_bytes((size_t)kept * cp * coutp, 4) + cb_bytes(cp, 4) +
+                       cb_bytes(rows * W * cp, 4);
+  char *at = (char *)pcnn_scratch(bytes / 4);
+  if (!at) return 0;
+  cv_tap *ft = (cv_tap *)cb_take(&at, kept, sizeof(cv_tap));
+  cb_tap *tap = (cb_tap *)cb_take(&at, kept, sizeof(cb_tap));
+  cb_pair *wpk = (cb_pair *)cb_take(&at, (size_t)kept * cp * coutp, 4);
+  cb_pair *zero = (cb_pair *)cb_take(&at, cp, 4);
+  cb_pair *in2 = (cb_pair *)cb_take(&at, rows * W * cp, 4);
+  memset(zero, 0, (size_t)cp * 4);
+  const int nt = cv_fwd_taps(ft, w, c);
+  for (int t = 0; t < nt; t++) {
+    const int ky = ft[t].dy + r, kx = ft[t].dx + r;
+    cb_pair *dst = wpk + (size_t)t * cp * coutp;
+    for (int j = 0; j < cp; j++) {
+      const int i0 = 2 * j, i1 = 2 * j + 1;
+      const int lo0 = pcnn_mask_co_begin(c, ky, kx, i0);
+      const int lo1 = i1 < cin ? pcnn_mask_co_begin(c, ky, kx, i1) : cout;
+      cb_cvt_zip(dst + (size_t)j * coutp, ft[t].w + (size_t)i0 * cout, lo0,
+                 i1 < cin ? ft[t].w + (size_t)i1 * cout : NULL, lo1, cout, coutp);
+    }
+    tap[t] = (cb_tap){ft[t].dy, ft[t].dx, dst};
+  }
+  cb_cvt_pixels(in2, in, rows, W, cin);
+  const cb_direct_t d = {out, in2, b, zero, c->n, H, W, cp, cout, coutp, nt, tap};
+#pragma omp parallel for schedule(static)
+  for (size_t ry = 0; ry < rows; ry++) cb_direct_row(&d, e, (int)(ry / H), (int)(ry % H));
+  return 1;
+}
+
+/* din (N,H,W,cin) += masked_conv^T(dout, w): engine 1 on dout's channel
+ * pairs and the flipped, transposed kept taps. 0 if no scratch. */
+static inline int cb_conv_bwd_data(float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
+  const int r = c->k / 2, cin = c->cin, cout = c->cout, cinp = pw_round_up(cin, 16);
+  const int kept = cv_kept_taps(c), H = c->h, W = c->w, cp = (cout + 1) / 2;
+  const size_t rows = (size_t)c->n * H;
+  const size_t bytes = cb_bytes(kept, sizeof(cv_tap)) + cb_bytes(kept, sizeof(cb_tap)) +
+                       cb_bytes((size_t)kept * cp * cinp, 4) + cb_bytes(cp, 4) * 2 +
+                       cb_bytes(rows * W * cp, 4);
+  char *at = (char *)pcnn_scratch(bytes / 4);
+  if (!at) return 0;
+  cv_tap *ft = (cv_tap *)cb_take(&at, kept, sizeof(cv_tap));
+  cb_tap *tap = (cb_tap *)cb_take(&at, kept, sizeof(cb_tap));
+  cb_pair *wpk = (cb_pair *)cb_take(&at, (size_t)kept * cp * cinp, 4);
+  cb_pair *zero = (cb_pair *)cb_take(&at, cp, 4);
+  cb_pair *tmp = (cb_pair *)cb_take(&at, cp, 4);
+  cb_pair *d2 = (cb_pair *)cb_take(&at, rows * W * cp, 4);
+  memset(zero, 0, (size_t)cp * 4);
+  const int nt = cv_fwd_taps(ft, w, c);
+  for (int t = 0; t < nt; t++) {
+    const int ky = ft[t].dy + r, kx = ft[t].dx + r;
+    cb_pair *dst = wpk + (size_t)t * cp * cinp;
+    memset(dst, 0, (size_t)cp * cinp * 4);
+    /* row ci of the tap, paired over cout, to column ci of [cp][cinp] */
+    for (int ci = 0; ci < cin; ci++) {
+      const int lo = pcnn_mask_co_begin(c, ky, kx, ci);
+      if (lo >= cout) continue;
+      cb_cvt_row(tmp, ft[t].w + (size_t)ci * cout, lo, cout, cp);
+      for (int j = lo / 2; j < cp; j++) dst[(size_t)j * cinp + ci] = tmp[j];
+    }
+    tap[t] = (cb_tap){-ft[t].dy, -ft[t].dx, dst};
+  }
+  cb_cvt_pixels(d2, dout, rows, W, cout);
+  const cb_direct_t d = {din, d2, NULL, zero, c->n, H, W, cp, cin, cinp, nt, tap};
+#pragma omp parallel for schedule(static)
+  for (size_t ry = 0; ry < rows; ry++) cb_direct_row(&d, NULL, (int)(ry / H), (int)(ry % H));
+  return 1;
+}
+
+/* ---- engine 2: weight gradient on pixel pairs ---- */
+typedef struct {
+  int dy, q0, ci, lo; /* tap row offset, first padded column (dx + r), channel, first kept output */
+  float *dw;          /* the row's [cout] sums: dw itself or a chunk's partial */
+} cb_wrow;
+
+typedef struct {
+  const cb_pair *dp;   /* dout pixel pairs (N, H, wp2, coutp) */
+  const cb_pair *in[2]; /* input pairs from even / odd padded columns (N, H, qp, cin) */
+  const cb_pair *zero; /* qp x cin zero pairs: rows in the padding */
+  int h, wp2, qp, cin, cout, coutp;
+} cb_wgrad_t;
+
+static PW_INLINE void cb_wgrad_block(const int NC, const int NV, const cb_wgrad_t *g, const cb_wrow *rw,
+                                     int img, int y0, int y1, int cb) {
+  const int cin = g->cin, cout = g->cout, wp2 = g->wp2;
+  __mmask16 ms[CB_NC][CB_NV];
+  __m512 acc[CB_NC][CB_NV];
+#pragma GCC unroll 6
+  for (int c = 0; c < NC; c++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      ms[c][v] = pw_mask_range(rw[c].lo - cb - v * 16, cout - cb - v * 16);
+      acc[c][v] = _mm512_maskz_loadu_ps(ms[c][v], rw[c].dw + cb + v * 16);
+    }
+  for (int y = y0; y < y1; y++) {
+    const cb_pair *dp = g->dp + ((size_t)img * g->h + y) * wp2 * g->coutp + cb;
+    const cb_pair *ip[CB_NC];
+#pragma GCC unroll 6
+    for (int c = 0; c < NC; c++) {
+      const int iy = y + rw[c].dy;
+      const cb_pair *row = iy >= 0 && iy < g->h ? g->in[rw[c].q0 & 1] + ((size_t)img * g->h + iy) * g->qp * cin
+                                                 : g->zero;
+      ip[c] = row + (size_t)(rw[c].q0 >> 1) * cin + rw[c].ci;
+    }
+    for (int m = 0; m < wp2; m++, dp += g->coutp) {
+      __m512i dv[CB_NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) dv[v] = cb_load(dp + v * 16);
+#pragma GCC unroll 6
+      for (int c = 0; c < NC; c++) {
+        const __m512i bc = cb_bcast(ip[c]);
+        ip[c] += cin;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[c][v] = cb_dp(acc[c][v], bc, dv[v]);
+      }
+    }
+  }
+#pragma GCC unroll 6
+  for (int c = 0; c < NC; c++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(rw[c].dw + cb + v * 16, ms[c][v], acc[c][v]);
+}
+
+#define CB_WNV_CASES(NCc)                                          \
+  switch (nv) {                                                    \
+    case 1: cb_wgrad_block(NCc, 1, g, rw, img, y0, y1, cb); break; \
+    case 2: cb_wgrad_block(NCc, 2, g, rw, img, y0, y1, cb); break; \
+    case 3: cb_wgrad_block(NCc, 3, g, rw, img, y0, y1, cb); break; \
+    default: cb_wgrad_block(NCc, 4, g, rw, img, y0, y1, cb); break; \
+  }
+
+static inline void cb_wgrad_dispatch(const cb_wgrad_t *g, const cb_wrow *rw, int nc, int nv, int img,
+                                     int y0, int y1, int cb) {
+  switch (nc) {
+    case 1: CB_WNV_CASES(1) break;
+    case 2: CB_WNV_CASES(2) break;
+    case 3: CB_WNV_CASES(3) break;
+    case 4: CB_WNV_CASES(4) break;
+    case 5: CB_WNV_CASES(5) break;
+    default: CB_WNV_CASES(6) break;
+  }
+}
+
+/* a kept (tap, ci) row of dw: where it lives in dw and its first kept output */
+typedef struct {
+  int dy, q0, ci, lo;
+  size_t off; /* offset of the row in dw */
+} cb_krow;
+
+/* dw [k][k][cin][cout] += in (x) dout at the kept taps, db (cout) += sum
+ * dout. Items (fixed by the shape): nk pixel chunks (runs of whole bands of
+ * CB_WBAND rows, in (image, band) order) x units (up to CB_NC consecutive
+ * kept (tap, ci) rows x CB_NV output vectors), nk = pw_chunks (PW_PAR_ITEMS
+ * items where the shape has them); nk == 1: every dw entry has one owner
+ * summing its pixels in order into dw; nk > 1: each item sums its chunk into
+ * the chunk's partial ([kept rows][cout]) and the partials are added in
+ * chunk order. Items go to threads in contiguous runs. The bias gradient:
+ * nkb fixed chunks of image rows (min(64, N H)), summed in fp32 in the pass
+ * that packs dout, added in chunk order. Same bits at any thread count.
+ * 0 if no scratch. */
+static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, const float *in,
+                                      const pcnn_conv_t *c) {
+  const int r = c->k / 2, k = c->k, cin = c->cin, cout = c->cout, H = c->h, W = c->w;
+  const int coutp = pw_round_up(cout, 16), wp2 = (W + 1) / 2, qp = wp2 + r; /* Q = 2 wp2 + 2r columns */
+  const int kept = cv_kept_taps(c), cblk = CB_NV * 16, ncb = (cout + cblk - 1) / cblk;
+  const size_t rows = (size_t)c->n * H;
+  /* kept rows, in (tap, ci) order */
+  int nrow = 0;
+  for (int t = 0; t < kept; t++) {
+    const int ky = t / k, kx = t % k;
+    for (int ci = 0; ci < cin; ci++) nrow += pcnn_mask_co_begin(c, ky, kx, ci) < cout;
+  }
+  const int ngrp = (nrow + CB_NC - 1) / CB_NC, units = ngrp * ncb;
+  const int bpi = (H + CB_WBAND - 1) / CB_WBAND, nb = c->n * bpi;
+  const size_t ldp = (size_t)nrow * cout;
+  const int nk = nrow ? pw_chunks(units, nb, ldp) : 1;
+  const int nkb = rows < 64 ? (int)rows : 64;
+  const size_t bytes = cb_bytes(nrow, sizeof(cb_krow)) + cb_bytes(rows * wp2 * coutp, 4) +
+                       2 * cb_bytes(rows * qp * cin, 4) + cb_bytes((size_t)qp * cin, 4) +
+                       cb_bytes((size_t)nkb * cout, 4) + (nk > 1 ? cb_bytes(nk * ldp, 4) : 0);
+  char *at = (char *)pcnn_scratch(bytes / 4);
+  if (!at) return 0;
+  cb_krow *kr = (cb_krow *)cb_take(&at, nrow, sizeof(cb_krow));
+  cb_pair *dp = (cb_pair *)cb_take(&at, rows * wp2 * coutp, 4);
+  cb_pair *ie = (cb_pair *)cb_take(&at, rows * qp * cin, 4);
+  cb_pair *io = (cb_pair *)cb_take(&at, rows * qp * cin, 4);
+  cb_pair *zero = (cb_pair *)cb_take(&at, (size_t)qp * cin, 4);
+  float *bpart = (float *)cb_take(&at, (size_t)nkb * cout, 4);
+  float *part = nk > 1 ? (float *)cb_take(&at, nk * ldp, 4) : NULL;
+  memset(zero, 0, (size_t)qp * cin * 4);
+  nrow = 0;
+  for (int t = 0; t < kept; t++) {
+    const int ky = t / k, kx = t % k;
+    for (int ci = 0; ci < cin; ci++) {
+      const int lo = pcnn_mask_co_begin(c, ky, kx, ci);
+      if (lo < cout) kr[nrow++] = (cb_krow){ky - r, kx, ci, lo, ((size_t)t * cin + ci) * cout};
+    }
+  }
+  /* pack: dout pixel pairs and db partials by row chunks; the input's two
+   * pair copies (column q of a padded row is input column q - r) */
+#pragma omp parallel for schedule(static)
+  for (int kb = 0; kb < nkb; kb++) {
+    __m512 s[64];
+    const int nv = coutp / 16;
+    for (int v = 0; v < nv && v < 64; v++) s[v] = _mm512_setzero_ps();
+    for (size_t ry = rows * kb / nkb; ry < rows * (kb + 1) / nkb; ry++) {
+      const float *src = dout + ry * W * cout;
+      for (int m = 0; m < wp2; m++)
+        cb_cvt_zip(dp + (ry * wp2 + m) * coutp, src + (size_t)2 * m * cout, 0,
+                   2 * m + 1 < W ? src + (size_t)(2 * m + 1) * cout : NULL, 0, cout, coutp);
+      if (nv <= 64) {
+        for (int x = 0; x < W; x++)
+          for (int v = 0; v < nv; v++)
+            s[v] = _mm512_add_ps(s[v], _mm512_maskz_loadu_ps(pw_mask_range(0, cout - v * 16),
+                                                             src + (size_t)x * cout + v * 16));
+      } else { /* wide layers: straight from memory, in the same order */
+        float *bp = bpart + (size_t)kb * cout;
+        if (ry == rows * kb / nkb) memset(bp, 0, (size_t)cout * 4);
+        for (int x = 0; x < W; x++)
+          for (int co = 0; co < cout; co++) bp[co] += src[(size_t)x * cout + co];
+      }
+      const float *irow = in + ry * W * cin;
+      for (int p = 0; p < qp; p++) {
+        const int x0 = 2 * p - r, x1 = 2 * p + 1 - r, x2 = 2 * p + 2 - r;
+        cb_cvt_zip(ie + (ry * qp + p) * cin, x0 >= 0 && x0 < W ? irow + (size_t)x0 * cin : NULL, 0,
+                   x1 >= 0 && x1 < W ? irow + (size_t)x1 * cin : NULL, 0, cin, cin);
+        cb_cvt_zip(io + (ry * qp + p) * cin, x1 >= 0 && x1 < W ? irow + (size_t)x1 * cin : NULL, 0,
+                   x2 >= 0 && x2 < W ? irow + (size_t)x2 * cin : NULL, 0, cin, cin);
+      }
+    }
+    if (nv <= 64)
+      for (int v = 0; v < nv; v++)
+        _mm512_mask_storeu_ps(bpart + (size_t)kb * cout + v * 16, pw_mask_range(0, cout - v * 16), s[v]);
+  }
+  pw_add_partials(db, bpart, cout, nkb, 1, cout, 0);
+  if (!nrow) return 1;
+  const cb_wgrad_t g = {dp, {ie, io}, zero, H, wp2, qp, cin, cout, coutp};
+  const long tot = (long)nk * units;
+#pragma omp parallel
+  {
+    const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+    const long i0 = tot * tid / nth, i1 = tot * (tid + 1) / nth;
+    for (long it = i0; it < i1;) {
+      const int kk = (int)(it / units), ua = (int)(it % units);
+      const int ub = i1 - (long)kk * units < units ? (int)(i1 - (long)kk * units) : units;
+      float *base = nk > 1 ? part + (size_t)kk * ldp : NULL;
+      for (int bnd = nb * kk / nk; bnd < nb * (kk + 1) / nk; bnd++) {
+        const int img = bnd / bpi, y0 = (bnd % bpi) * CB_WBAND;
+        const int y1 = y0 + CB_WBAND < H ? y0 + CB_WBAND : H;
+        for (int u = ua; u < ub; u++) {
+          const int grp = u / ncb, cb = (u % ncb) * cblk, q0 = grp * CB_NC;
+          const int nc = nrow - q0 < CB_NC ? nrow - q0 : CB_NC;
+          const int nv = cout - cb >= cblk ? CB_NV : (cout - cb + 15) / 16;
+          cb_wrow rw[CB_NC];
+          for (int j = 0; j < nc; j++) {
+            const cb_krow *q = &kr[q0 + j];
+            rw[j] = (cb_wrow){q->dy, q->q0, q->ci, q->lo, base ? base + (size_t)(q0 + j) * cout : dw + q->off};
+          }
+          if (base && bnd == nb * kk / nk) /* a chunk's partial starts at zero */
+            for (int j = 0; j < nc; j++)
+              memset(rw[j].dw + cb, 0, (size_t)(cout - cb < cblk ? cout - cb : cblk) * 4);
+          cb_wgrad_dispatch(&g, rw, nc, nv, img, y0, y1, cb);
+        }
+      }
+      it = (long)kk * units + ub;
+    }
+    if (nk > 1) {
+      /* the partials in chunk order, one owner per kept row */
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int q = 0; q < nrow; q++) {
+        const int lo = kr[q].lo;
+        pw_add_partials(dw + kr[q].off + lo, part + (size_t)q * cout + lo, ldp, nk, 1, cout - lo, 0);
+      }
+    }
+  }
+  return 1;
+}
+#endif
