@@ -352,15 +352,16 @@ typedef struct {
   float *dw;          /* the row's [cout] sums: dw itself or a chunk's partial */
 } cb_wrow;
 
+/* one band, packed by the thread that runs it */
 typedef struct {
-  const cb_pair *dp;   /* dout pixel pairs (N, H, wp2, coutp) */
-  const cb_pair *in[2]; /* input pairs from even / odd padded columns (N, H, qp, cin) */
-  const cb_pair *zero; /* qp x cin zero pairs: rows in the padding */
-  int h, wp2, qp, cin, cout, coutp;
+  const cb_pair *dp;    /* dout pixel pairs of rows [y0, y1): (rows, wp2, coutp) */
+  const cb_pair *in[2]; /* input pairs from even / odd padded columns, rows [ylo, y1): (rows, qp, cin) */
+  const cb_pair *zero;  /* qp x cin zero pairs: rows in the padding */
+  int h, y0, ylo, wp2, qp, cin, cout, coutp;
 } cb_wgrad_t;
 
 static PW_INLINE void cb_wgrad_block(const int NC, const int NV, const cb_wgrad_t *g, const cb_wrow *rw,
-                                     int img, int y0, int y1, int cb) {
+                                     int y1, int cb) {
   const int cin = g->cin, cout = g->cout, wp2 = g->wp2;
   __mmask16 ms[CB_NC][CB_NV];
   __m512 acc[CB_NC][CB_NV];
@@ -371,14 +372,14 @@ static PW_INLINE void cb_wgrad_block(const int NC, const int NV, const cb_wgrad_
       ms[c][v] = pw_mask_range(rw[c].lo - cb - v * 16, cout - cb - v * 16);
       acc[c][v] = _mm512_maskz_loadu_ps(ms[c][v], rw[c].dw + cb + v * 16);
     }
-  for (int y = y0; y < y1; y++) {
-    const cb_pair *dp = g->dp + ((size_t)img * g->h + y) * wp2 * g->coutp + cb;
+  for (int y = g->y0; y < y1; y++) {
+    const cb_pair *dp = g->dp + (size_t)(y - g->y0) * wp2 * g->coutp + cb;
     const cb_pair *ip[CB_NC];
 #pragma GCC unroll 6
     for (int c = 0; c < NC; c++) {
       const int iy = y + rw[c].dy;
-      const cb_pair *row = iy >= 0 && iy < g->h ? g->in[rw[c].q0 & 1] + ((size_t)img * g->h + iy) * g->qp * cin
-                                                 : g->zero;
+      const cb_pair *row =
+          iy >= 0 && iy < g->h ? g->in[rw[c].q0 & 1] + (size_t)(iy - g->ylo) * g->qp * cin : g->zero;
       ip[c] = row + (size_t)(rw[c].q0 >> 1) * cin + rw[c].ci;
     }
     for (int m = 0; m < wp2; m++, dp += g->coutp) {
@@ -400,16 +401,15 @@ static PW_INLINE void cb_wgrad_block(const int NC, const int NV, const cb_wgrad_
     for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(rw[c].dw + cb + v * 16, ms[c][v], acc[c][v]);
 }
 
-#define CB_WNV_CASES(NCc)                                          \
-  switch (nv) {                                                    \
-    case 1: cb_wgrad_block(NCc, 1, g, rw, img, y0, y1, cb); break; \
-    case 2: cb_wgrad_block(NCc, 2, g, rw, img, y0, y1, cb); break; \
-    case 3: cb_wgrad_block(NCc, 3, g, rw, img, y0, y1, cb); break; \
-    default: cb_wgrad_block(NCc, 4, g, rw, img, y0, y1, cb); break; \
+#define CB_WNV_CASES(NCc)                                     \
+  switch (nv) {                                               \
+    case 1: cb_wgrad_block(NCc, 1, g, rw, y1, cb); break;     \
+    case 2: cb_wgrad_block(NCc, 2, g, rw, y1, cb); break;     \
+    case 3: cb_wgrad_block(NCc, 3, g, rw, y1, cb); break;     \
+    default: cb_wgrad_block(NCc, 4, g, rw, y1, cb); break;    \
   }
 
-static inline void cb_wgrad_dispatch(const cb_wgrad_t *g, const cb_wrow *rw, int nc, int nv, int img,
-                                     int y0, int y1, int cb) {
+static inline void cb_wgrad_dispatch(const cb_wgrad_t *g, const cb_wrow *rw, int nc, int nv, int y1, int cb) {
   switch (nc) {
     case 1: CB_WNV_CASES(1) break;
     case 2: CB_WNV_CASES(2) break;
@@ -426,6 +426,42 @@ typedef struct {
   size_t off; /* offset of the row in dw */
 } cb_krow;
 
+/* pack output rows [y0, y1) of image img: dout as pixel pairs into dp, the
+ * input rows [ylo, y1) as pairs from even (ie) and odd (io) padded columns
+ * (column q of a padded row is input column q - r); if bp, bp[co] += dout
+ * summed over the band's pixels in order (fp32) */
+static inline void cb_pack_band(cb_pair *dp, cb_pair *ie, cb_pair *io, float *bp, const float *dout,
+                                const float *in, const pcnn_conv_t *c, int img, int y0, int y1, int ylo) {
+  const int r = c->k / 2, cin = c->cin, cout = c->cout, W = c->w, H = c->h;
+  const int coutp = pw_round_up(cout, 16), wp2 = (W + 1) / 2, qp = wp2 + r;
+  for (int y = y0; y < y1; y++) {
+    const float *src = dout + ((size_t)img * H + y) * W * cout;
+    cb_pair *d = dp + (size_t)(y - y0) * wp2 * coutp;
+    for (int m = 0; m < wp2; m++)
+      cb_cvt_zip(d + (size_t)m * coutp, src + (size_t)2 * m * cout, 0,
+                 2 * m + 1 < W ? src + (size_t)(2 * m + 1) * cout : NULL, 0, cout, coutp);
+    if (bp)
+      for (int co = 0; co < cout; co += 16) {
+        const __mmask16 mk = pw_mask_range(0, cout - co);
+        __m512 s = _mm512_maskz_loadu_ps(mk, bp + co);
+        for (int x = 0; x < W; x++) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(mk, src + (size_t)x * cout + co));
+        _mm512_mask_storeu_ps(bp + co, mk, s);
+      }
+  }
+  for (int iy = ylo; iy < y1; iy++) {
+    const float *irow = in + ((size_t)img * H + iy) * W * cin;
+    const size_t o = (size_t)(iy - ylo) * qp * cin;
+    for (int p = 0; p < qp; p++) {
+      const int x0 = 2 * p - r, x1 = 2 * p + 1 - r, x2 = 2 * p + 2 - r;
+      const float *a0 = x0 >= 0 && x0 < W ? irow + (size_t)x0 * cin : NULL;
+      const float *a1 = x1 >= 0 && x1 < W ? irow + (size_t)x1 * cin : NULL;
+      const float *a2 = x2 >= 0 && x2 < W ? irow + (size_t)x2 * cin : NULL;
+      cb_cvt_zip(ie + o + (size_t)p * cin, a0, 0, a1, 0, cin, cin);
+      cb_cvt_zip(io + o + (size_t)p * cin, a1, 0, a2, 0, cin, cin);
+    }
+  }
+}
+
 /* dw [k][k][cin][cout] += in (x) dout at the kept taps, db (cout) += sum
  * dout. Items (fixed by the shape): nk pixel chunks (runs of whole bands of
  * CB_WBAND rows, in (image, band) order) x units (up to CB_NC consecutive
@@ -433,39 +469,40 @@ typedef struct {
  * items where the shape has them); nk == 1: every dw entry has one owner
  * summing its pixels in order into dw; nk > 1: each item sums its chunk into
  * the chunk's partial ([kept rows][cout]) and the partials are added in
- * chunk order. Items go to threads in contiguous runs. The bias gradient:
- * nkb fixed chunks of image rows (min(64, N H)), summed in fp32 in the pass
- * that packs dout, added in chunk order. Same bits at any thread count.
- * 0 if no scratch. */
+ * chunk order. Items go to threads in contiguous runs; a thread packs each
+ * band of its items into its own slice (in cache) and runs its units of that
+ * chunk on it; the owner of unit 0 of a chunk also sums the chunk's bias
+ * partial while packing. The bias partials are added in chunk order. Same
+ * bits at any thread count. 0 if no scratch. */
 static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, const float *in,
                                       const pcnn_conv_t *c) {
   const int r = c->k / 2, k = c->k, cin = c->cin, cout = c->cout, H = c->h, W = c->w;
-  const int coutp = pw_round_up(cout, 16), wp2 = (W + 1) / 2, qp = wp2 + r; /* Q = 2 wp2 + 2r columns */
+  const int coutp = pw_round_up(cout, 16), wp2 = (W + 1) / 2, qp = wp2 + r; /* 2 qp padded columns */
   const int kept = cv_kept_taps(c), cblk = CB_NV * 16, ncb = (cout + cblk - 1) / cblk;
-  const size_t rows = (size_t)c->n * H;
-  /* kept rows, in (tap, ci) order */
-  int nrow = 0;
-  for (int t = 0; t < kept; t++) {
-    const int ky = t / k, kx = t % k;
-    for (int ci = 0; ci < cin; ci++) nrow += pcnn_mask_co_begin(c, ky, kx, ci) < cout;
+  int nrow = 0; /* kept rows, in (tap, ci) order */
+  for (int t = 0; t < kept; t++)
+    for (int ci = 0; ci < cin; ci++) nrow += pcnn_mask_co_begin(c, t / k, t % k, ci) < cout;
+  if (!nrow) { /* every tap masked (1x1 A, one group): only db */
+    const size_t p = (size_t)c->n * H * W;
+    for (size_t i = 0; i < p; i++)
+      for (int co = 0; co < cout; co++) db[co] += dout[i * cout + co];
+    return 1;
   }
   const int ngrp = (nrow + CB_NC - 1) / CB_NC, units = ngrp * ncb;
   const int bpi = (H + CB_WBAND - 1) / CB_WBAND, nb = c->n * bpi;
   const size_t ldp = (size_t)nrow * cout;
-  const int nk = nrow ? pw_chunks(units, nb, ldp) : 1;
-  const int nkb = rows < 64 ? (int)rows : 64;
-  const size_t bytes = cb_bytes(nrow, sizeof(cb_krow)) + cb_bytes(rows * wp2 * coutp, 4) +
-                       2 * cb_bytes(rows * qp * cin, 4) + cb_bytes((size_t)qp * cin, 4) +
-                       cb_bytes((size_t)nkb * cout, 4) + (nk > 1 ? cb_bytes(nk * ldp, 4) : 0);
+  const int nk = pw_chunks(units, nb, ldp), nth = omp_get_max_threads();
+  const size_t sdp = (size_t)CB_WBAND * wp2 * coutp, sin = (size_t)(CB_WBAND + r) * qp * cin;
+  const size_t slice = cb_bytes(sdp, 4) + 2 * cb_bytes(sin, 4);
+  const size_t bytes = cb_bytes(nrow, sizeof(cb_krow)) + cb_bytes((size_t)qp * cin, 4) +
+                       cb_bytes((size_t)nk * cout, 4) + (nk > 1 ? cb_bytes(nk * ldp, 4) : 0) + nth * slice;
   char *at = (char *)pcnn_scratch(bytes / 4);
   if (!at) return 0;
   cb_krow *kr = (cb_krow *)cb_take(&at, nrow, sizeof(cb_krow));
-  cb_pair *dp = (cb_pair *)cb_take(&at, rows * wp2 * coutp, 4);
-  cb_pair *ie = (cb_pair *)cb_take(&at, rows * qp * cin, 4);
-  cb_pair *io = (cb_pair *)cb_take(&at, rows * qp * cin, 4);
   cb_pair *zero = (cb_pair *)cb_take(&at, (size_t)qp * cin, 4);
-  float *bpart = (float *)cb_take(&at, (size_t)nkb * cout, 4);
+  float *bpart = (float *)cb_take(&at, (size_t)nk * cout, 4);
   float *part = nk > 1 ? (float *)cb_take(&at, nk * ldp, 4) : NULL;
+  char *const slices = at;
   memset(zero, 0, (size_t)qp * cin * 4);
   nrow = 0;
   for (int t = 0; t < kept; t++) {
@@ -475,59 +512,45 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
       if (lo < cout) kr[nrow++] = (cb_krow){ky - r, kx, ci, lo, ((size_t)t * cin + ci) * cout};
     }
   }
-  /* pack: dout pixel pairs and db partials by row chunks; the input's two
-   * pair copies (column q of a padded row is input column q - r) */
-#pragma omp parallel for schedule(static)
-  for (int kb = 0; kb < nkb; kb++) {
-    __m512 s[64];
-    const int nv = coutp / 16;
-    for (int v = 0; v < nv && v < 64; v++) s[v] = _mm512_setzero_ps();
-    for (size_t ry = rows * kb / nkb; ry < rows * (kb + 1) / nkb; ry++) {
-      const float *src = dout + ry * W * cout;
-      for (int m = 0; m < wp2; m++)
-        cb_cvt_zip(dp + (ry * wp2 + m) * coutp, src + (size_t)2 * m * cout, 0,
-                   2 * m + 1 < W ? src + (size_t)(2 * m + 1) * cout : NULL, 0, cout, coutp);
-      if (nv <= 64) {
-        for (int x = 0; x < W; x++)
-          for (int v = 0; v < nv; v++)
-            s[v] = _mm512_add_ps(s[v], _mm512_maskz_loadu_ps(pw_mask_range(0, cout - v * 16),
-                                                             src + (size_t)x * cout + v * 16));
-      } else { /* wide layers: straight from memory, in the same order */
-        float *bp = bpart + (size_t)kb * cout;
-        if (ry == rows * kb / nkb) memset(bp, 0, (size_t)cout * 4);
-        for (int x = 0; x < W; x++)
-          for (int co = 0; co < cout; co++) bp[co] += src[(size_t)x * cout + co];
-      }
-      const float *irow = in + ry * W * cin;
-      for (int p = 0; p < qp; p++) {
-        const int x0 = 2 * p - r, x1 = 2 * p + 1 - r, x2 = 2 * p + 2 - r;
-        cb_cvt_zip(ie + (ry * qp + p) * cin, x0 >= 0 && x0 < W ? irow + (size_t)x0 * cin : NULL, 0,
-                   x1 >= 0 && x1 < W ? irow + (size_t)x1 * cin : NULL, 0, cin, cin);
-        cb_cvt_zip(io + (ry * qp + p) * cin, x1 >= 0 && x1 < W ? irow + (size_t)x1 * cin : NULL, 0,
-                   x2 >= 0 && x2 < W ? irow + (size_t)x2 * cin : NULL, 0, cin, cin);
-      }
-    }
-    if (nv <= 64)
-      for (int v = 0; v < nv; v++)
-        _mm512_mask_storeu_ps(bpart + (size_t)kb * cout + v * 16, pw_mask_range(0, cout - v * 16), s[v]);
-  }
-  pw_add_partials(db, bpart, cout, nkb, 1, cout, 0);
-  if (!nrow) return 1;
-  const cb_wgrad_t g = {dp, {ie, io}, zero, H, wp2, qp, cin, cout, coutp};
   const long tot = (long)nk * units;
-#pragma omp parallel
+#pragma omp parallel num_threads(nth)
   {
-    const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
-    const long i0 = tot * tid / nth, i1 = tot * (tid + 1) / nth;
+    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+    const long i0 = tot * tid / nt, i1 = tot * (tid + 1) / nt;
+    char *sl = slices + (size_t)tid * slice;
+    cb_pair *dp = (cb_pair *)cb_take(&sl, sdp, 4);
+    cb_pair *ie = (cb_pair *)cb_take(&sl, sin, 4);
+    cb_pair *io = (cb_pair *)cb_take(&sl, sin, 4);
     for (long it = i0; it < i1;) {
       const int kk = (int)(it / units), ua = (int)(it % units);
       const int ub = i1 - (long)kk * units < units ? (int)(i1 - (long)kk * units) : units;
       float *base = nk > 1 ? part + (size_t)kk * ldp : NULL;
+      float *bp = ua == 0 ? bpart + (size_t)kk * cout : NULL;
+      if (bp) memset(bp, 0, (size_t)cout * 4);
       for (int bnd = nb * kk / nk; bnd < nb * (kk + 1) / nk; bnd++) {
         const int img = bnd / bpi, y0 = (bnd % bpi) * CB_WBAND;
-        const int y1 = y0 + CB_WBAND < H ? y0 + CB_WBAND : H;
+        const int y1 = y0 + CB_WBAND < H ? y0 + CB_WBAND : H, ylo = y0 - r > 0 ? y0 - r : 0;
+        cb_pack_band(dp, ie, io, bp, dout, in, c, img, y0, y1, ylo);
+        const cb_wgrad_t g = {dp, {ie, io}, zero, H, y0, ylo, wp2, qp, cin, cout, coutp};
+        /* the next band's dout and input rows (contiguous runs), prefetched
+         * into L2 a share per unit while this band computes */
+        const float *pf0 = NULL, *pf1 = NULL;
+        size_t pn0 = 0, pn1 = 0;
+        if (bnd + 1 < nb * (kk + 1) / nk) {
+          const int nimg = (bnd + 1) / bpi, ny0 = ((bnd + 1) % bpi) * CB_WBAND;
+          const int ny1 = ny0 + CB_WBAND < H ? ny0 + CB_WBAND : H, nlo = ny0 - r > 0 ? ny0 - r : 0;
+          pf0 = dout + ((size_t)nimg * H + ny0) * W * cout;
+          pn0 = (size_t)(ny1 - ny0) * W * cout;
+          pf1 = in + ((size_t)nimg * H + nlo) * W * cin;
+          pn1 = (size_t)(ny1 - nlo) * W * cin;
+        }
         for (int u = ua; u < ub; u++) {
-          const int grp = u / ncb, cb = (u % ncb) * cblk, q0 = grp * CB_NC;
+          if (pf0) {
+            const size_t n = ub - ua, i = u - ua;
+            pw_prefetch_l2(pf0 + pn0 * i / n, pn0 * (i + 1) / n - pn0 * i / n);
+            pw_prefetch_l2(pf1 + pn1 * i / n, pn1 * (i + 1) / n - pn1 * i / n);
+          }
+          const int cb = (u % ncb) * cblk, q0 = (u / ncb) * CB_NC;
           const int nc = nrow - q0 < CB_NC ? nrow - q0 : CB_NC;
           const int nv = cout - cb >= cblk ? CB_NV : (cout - cb + 15) / 16;
           cb_wrow rw[CB_NC];
@@ -538,20 +561,22 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
           if (base && bnd == nb * kk / nk) /* a chunk's partial starts at zero */
             for (int j = 0; j < nc; j++)
               memset(rw[j].dw + cb, 0, (size_t)(cout - cb < cblk ? cout - cb : cblk) * 4);
-          cb_wgrad_dispatch(&g, rw, nc, nv, img, y0, y1, cb);
+          cb_wgrad_dispatch(&g, rw, nc, nv, y1, cb);
         }
       }
       it = (long)kk * units + ub;
     }
+#pragma omp barrier
     if (nk > 1) {
       /* the partials in chunk order, one owner per kept row */
-#pragma omp barrier
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
       for (int q = 0; q < nrow; q++) {
         const int lo = kr[q].lo;
         pw_add_partials(dw + kr[q].off + lo, part + (size_t)q * cout + lo, ldp, nk, 1, cout - lo, 0);
       }
     }
+#pragma omp single nowait
+    pw_add_partials(db, bpart, cout, nk, 1, cout, 0);
   }
   return 1;
 }
