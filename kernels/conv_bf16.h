@@ -113,11 +113,11 @@ typedef struct {
 
 typedef struct {
   float *out;          /* (n, h, w, cout) */
-  const cb_pair *in;   /* (n, h, w, cp) */
   const float *bias;   /* (cout), or NULL: accumulate into out */
   const cb_pair *zero; /* cp zero pairs (taps in the padding) */
   int n, h, w, cp, cout, coutp, ntap;
   const cb_tap *tap;
+  int dymin; /* the taps' smallest dy: an output row's input rows are rowp[dy - dymin] */
 } cb_direct_t;
 
 /* optional epilogue (conv_prelu_fwd): out += res, act = prelu(out, alpha) */
@@ -127,8 +127,10 @@ typedef struct {
   const float *alpha;
 } cb_epi_t;
 
+/* rowp[dy - dymin]: the input row (w, cp) at output row + dy, NULL outside */
 static PW_INLINE void cb_direct_block(const int PX, const int NV, const cb_direct_t *d,
-                                      const cb_epi_t *e, int img, int y, int x0, int cb) {
+                                      const cb_epi_t *e, const cb_pair *const *rowp, int img, int y,
+                                      int x0, int cb) {
   const int cp = d->cp, cout = d->cout;
   const size_t off = (((size_t)img * d->h + y) * d->w + x0) * cout + cb;
   float *op = d->out + off;
@@ -151,9 +153,8 @@ static PW_INLINE void cb_direct_block(const int PX, const int NV, const cb_direc
   }
   for (int t = 0; t < d->ntap; t++) {
     const cb_tap *tp = &d->tap[t];
-    const int iy = y + tp->dy;
-    if (iy < 0 || iy >= d->h) continue;
-    const cb_pair *row = d->in + ((size_t)img * d->h + iy) * d->w * cp;
+    const cb_pair *row = rowp[tp->dy - d->dymin];
+    if (!row) continue;
     const cb_pair *ip[CB_PX];
 #pragma GCC unroll 6
     for (int j = 0; j < PX; j++) {
@@ -198,14 +199,15 @@ static PW_INLINE void cb_direct_block(const int PX, const int NV, const cb_direc
 
 #define CB_NV_CASES(PXc)                                          \
   switch (nv) {                                                   \
-    case 1: cb_direct_block(PXc, 1, d, e, img, y, x0, cb); break; \
-    case 2: cb_direct_block(PXc, 2, d, e, img, y, x0, cb); break; \
-    case 3: cb_direct_block(PXc, 3, d, e, img, y, x0, cb); break; \
-    default: cb_direct_block(PXc, 4, d, e, img, y, x0, cb); break; \
+    case 1: cb_direct_block(PXc, 1, d, e, rowp, img, y, x0, cb); break; \
+    case 2: cb_direct_block(PXc, 2, d, e, rowp, img, y, x0, cb); break; \
+    case 3: cb_direct_block(PXc, 3, d, e, rowp, img, y, x0, cb); break; \
+    default: cb_direct_block(PXc, 4, d, e, rowp, img, y, x0, cb); break; \
   }
 
-static inline void cb_direct_dispatch(const cb_direct_t *d, const cb_epi_t *e, int px, int nv, int img,
-                                      int y, int x0, int cb) {
+static inline void cb_direct_dispatch(const cb_direct_t *d, const cb_epi_t *e,
+                                      const cb_pair *const *rowp, int px, int nv, int img, int y, int x0,
+                                      int cb) {
   switch (px) {
     case 1: CB_NV_CASES(1) break;
     case 2: CB_NV_CASES(2) break;
@@ -217,24 +219,73 @@ static inline void cb_direct_dispatch(const cb_direct_t *d, const cb_epi_t *e, i
 }
 
 /* one output row (img, y): output-channel blocks, then pixel blocks */
-static inline void cb_direct_row(const cb_direct_t *d, const cb_epi_t *e, int img, int y) {
+static inline void cb_direct_row(const cb_direct_t *d, const cb_epi_t *e, const cb_pair *const *rowp,
+                                 int img, int y) {
   const int cblk = CB_NV * 16;
   for (int cb = 0; cb < d->cout; cb += cblk) {
     const int rem = d->cout - cb, nv = rem >= cblk ? CB_NV : (rem + 15) / 16;
     for (int x0 = 0; x0 < d->w; x0 += CB_PX)
-      cb_direct_dispatch(d, e, d->w - x0 < CB_PX ? d->w - x0 : CB_PX, nv, img, y, x0, cb);
+      cb_direct_dispatch(d, e, rowp, d->w - x0 < CB_PX ? d->w - x0 : CB_PX, nv, img, y, x0, cb);
   }
 }
 
-/* (N, H, W, c) floats -> (N, H, W, ceil(c / 2)) pairs; rows split over threads */
-static inline void cb_cvt_pixels(cb_pair *dst, const float *src, size_t rows, int w, int c) {
+/* one row of w pixels of c floats -> w pixels of cp = ceil(c / 2) pairs */
+static inline void cb_cvt_pixels(cb_pair *dst, const float *src, int w, int c) {
   const int cp = (c + 1) / 2;
-#pragma omp parallel for schedule(static)
-  for (size_t ry = 0; ry < rows; ry++)
-    for (int x = 0; x < w; x++) {
-      const size_t p = ry * w + x;
-      cb_cvt_row(dst + p * cp, src + p * c, 0, c, cp);
+  if (c % 2 == 0) { /* the pairs of a row are contiguous */
+    cb_cvt_row(dst, src, 0, w * c, w * cp);
+  } else if (c == 1) { /* (x, 0) pairs, 16 pixels at a time */
+    for (int x = 0; x < w; x += 16) {
+      const __mmask16 m = pw_mask_range(0, w - x);
+      const __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + x));
+      _mm512_mask_storeu_epi32(dst + x, m, _mm512_cvtepu16_epi32(h));
     }
+  } else {
+    for (int x = 0; x < w; x++) cb_cvt_row(dst + (size_t)x * cp, src + (size_t)x * c, 0, c, cp);
+  }
+}
+
+/* Engine 1 over the N x H output rows (statically over threads), each
+ * thread converting the input rows it needs to channel pairs as it goes: a
+ * ring of nr = maxdy - dymin + 1 rows in its slice of ring (nth slices of
+ * nr x (w cp + 16) pairs), tagged by row, so a row is converted once per
+ * thread (the conversion is exact: which thread converts changes no bit);
+ * the next output row's new input row is prefetched into L2. */
+static inline size_t cb_ring_pairs(int nr, int w, int cp) { return (size_t)nr * ((size_t)w * cp + 16); }
+static inline void cb_direct_rows(const cb_direct_t *d, const cb_epi_t *e, const float *src, int c,
+                                  int maxdy, cb_pair *ring, int nth) {
+  const int nr = maxdy - d->dymin + 1, H = d->h, W = d->w, cp = d->cp;
+  const size_t rowsz = (size_t)W * cp + 16, rows = (size_t)d->n * H;
+#pragma omp parallel num_threads(nth)
+  {
+    cb_pair *mine = ring + (size_t)omp_get_thread_num() * nr * rowsz;
+    long tag[nr]; /* VLAs: nr = r + 1 rows */
+    const cb_pair *rowp[nr];
+    for (int i = 0; i < nr; i++) tag[i] = -1;
+#pragma omp for schedule(static)
+    for (size_t ry = 0; ry < rows; ry++) {
+      const int img = (int)(ry / H), y = (int)(ry % H);
+      for (int i = 0; i < nr; i++) {
+        const int iy = y + d->dymin + i;
+        rowp[i] = NULL;
+        if (iy < 0 || iy >= H) continue;
+        const long id = (long)img * H + iy;
+        cb_pair *slot = mine + (size_t)(iy % nr) * rowsz;
+        if (tag[iy % nr] != id) {
+          cb_cvt_pixels(slot, src + (size_t)id * W * c, W, c);
+          tag[iy % nr] = id;
+        }
+        rowp[i] = slot;
+      }
+      if (y + maxdy + 1 < H) pw_prefetch_l2(src + ((size_t)img * H + y + maxdy + 1) * W * c, (size_t)W * c);
+      if (ry + 1 < rows) { /* the next row's accumulators (data gradient) or residual */
+        const size_t o = (ry + 1) * W * d->cout;
+        if (!d->bias) pw_prefetch_l2(d->out + o, (size_t)W * d->cout);
+        if (e && e->res) pw_prefetch_l2(e->res + o, (size_t)W * d->cout);
+      }
+      cb_direct_row(d, e, rowp, img, y);
+    }
+  }
 }
 
 /* The forward of conv_fwd / conv_prelu_fwd (e may be NULL): pre / out
@@ -268,24 +319,25 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
       cv_im2col_row(col, kc, pad, in, img, y, H, W, cin, r);
       for (int x = 0; x < W; x++) cb_cvt_row(col2 + (size_t)x * kp, col + (size_t)x * kc, 0, kc, kp);
       const size_t ro = ry * W * cout;
-      const cb_direct_t rd = {out + ro, col2, b, NULL, 1, 1, W, kp, cout, coutp, 1, &tap};
+      const cb_direct_t rd = {out + ro, b, NULL, 1, 1, W, kp, cout, coutp, 1, &tap, 0};
       const cb_epi_t re = {e && e->res ? e->res + ro : NULL, e && e->act ? e->act + ro : NULL,
                            e ? e->alpha : NULL};
-      cb_direct_row(&rd, e ? &re : NULL, 0, 0);
+      const cb_pair *const rp[1] = {col2};
+      cb_direct_row(&rd, e ? &re : NULL, rp, 0, 0);
     }
     return 1;
   }
-  const int cp = (cin + 1) / 2;
+  const int cp = (cin + 1) / 2, nth = omp_get_max_threads();
   const size_t bytes = cb_bytes(kept, sizeof(cv_tap)) + cb_bytes(kept, sizeof(cb_tap)) +
                        cb_bytes((size_t)kept * cp * coutp, 4) + cb_bytes(cp, 4) +
-                       cb_bytes(rows * W * cp, 4);
+                       cb_bytes(nth * cb_ring_pairs(r + 1, W, cp), 4);
   char *at = (char *)pcnn_scratch(bytes / 4);
   if (!at) return 0;
   cv_tap *ft = (cv_tap *)cb_take(&at, kept, sizeof(cv_tap));
   cb_tap *tap = (cb_tap *)cb_take(&at, kept, sizeof(cb_tap));
   cb_pair *wpk = (cb_pair *)cb_take(&at, (size_t)kept * cp * coutp, 4);
   cb_pair *zero = (cb_pair *)cb_take(&at, cp, 4);
-  cb_pair *in2 = (cb_pair *)cb_take(&at, rows * W * cp, 4);
+  cb_pair *ring = (cb_pair *)cb_take(&at, nth * cb_ring_pairs(r + 1, W, cp), 4);
   memset(zero, 0, (size_t)cp * 4);
   const int nt = cv_fwd_taps(ft, w, c);
   for (int t = 0; t < nt; t++) {
@@ -300,10 +352,8 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
     }
     tap[t] = (cb_tap){ft[t].dy, ft[t].dx, dst};
   }
-  cb_cvt_pixels(in2, in, rows, W, cin);
-  const cb_direct_t d = {out, in2, b, zero, c->n, H, W, cp, cout, coutp, nt, tap};
-#pragma omp parallel for schedule(static)
-  for (size_t ry = 0; ry < rows; ry++) cb_direct_row(&d, e, (int)(ry / H), (int)(ry % H));
+  const cb_direct_t d = {out, b, zero, c->n, H, W, cp, cout, coutp, nt, tap, -r};
+  cb_direct_rows(&d, e, in, cin, 0, ring, nth);
   return 1;
 }
 
@@ -311,11 +361,10 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
  * pairs and the flipped, transposed kept taps. 0 if no scratch. */
 static inline int cb_conv_bwd_data(float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
   const int r = c->k / 2, cin = c->cin, cout = c->cout, cinp = pw_round_up(cin, 16);
-  const int kept = cv_kept_taps(c), H = c->h, W = c->w, cp = (cout + 1) / 2;
-  const size_t rows = (size_t)c->n * H;
+  const int kept = cv_kept_taps(c), H = c->h, W = c->w, cp = (cout + 1) / 2, nth = omp_get_max_threads();
   const size_t bytes = cb_bytes(kept, sizeof(cv_tap)) + cb_bytes(kept, sizeof(cb_tap)) +
                        cb_bytes((size_t)kept * cp * cinp, 4) + cb_bytes(cp, 4) * 2 +
-                       cb_bytes(rows * W * cp, 4);
+                       cb_bytes(nth * cb_ring_pairs(r + 1, W, cp), 4);
   char *at = (char *)pcnn_scratch(bytes / 4);
   if (!at) return 0;
   cv_tap *ft = (cv_tap *)cb_take(&at, kept, sizeof(cv_tap));
@@ -323,7 +372,7 @@ static inline int cb_conv_bwd_data(float *din, const float *dout, const float *w
   cb_pair *wpk = (cb_pair *)cb_take(&at, (size_t)kept * cp * cinp, 4);
   cb_pair *zero = (cb_pair *)cb_take(&at, cp, 4);
   cb_pair *tmp = (cb_pair *)cb_take(&at, cp, 4);
-  cb_pair *d2 = (cb_pair *)cb_take(&at, rows * W * cp, 4);
+  cb_pair *ring = (cb_pair *)cb_take(&at, nth * cb_ring_pairs(r + 1, W, cp), 4);
   memset(zero, 0, (size_t)cp * 4);
   const int nt = cv_fwd_taps(ft, w, c);
   for (int t = 0; t < nt; t++) {
@@ -339,10 +388,8 @@ static inline int cb_conv_bwd_data(float *din, const float *dout, const float *w
     }
     tap[t] = (cb_tap){-ft[t].dy, -ft[t].dx, dst};
   }
-  cb_cvt_pixels(d2, dout, rows, W, cout);
-  const cb_direct_t d = {din, d2, NULL, zero, c->n, H, W, cp, cin, cinp, nt, tap};
-#pragma omp parallel for schedule(static)
-  for (size_t ry = 0; ry < rows; ry++) cb_direct_row(&d, NULL, (int)(ry / H), (int)(ry % H));
+  const cb_direct_t d = {din, NULL, zero, c->n, H, W, cp, cin, cinp, nt, tap, 0};
+  cb_direct_rows(&d, NULL, dout, cout, r, ring, nth);
   return 1;
 }
 
