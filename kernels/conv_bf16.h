@@ -56,6 +56,7 @@
 #include "pw_simd__avx512.h"
 #include "conv_taps.h"
 #include "kernel_scratch.h"
+#include "pcnn_bf16.h"
 #include "pcnn_kernels.h"
 #include "pw_gemm.h"
 
@@ -288,6 +289,47 @@ static inline void cb_direct_rows(const cb_direct_t *d, const cb_epi_t *e, const
   }
 }
 
+/* ---- narrow 1x1 outputs (the Bernoulli head, 128 -> 1): dot products ----
+ * With few outputs, engine 1 would use 1 lane of 16; instead each output is
+ * a dot product over the input channels: per pixel, 32 channels at a time
+ * are converted to bf16 (one VCVTNE2PS2BF16) and meet each output's packed
+ * weight column (wd[co][cin32], masked entries zero) in one VDPBF16PS; the
+ * 16 lanes are summed at the end (a fixed order). */
+#define CB_DOT_MAX 4 /* outputs up to which a 1x1 takes this path */
+static inline int cb_dot_fits(const pcnn_conv_t *c) { return c->k == 1 && c->cout <= CB_DOT_MAX; }
+
+static inline int cb_conv1x1_dot(float *out, const float *in, const float *w, const float *b,
+                                 const cb_epi_t *e, const pcnn_conv_t *c) {
+  const int cin = c->cin, cout = c->cout, nch = (cin + 31) / 32;
+  uint16_t *wd = (uint16_t *)pcnn_scratch((size_t)cout * nch * 16); /* [cout][nch * 32] bf16 */
+  if (!wd) return 0;
+  for (int co = 0; co < cout; co++)
+    for (int ci = 0; ci < nch * 32; ci++)
+      wd[(size_t)co * nch * 32 + ci] =
+          ci < cin && pcnn_mask_co_begin(c, 0, 0, ci) <= co ? pcnn_f32_to_bf16(w[(size_t)ci * cout + co]) : 0;
+  const long p = (long)c->n * c->h * c->w;
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < p; i++) {
+    const float *ip = in + (size_t)i * cin;
+    __m512 acc[CB_DOT_MAX];
+    for (int co = 0; co < cout; co++) acc[co] = _mm512_setzero_ps();
+    for (int j = 0; j < nch; j++) {
+      const __m512 v0 = _mm512_maskz_loadu_ps(pw_mask_range(0, cin - 32 * j), ip + 32 * j);
+      const __m512 v1 = _mm512_maskz_loadu_ps(pw_mask_range(0, cin - 32 * j - 16), ip + 32 * j + 16);
+      const __m512i a = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+      for (int co = 0; co < cout; co++)
+        acc[co] = cb_dp(acc[co], a, _mm512_loadu_si512((const void *)(wd + ((size_t)co * nch + j) * 32)));
+    }
+    for (int co = 0; co < cout; co++) {
+      float v = b[co] + _mm512_reduce_add_ps(acc[co]);
+      if (e && e->res) v += e->res[(size_t)i * cout + co];
+      out[(size_t)i * cout + co] = v;
+      if (e && e->act) e->act[(size_t)i * cout + co] = v > 0.f ? v : e->alpha[co] * v;
+    }
+  }
+  return 1;
+}
+
 /* The forward of conv_fwd / conv_prelu_fwd (e may be NULL): pre / out
  * (N,H,W,cout) = masked_conv(in, w) + b (+ e). Returns 0 if the scratch
  * cannot be had (nothing written; the caller runs the reference). */
@@ -296,6 +338,7 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
   const int r = c->k / 2, cin = c->cin, cout = c->cout, coutp = pw_round_up(cout, 16);
   const int kept = cv_kept_taps(c), H = c->h, W = c->w;
   const size_t rows = (size_t)c->n * H;
+  if (cb_dot_fits(c)) return cb_conv1x1_dot(out, in, w, b, e, c);
   if (cv_im2col_fits(c)) {
     /* row-im2col: the kept taps' inputs of an output row as [W][kc], paired */
     const int kc = kept * cin, kp = (kc + 1) / 2, base = (r * c->k + r) * cin;

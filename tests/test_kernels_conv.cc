@@ -56,6 +56,10 @@ std::vector<pcnn_conv_t> shapes(int nb) {
       C(1, 5, 7, 13, 33, 1, A, 3),      C(2, 3, 9, 31, 17, 1, A, 1),
       C(1, 4, 6, 33, 70, 1, A, 3),      C(1, 7, 5, 17, 9, 1, B, 3),
       C(2, 5, 5, 70, 130, 1, B, 3),     C(1, 2, 3, 5, 4100, 1, B, 3),
+      // 1x1 with few outputs (the Bernoulli head; the bf16 dot-product path):
+      // masks A and B, 1 and 3 groups, cin tails around 32
+      C(2, 3, 9, 31, 1, 1, A, 1),       C(1, 4, 6, 130, 1, 1, B, 1),
+      C(1, 5, 7, 13, 3, 1, A, 3),       C(2, 3, 5, 33, 4, 1, B, 3),
   };
   const int odd[] = {1, 3, 5, 7, 13, 17, 31, 33};
   int i = 0;
