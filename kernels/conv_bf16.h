@@ -118,7 +118,8 @@ typedef struct {
   const cb_pair *zero; /* cp zero pairs (taps in the padding) */
   int n, h, w, cp, cout, coutp, ntap;
   const cb_tap *tap;
-  int dymin; /* the taps' smallest dy: an output row's input rows are rowp[dy - dymin] */
+  int dymin;  /* the taps' smallest dy: an output row's input rows are rowp[dy - dymin] */
+  int stream; /* 1: out (and act) are written with non-temporal stores (cb_stream) */
 } cb_direct_t;
 
 /* optional epilogue (conv_prelu_fwd): out += res, act = prelu(out, alpha) */
@@ -185,15 +186,25 @@ static PW_INLINE void cb_direct_block(const int PX, const int NV, const cb_direc
 #pragma GCC unroll 6
   for (int j = 0; j < PX; j++)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(op + (size_t)j * cout + v * 16, mt[v], acc[j][v]);
+    for (int v = 0; v < NV; v++) {
+      if (d->stream)
+        _mm512_stream_ps(op + (size_t)j * cout + v * 16, acc[j][v]);
+      else
+        _mm512_mask_storeu_ps(op + (size_t)j * cout + v * 16, mt[v], acc[j][v]);
+    }
   if (e && e->act) {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
       const __m512 al = _mm512_maskz_loadu_ps(mt[v], e->alpha + cb + v * 16);
 #pragma GCC unroll 6
       for (int j = 0; j < PX; j++)
-        _mm512_mask_storeu_ps(e->act + off + (size_t)j * cout + v * 16, mt[v],
-                              pw_prelu_sel(acc[j][v], acc[j][v], al));
+      {
+        const __m512 a = pw_prelu_sel(acc[j][v], acc[j][v], al);
+        if (d->stream)
+          _mm512_stream_ps(e->act + off + (size_t)j * cout + v * 16, a);
+        else
+          _mm512_mask_storeu_ps(e->act + off + (size_t)j * cout + v * 16, mt[v], a);
+      }
     }
   }
 }
@@ -263,7 +274,7 @@ static inline void cb_direct_rows(const cb_direct_t *d, const cb_epi_t *e, const
     long tag[nr]; /* VLAs: nr = r + 1 rows */
     const cb_pair *rowp[nr];
     for (int i = 0; i < nr; i++) tag[i] = -1;
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (size_t ry = 0; ry < rows; ry++) {
       const int img = (int)(ry / H), y = (int)(ry % H);
       for (int i = 0; i < nr; i++) {
@@ -286,6 +297,7 @@ static inline void cb_direct_rows(const cb_direct_t *d, const cb_epi_t *e, const
       }
       cb_direct_row(d, e, rowp, img, y);
     }
+    if (d->stream) _mm_sfence();
   }
 }
 
@@ -330,6 +342,16 @@ static inline int cb_conv1x1_dot(float *out, const float *in, const float *w, co
   return 1;
 }
 
+/* Outputs larger than PW_NT_BYTES go past the caches (non-temporal
+ * stores), as the FP32 1x1 forward does: the next reader streams them from
+ * memory anyway. Needs whole aligned vectors: cout a multiple of 16 and out,
+ * act 64-byte aligned. */
+static inline int cb_stream(const float *out, const cb_epi_t *e, const pcnn_conv_t *c) {
+  const size_t bytes = (size_t)c->n * c->h * c->w * c->cout * sizeof(float);
+  const size_t addr = (size_t)out | (e && e->act ? (size_t)e->act : 0);
+  return bytes > PW_NT_BYTES && c->cout % 16 == 0 && addr % 64 == 0;
+}
+
 /* The forward of conv_fwd / conv_prelu_fwd (e may be NULL): pre / out
  * (N,H,W,cout) = masked_conv(in, w) + b (+ e). Returns 0 if the scratch
  * cannot be had (nothing written; the caller runs the reference). */
@@ -353,20 +375,25 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
                  i1 < kc ? w + (size_t)i1 * cout : NULL, lo1, cout, coutp);
     }
     const cb_tap tap = {0, 0, wp};
-#pragma omp parallel for schedule(static)
-    for (size_t ry = 0; ry < rows; ry++) {
-      const int img = (int)(ry / H), y = (int)(ry % H);
-      float col[CV_IM2COL_MAX]; /* [W][kc] */
-      float pad[CV_IM2COL_MAX];
-      cb_pair col2[CV_IM2COL_MAX]; /* [W][kp] */
-      cv_im2col_row(col, kc, pad, in, img, y, H, W, cin, r);
-      for (int x = 0; x < W; x++) cb_cvt_row(col2 + (size_t)x * kp, col + (size_t)x * kc, 0, kc, kp);
-      const size_t ro = ry * W * cout;
-      const cb_direct_t rd = {out + ro, b, NULL, 1, 1, W, kp, cout, coutp, 1, &tap, 0};
-      const cb_epi_t re = {e && e->res ? e->res + ro : NULL, e && e->act ? e->act + ro : NULL,
-                           e ? e->alpha : NULL};
-      const cb_pair *const rp[1] = {col2};
-      cb_direct_row(&rd, e ? &re : NULL, rp, 0, 0);
+    const int stream = cb_stream(out, e, c);
+#pragma omp parallel
+    {
+#pragma omp for schedule(static) nowait
+      for (size_t ry = 0; ry < rows; ry++) {
+        const int img = (int)(ry / H), y = (int)(ry % H);
+        float col[CV_IM2COL_MAX]; /* [W][kc] */
+        float pad[CV_IM2COL_MAX];
+        cb_pair col2[CV_IM2COL_MAX]; /* [W][kp] */
+        cv_im2col_row(col, kc, pad, in, img, y, H, W, cin, r);
+        cb_cvt_pixels(col2, col, W, kc);
+        const size_t ro = ry * W * cout;
+        const cb_direct_t rd = {out + ro, b, NULL, 1, 1, W, kp, cout, coutp, 1, &tap, 0, stream};
+        const cb_epi_t re = {e && e->res ? e->res + ro : NULL, e && e->act ? e->act + ro : NULL,
+                             e ? e->alpha : NULL};
+        const cb_pair *const rp[1] = {col2};
+        cb_direct_row(&rd, e ? &re : NULL, rp, 0, 0);
+      }
+      if (stream) _mm_sfence();
     }
     return 1;
   }
@@ -395,7 +422,7 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
     }
     tap[t] = (cb_tap){ft[t].dy, ft[t].dx, dst};
   }
-  const cb_direct_t d = {out, b, zero, c->n, H, W, cp, cout, coutp, nt, tap, -r};
+  const cb_direct_t d = {out, b, zero, c->n, H, W, cp, cout, coutp, nt, tap, -r, cb_stream(out, e, c)};
   cb_direct_rows(&d, e, in, cin, 0, ring, nth);
   return 1;
 }
@@ -431,7 +458,7 @@ static inline int cb_conv_bwd_data(float *din, const float *dout, const float *w
     }
     tap[t] = (cb_tap){-ft[t].dy, -ft[t].dx, dst};
   }
-  const cb_direct_t d = {din, NULL, zero, c->n, H, W, cp, cin, cinp, nt, tap, 0};
+  const cb_direct_t d = {din, NULL, zero, c->n, H, W, cp, cin, cinp, nt, tap, 0, 0};
   cb_direct_rows(&d, NULL, dout, cout, r, ring, nth);
   return 1;
 }
