@@ -64,6 +64,9 @@
 #define CB_NV 4 /* output vectors per block: 6 x 4 = 24 zmm accumulators */
 #define CB_NC 6 /* (tap, ci) rows per engine-2 block */
 #define CB_WBAND 4 /* output rows per engine-2 band */
+/* inputs above this many bytes (beyond a Zen 4 core's 1 MiB L2) get software
+ * prefetches of the next row / band; below, the prefetches only cost */
+#define CB_PF_BYTES (1u << 20)
 
 typedef uint32_t cb_pair; /* two bf16, the lower index in the low 16 bits */
 
@@ -84,7 +87,12 @@ static inline size_t cb_bytes(size_t n, size_t sz) { return (n * sz + 63) / 64 *
 /* dst[0, np) pairs = (a[2j], a[2j + 1]) rounded to bf16, element i of a read
  * only for lo <= i < n (else 0) */
 static inline void cb_cvt_row(cb_pair *dst, const float *a, int lo, int n, int np) {
-  for (int i = 0; i < 2 * np; i += 32) {
+  int i = 0;
+  if (lo <= 0) /* whole vectors without masks */
+    for (; i + 32 <= n && i / 2 + 16 <= np; i += 32)
+      _mm512_storeu_si512((void *)(dst + i / 2),
+                          (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(a + i)));
+  for (; i < 2 * np; i += 32) {
     const __m512 v0 = _mm512_maskz_loadu_ps(pw_mask_range(lo - i, n - i), a + i);
     const __m512 v1 = _mm512_maskz_loadu_ps(pw_mask_range(lo - i - 16, n - i - 16), a + i + 16);
     const __m512i r = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
@@ -98,7 +106,13 @@ static inline void cb_cvt_zip(cb_pair *dst, const float *a, int alo, const float
                               int np) {
   const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
                                        23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  for (int j = 0; j < np; j += 16) {
+  int j = 0;
+  if (a && b && alo <= 0 && blo <= 0) /* whole vectors without masks */
+    for (; j + 16 <= n && j + 16 <= np; j += 16)
+      _mm512_storeu_si512((void *)(dst + j),
+                          _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(b + j),
+                                                                                     _mm512_loadu_ps(a + j))));
+  for (; j < np; j += 16) {
     const __m512 va = a ? _mm512_maskz_loadu_ps(pw_mask_range(alo - j, n - j), a + j) : _mm512_setzero_ps();
     const __m512 vb = b ? _mm512_maskz_loadu_ps(pw_mask_range(blo - j, n - j), b + j) : _mm512_setzero_ps();
     const __m512i r = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(vb, va));
@@ -120,6 +134,7 @@ typedef struct {
   const cb_tap *tap;
   int dymin;  /* the taps' smallest dy: an output row's input rows are rowp[dy - dymin] */
   int stream; /* 1: out (and act) are written with non-temporal stores (cb_stream) */
+  int pf;     /* 1: prefetch the next row's input, accumulators, residual (tensors beyond L2) */
 } cb_direct_t;
 
 /* optional epilogue (conv_prelu_fwd): out += res, act = prelu(out, alpha) */
@@ -247,6 +262,34 @@ static inline void cb_direct_row(const cb_direct_t *d, const cb_epi_t *e, const 
   }
 }
 
+/* A 1x1 (k == 1) has no neighbours: its N H W pixels run as rows of
+ * CB_ROW1 pixels (whole 6-pixel blocks; 28-pixel image rows leave a block of
+ * 4), then one row of the rest; the rows are the work items. */
+#define CB_ROW1 96
+static inline void cb_direct_rows(const cb_direct_t *d, const cb_epi_t *e, const float *src, int c,
+                                  int maxdy, cb_pair *ring, int nth);
+static inline void cb_direct_1x1(const cb_direct_t *d, const cb_epi_t *e, const float *src, int c,
+                                 cb_pair *ring, int nth) {
+  const size_t p = (size_t)d->n * d->h * d->w, full = p / CB_ROW1, rem = p % CB_ROW1;
+  if (full) {
+    cb_direct_t d1 = *d;
+    d1.n = 1;
+    d1.h = (int)full;
+    d1.w = CB_ROW1;
+    cb_direct_rows(&d1, e, src, c, 0, ring, nth);
+  }
+  if (rem) {
+    const size_t o = full * CB_ROW1;
+    cb_direct_t d2 = *d;
+    d2.out += o * d->cout;
+    d2.n = d2.h = 1;
+    d2.w = (int)rem;
+    const cb_epi_t e2 = {e && e->res ? e->res + o * d->cout : NULL, e && e->act ? e->act + o * d->cout : NULL,
+                         e ? e->alpha : NULL};
+    cb_direct_rows(&d2, e ? &e2 : NULL, src + o * c, c, 0, ring, nth);
+  }
+}
+
 /* one row of w pixels of c floats -> w pixels of cp = ceil(c / 2) pairs */
 static inline void cb_cvt_pixels(cb_pair *dst, const float *src, int w, int c) {
   const int cp = (c + 1) / 2;
@@ -295,8 +338,9 @@ static inline void cb_direct_rows(const cb_direct_t *d, const cb_epi_t *e, const
         }
         rowp[i] = slot;
       }
-      if (y + maxdy + 1 < H) pw_prefetch_l2(src + ((size_t)img * H + y + maxdy + 1) * W * c, (size_t)W * c);
-      if (ry + 1 < rows) { /* the next row's accumulators (data gradient) or residual */
+      if (d->pf && y + maxdy + 1 < H)
+        pw_prefetch_l2(src + ((size_t)img * H + y + maxdy + 1) * W * c, (size_t)W * c);
+      if (d->pf && ry + 1 < rows) { /* the next row's accumulators (data gradient) or residual */
         const size_t o = (ry + 1) * W * d->cout;
         if (!d->bias) pw_prefetch_l2(d->out + o, (size_t)W * d->cout);
         if (e && e->res) pw_prefetch_l2(e->res + o, (size_t)W * d->cout);
@@ -393,7 +437,7 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
         cv_im2col_row(col, kc, pad, in, img, y, H, W, cin, r);
         cb_cvt_pixels(col2, col, W, kc);
         const size_t ro = ry * W * cout;
-        const cb_direct_t rd = {out + ro, b, NULL, 1, 1, W, kp, cout, coutp, 1, &tap, 0, stream};
+        const cb_direct_t rd = {out + ro, b, NULL, 1, 1, W, kp, cout, coutp, 1, &tap, 0, stream, 0};
         const cb_epi_t re = {e && e->res ? e->res + ro : NULL, e && e->act ? e->act + ro : NULL,
                              e ? e->alpha : NULL};
         const cb_pair *const rp[1] = {col2};
@@ -406,14 +450,14 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
   const int cp = (cin + 1) / 2, nth = omp_get_max_threads();
   const size_t bytes = cb_bytes(kept, sizeof(cv_tap)) + cb_bytes(kept, sizeof(cb_tap)) +
                        cb_bytes((size_t)kept * cp * coutp, 4) + cb_bytes(cp, 4) +
-                       cb_bytes(nth * cb_ring_pairs(r + 1, W, cp), 4);
+                       cb_bytes(nth * cb_ring_pairs(r + 1, W > CB_ROW1 ? W : CB_ROW1, cp), 4);
   char *at = (char *)pcnn_scratch(bytes / 4);
   if (!at) return 0;
   cv_tap *ft = (cv_tap *)cb_take(&at, kept, sizeof(cv_tap));
   cb_tap *tap = (cb_tap *)cb_take(&at, kept, sizeof(cb_tap));
   cb_pair *wpk = (cb_pair *)cb_take(&at, (size_t)kept * cp * coutp, 4);
   cb_pair *zero = (cb_pair *)cb_take(&at, cp, 4);
-  cb_pair *ring = (cb_pair *)cb_take(&at, nth * cb_ring_pairs(r + 1, W, cp), 4);
+  cb_pair *ring = (cb_pair *)cb_take(&at, nth * cb_ring_pairs(r + 1, W > CB_ROW1 ? W : CB_ROW1, cp), 4);
   memset(zero, 0, (size_t)cp * 4);
   const int nt = cv_fwd_taps(ft, w, c);
   for (int t = 0; t < nt; t++) {
@@ -428,8 +472,12 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
     }
     tap[t] = (cb_tap){ft[t].dy, ft[t].dx, dst};
   }
-  const cb_direct_t d = {out, b, zero, c->n, H, W, cp, cout, coutp, nt, tap, -r, cb_stream(out, e, c)};
-  cb_direct_rows(&d, e, in, cin, 0, ring, nth);
+  const cb_direct_t d = {out, b, zero, c->n, H, W, cp, cout, coutp, nt, tap, -r, cb_stream(out, e, c),
+                         rows * W * (cin + cout) * sizeof(float) > CB_PF_BYTES};
+  if (c->k == 1)
+    cb_direct_1x1(&d, e, in, cin, ring, nth);
+  else
+    cb_direct_rows(&d, e, in, cin, 0, ring, nth);
   return 1;
 }
 
@@ -440,7 +488,7 @@ static inline int cb_conv_bwd_data(float *din, const float *dout, const float *w
   const int kept = cv_kept_taps(c), H = c->h, W = c->w, cp = (cout + 1) / 2, nth = omp_get_max_threads();
   const size_t bytes = cb_bytes(kept, sizeof(cv_tap)) + cb_bytes(kept, sizeof(cb_tap)) +
                        cb_bytes((size_t)kept * cp * cinp, 4) + cb_bytes(cp, 4) * 2 +
-                       cb_bytes(nth * cb_ring_pairs(r + 1, W, cp), 4);
+                       cb_bytes(nth * cb_ring_pairs(r + 1, W > CB_ROW1 ? W : CB_ROW1, cp), 4);
   char *at = (char *)pcnn_scratch(bytes / 4);
   if (!at) return 0;
   cv_tap *ft = (cv_tap *)cb_take(&at, kept, sizeof(cv_tap));
@@ -448,7 +496,7 @@ static inline int cb_conv_bwd_data(float *din, const float *dout, const float *w
   cb_pair *wpk = (cb_pair *)cb_take(&at, (size_t)kept * cp * cinp, 4);
   cb_pair *zero = (cb_pair *)cb_take(&at, cp, 4);
   cb_pair *tmp = (cb_pair *)cb_take(&at, cp, 4);
-  cb_pair *ring = (cb_pair *)cb_take(&at, nth * cb_ring_pairs(r + 1, W, cp), 4);
+  cb_pair *ring = (cb_pair *)cb_take(&at, nth * cb_ring_pairs(r + 1, W > CB_ROW1 ? W : CB_ROW1, cp), 4);
   memset(zero, 0, (size_t)cp * 4);
   const int nt = cv_fwd_taps(ft, w, c);
   for (int t = 0; t < nt; t++) {
@@ -464,8 +512,12 @@ static inline int cb_conv_bwd_data(float *din, const float *dout, const float *w
     }
     tap[t] = (cb_tap){-ft[t].dy, -ft[t].dx, dst};
   }
-  const cb_direct_t d = {din, NULL, zero, c->n, H, W, cp, cin, cinp, nt, tap, 0, 0};
-  cb_direct_rows(&d, NULL, dout, cout, r, ring, nth);
+  const cb_direct_t d = {din, NULL, zero, c->n, H, W, cp, cin, cinp, nt, tap, 0, 0,
+                         (size_t)c->n * H * W * (cin + cout) * sizeof(float) > CB_PF_BYTES};
+  if (c->k == 1)
+    cb_direct_1x1(&d, NULL, dout, cout, ring, nth);
+  else
+    cb_direct_rows(&d, NULL, dout, cout, r, ring, nth);
   return 1;
 }
 
@@ -580,7 +632,7 @@ static inline void cb_pack_band(cb_pair *dp, cb_pair *ie, cb_pair *io, float *bp
       const float *a1 = x1 >= 0 && x1 < W ? irow + (size_t)x1 * cin : NULL;
       const float *a2 = x2 >= 0 && x2 < W ? irow + (size_t)x2 * cin : NULL;
       cb_cvt_zip(ie + o + (size_t)p * cin, a0, 0, a1, 0, cin, cin);
-      cb_cvt_zip(io + o + (size_t)p * cin, a1, 0, a2, 0, cin, cin);
+      if (r) cb_cvt_zip(io + o + (size_t)p * cin, a1, 0, a2, 0, cin, cin); /* k == 1: all even */
     }
   }
 }
@@ -636,6 +688,7 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
     }
   }
   const long tot = (long)nk * units;
+  const int pfw = (size_t)c->n * H * W * (cin + cout) * sizeof(float) > CB_PF_BYTES;
 #pragma omp parallel num_threads(nth)
   {
     const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
@@ -659,7 +712,7 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
          * into L2 a share per unit while this band computes */
         const float *pf0 = NULL, *pf1 = NULL;
         size_t pn0 = 0, pn1 = 0;
-        if (bnd + 1 < nb * (kk + 1) / nk) {
+        if (pfw && bnd + 1 < nb * (kk + 1) / nk) {
           const int nimg = (bnd + 1) / bpi, ny0 = ((bnd + 1) % bpi) * CB_WBAND;
           const int ny1 = ny0 + CB_WBAND < H ? ny0 + CB_WBAND : H, nlo = ny0 - r > 0 ? ny0 - r : 0;
           pf0 = dout + ((size_t)nimg * H + ny0) * W * cout;
