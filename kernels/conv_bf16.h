@@ -481,9 +481,42 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
   return 1;
 }
 
+/* The data gradient of a 1x1 with few outputs (the head): din[p][ci] +=
+ * sum_co bf(w[ci][co]) bf(dout[p][co]). The product of two bf16 values is
+ * exact in fp32, so an fp32 FMA on the rounded operands adds exactly the
+ * bf16 product: vectors over cin, one broadcast per output (1 of 16 lanes
+ * would be useful on VDPBF16PS pairs of outputs). Weights rounded once per
+ * call into [cout][cinp] (masked entries zero, never read). One writer per
+ * pixel. */
+static inline int cb_conv1x1_bwd_data_narrow(float *din, const float *dout, const float *w,
+                                             const pcnn_conv_t *c) {
+  const int cin = c->cin, cout = c->cout, cinp = pw_round_up(cin, 16);
+  float *wr = pcnn_scratch((size_t)cout * cinp);
+  if (!wr) return 0;
+  for (int co = 0; co < cout; co++)
+    for (int ci = 0; ci < cinp; ci++)
+      wr[(size_t)co * cinp + ci] =
+          ci < cin && pcnn_mask_co_begin(c, 0, 0, ci) <= co ? pcnn_bf16_round(w[(size_t)ci * cout + co]) : 0.f;
+  const long p = (long)c->n * c->h * c->w;
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < p; i++) {
+    __m512 dv[CB_DOT_MAX];
+    for (int co = 0; co < cout; co++) dv[co] = _mm512_set1_ps(pcnn_bf16_round(dout[(size_t)i * cout + co]));
+    float *dp = din + (size_t)i * cin;
+    for (int v = 0; v < cinp; v += 16) {
+      const __mmask16 m = pw_mask_range(0, cin - v);
+      __m512 acc = _mm512_maskz_loadu_ps(m, dp + v);
+      for (int co = 0; co < cout; co++) acc = _mm512_fmadd_ps(dv[co], _mm512_load_ps(wr + (size_t)co * cinp + v), acc);
+      _mm512_mask_storeu_ps(dp + v, m, acc);
+    }
+  }
+  return 1;
+}
+
 /* din (N,H,W,cin) += masked_conv^T(dout, w): engine 1 on dout's channel
  * pairs and the flipped, transposed kept taps. 0 if no scratch. */
 static inline int cb_conv_bwd_data(float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
+  if (cb_dot_fits(c)) return cb_conv1x1_bwd_data_narrow(din, dout, w, c);
   const int r = c->k / 2, cin = c->cin, cout = c->cout, cinp = pw_round_up(cin, 16);
   const int kept = cv_kept_taps(c), H = c->h, W = c->w, cp = (cout + 1) / 2, nth = omp_get_max_threads();
   const size_t bytes = cb_bytes(kept, sizeof(cv_tap)) + cb_bytes(kept, sizeof(cb_tap)) +
