@@ -317,6 +317,7 @@ static inline void cb_direct_rows(const cb_direct_t *d, const cb_epi_t *e, const
                                   int maxdy, cb_pair *ring, int nth) {
   const int nr = maxdy - d->dymin + 1, H = d->h, W = d->w, cp = d->cp;
   const size_t rowsz = (size_t)W * cp + 16, rows = (size_t)d->n * H;
+  (void)nth; /* unused where OpenMP pragmas are not compiled (the fuzz build) */
 #pragma omp parallel num_threads(nth)
   {
     cb_pair *mine = ring + (size_t)omp_get_thread_num() * nr * rowsz;

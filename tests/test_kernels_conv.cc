@@ -60,6 +60,10 @@ std::vector<pcnn_conv_t> shapes(int nb) {
       // masks A and B, 1 and 3 groups, cin tails around 32
       C(2, 3, 9, 31, 1, 1, A, 1),       C(1, 4, 6, 130, 1, 1, B, 1),
       C(1, 5, 7, 13, 3, 1, A, 3),       C(2, 3, 5, 33, 4, 1, B, 3),
+      // k = 17: more kept taps than CV_MAX_TAPS (the FP32 kernels hand it to
+      // the reference; the bf16 ones keep their tap lists in scratch), the
+      // row-im2col (cin 3) and the direct path (cin 20)
+      C(1, 4, 5, 3, 5, 17, A, 1),       C(1, 3, 18, 20, 9, 17, B, 3),
   };
   const int odd[] = {1, 3, 5, 7, 13, 17, 31, 33};
   int i = 0;
