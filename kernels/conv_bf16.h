@@ -16,20 +16,29 @@
  * operand's pair meets a vector of 16 pairs of the other.
  *
  * Engine 1, direct conv (forward, data gradient): the reduction is over
- * input channels. The input is converted once per call to pairs of channels
- * (N,H,W,cp), cp = ceil(cin / 2), the odd channel's partner 0; the weights
- * are packed per tap as [cp][coutp] pairs (coutp = cout rounded up to 16),
- * zero for the masked centre entries, the odd channel's partner and the
- * padded outputs, which therefore cost nothing in correctness (0 x finite)
- * and let the inner loop run without masks: per channel pair, CB_NV weight
- * vectors and CB_PX broadcasts feed CB_PX x CB_NV VDPBF16PS (6 pixels of a
- * row x 4 vectors: 24 accumulators). Masked taps are not listed
- * (cv_fwd_taps), masked centre entries are read through masked loads only.
- * Few input channels (cv_im2col_fits: the first layer, cin 1 or 3): the
- * row-im2col view of conv_taps.h (each output row's kept-tap inputs as a
- * [W][kc] matrix, one tap), kc paired: 7x7 A, cin 1: 24 inputs = 12 pairs.
- * The data gradient is the same engine on dout converted to pairs of output
- * channels and the flipped, transposed kept taps [cp_out][cinp].
+ * input channels. Each thread converts the input rows its output rows need
+ * to pairs of channels, (W, cp) per row, cp = ceil(cin / 2), the odd
+ * channel's partner 0, into a tagged ring of r + 1 rows in its slice of the
+ * scratch (cb_direct_rows: a row is converted once per thread, in cache);
+ * the kept taps are packed once per call as [cp][coutp] pairs (coutp = cout
+ * rounded up to 16), zero for the masked centre entries, the odd channel's
+ * partner and the padded outputs, which therefore cost nothing in
+ * correctness (0 x finite) and let the inner loop run without masks: per
+ * channel pair, CB_NV weight vectors and CB_PX broadcasts feed CB_PX x CB_NV
+ * VDPBF16PS (6 pixels of a row x 4 vectors: 24 accumulators). Masked taps
+ * are not listed (cv_fwd_taps), masked centre entries are read through
+ * masked loads only. Few input channels (cv_im2col_fits: the first layer,
+ * cin 1 or 3): the row-im2col view of conv_taps.h (each output row's
+ * kept-tap inputs as a [W][kc] matrix, one tap), kc paired: 7x7 A, cin 1:
+ * 25 kept inputs (the centre's weights zero) = 13 pairs. k == 1: the pixels
+ * as rows of CB_ROW1 = 96 (whole blocks). The data gradient is the same
+ * engine on dout converted to pairs of output channels and the flipped,
+ * transposed kept taps [cp_out][cinp]. Outputs above PW_NT_BYTES are
+ * written with non-temporal stores; tensors beyond L2 (CB_PF_BYTES) get the
+ * next row prefetched.
+ * A 1x1 with at most CB_DOT_MAX = 4 outputs (the Bernoulli head) would use
+ * 1 lane of 16: its forward is dot products over cin (cb_conv1x1_dot), its
+ * data gradient fp32 FMAs on operands rounded to bf16 (exact products).
  *
  * Engine 2, weight gradient: the reduction is over pixels, so pixels are
  * paired: dout rows are packed as pixel pairs (x, x + 1), each pair
@@ -39,12 +48,22 @@
  * finds its pair (in[x + dx], in[x + 1 + dx]) of channel ci as one 32-bit
  * broadcast and the padding needs no edge code. A block is up to 6 kept
  * (tap, ci) rows x 4 output vectors, summed over the pixel pairs of a band
- * of 4 output rows (W odd: the last pair's second pixel is a zero).
+ * of 4 output rows (W odd: the last pair's second pixel is a zero); each
+ * thread packs the bands of its items into its own slice (cb_pack_band).
+ *
+ * Work split, fixed by the shape (never by the thread count): engine 1 and
+ * the narrow data gradient: output rows (N x H; k == 1: rows of 96 pixels;
+ * the narrow paths: pixels), one writer per output, terms in a fixed order;
+ * engine 2: pixel chunks x units with partials added in chunk order
+ * (cb_conv_bwd_weights). The same bits at any thread count.
  *
  * Scratch: each kernel file keeps the calling thread's grow-once scratch
- * (kernel_scratch.h) for the packed operands; if it cannot be allocated,
- * the kernel runs the bf16 reference. Tap and row lists live there too, so
- * every k is handled (no shape limit, no PCNN_SUPPORTS row). */
+ * (kernel_scratch.h) for the packed operands and the per-thread slices; if
+ * it cannot be allocated, the kernel runs the bf16 reference. Tap and row
+ * lists live there too, so every k is handled in SIMD (no shape limit, no
+ * PCNN_SUPPORTS row; pcnn_kernel_falls_back consults the FP32 rows only and
+ * answers -1 for avx512bf16, which callers testing == 1 read as "runs in
+ * SIMD", true for these kernels). */
 #ifndef CONV_BF16_H
 #define CONV_BF16_H
 #include <immintrin.h>
@@ -75,6 +94,11 @@ static inline __m512 cb_dp(__m512 acc, __m512i a, __m512i b) {
 }
 static inline __m512i cb_bcast(const cb_pair *p) { return _mm512_set1_epi32((int)*p); }
 static inline __m512i cb_load(const cb_pair *p) { return _mm512_loadu_si512((const void *)p); }
+
+/* the low n bits (n clamped to [0, 32]) */
+static inline unsigned cb_bits32(int n) {
+  return n <= 0 ? 0u : n >= 32 ? 0xffffffffu : (1u << n) - 1u;
+}
 
 /* scratch carving: n elements of size sz from *at, 64-byte aligned */
 static inline void *cb_take(char **at, size_t n, size_t sz) {
@@ -393,6 +417,41 @@ static inline int cb_conv1x1_dot(float *out, const float *in, const float *w, co
   return 1;
 }
 
+/* The row-im2col rows (conv_taps.h) straight in bf16: col[x][0, 2 kp) = the
+ * kc inputs output pixel (img, y, x) sees through the kept taps, in
+ * (ky, kx, ci) order, rounded to bf16, zeros in the padding and at kc if kc
+ * is odd. pad: (W + 2r) cin bf16 whose first and last r cin are zero (the
+ * caller zeroes them once); each input row is converted into it once. */
+static inline void cb_im2col_row(uint16_t *col, int kp, uint16_t *pad, const float *in, int img, int y,
+                                 int H, int W, int cin, int r) {
+  const int k = 2 * r + 1, ld = 2 * kp, kc = (r * k + r + 1) * cin;
+  for (int ky = 0; ky <= r; ky++) {
+    const int iy = y + ky - r, run = (ky < r ? k : r + 1) * cin, off = ky * k * cin;
+    if (iy < 0) {
+      for (int x = 0; x < W; x++)
+        for (int i = 0; i < run; i += 32)
+          _mm512_mask_storeu_epi16(col + (size_t)x * ld + off + i, (__mmask32)cb_bits32(run - i),
+                                   _mm512_setzero_si512());
+      continue;
+    }
+    const float *src = in + ((size_t)img * H + iy) * W * cin;
+    for (int i = 0; i < W * cin; i += 16) {
+      const __mmask16 m = pw_mask_range(0, W * cin - i);
+      _mm256_mask_storeu_epi16(pad + (size_t)r * cin + i, m,
+                               (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i)));
+    }
+    /* pixel x sees the run pad[x cin, x cin + run) */
+    for (int x = 0; x < W; x++)
+      for (int i = 0; i < run; i += 32) {
+        const __mmask32 m = (__mmask32)cb_bits32(run - i);
+        _mm512_mask_storeu_epi16(col + (size_t)x * ld + off + i, m,
+                                 _mm512_maskz_loadu_epi16(m, pad + (size_t)x * cin + i));
+      }
+  }
+  if (kc < ld)
+    for (int x = 0; x < W; x++) col[(size_t)x * ld + kc] = 0;
+}
+
 /* Outputs larger than PW_NT_BYTES go past the caches (non-temporal
  * stores), as the FP32 1x1 forward does: the next reader streams them from
  * memory anyway. Needs whole aligned vectors: cout a multiple of 16 and out,
@@ -429,14 +488,13 @@ static inline int cb_conv_fwd(float *out, const float *in, const float *w, const
     const int stream = cb_stream(out, e, c);
 #pragma omp parallel
     {
+      cb_pair col2[CV_IM2COL_MAX]; /* [W][kp] */
+      uint16_t pad[CV_IM2COL_MAX];  /* one input row in bf16, r zero pixels each side */
+      memset(pad, 0, sizeof pad);
 #pragma omp for schedule(static) nowait
       for (size_t ry = 0; ry < rows; ry++) {
         const int img = (int)(ry / H), y = (int)(ry % H);
-        float col[CV_IM2COL_MAX]; /* [W][kc] */
-        float pad[CV_IM2COL_MAX];
-        cb_pair col2[CV_IM2COL_MAX]; /* [W][kp] */
-        cv_im2col_row(col, kc, pad, in, img, y, H, W, cin, r);
-        cb_cvt_pixels(col2, col, W, kc);
+        cb_im2col_row((uint16_t *)col2, kp, pad, in, img, y, H, W, cin, r);
         const size_t ro = ry * W * cout;
         const cb_direct_t rd = {out + ro, b, NULL, 1, 1, W, kp, cout, coutp, 1, &tap, 0, stream, 0};
         const cb_epi_t re = {e && e->res ? e->res + ro : NULL, e && e->act ? e->act + ro : NULL,

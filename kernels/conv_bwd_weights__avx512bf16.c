@@ -12,11 +12,13 @@
  * a band of 4 output rows. k == 1 and the first layer: the same engine.
  * Work split (fixed by the shape): nk pixel chunks x units, nk from
  * pw_chunks (PW_PAR_ITEMS); with nk > 1 per-chunk partials added in chunk
- * order; the bias gradient over min(64, N H) fixed row chunks, added in
- * order: the same bits at any thread count.
- * Cost: one packing pass over dout (with the bias sums) and two over the
- * input per call, the partials (calling thread's scratch, grown once; none:
- * the bf16 reference). */
+ * order; the bias gradient summed per chunk by the owner of the chunk's
+ * first unit, added in chunk order: the same bits at any thread count.
+ * Cost: each thread packs the bands of its items (dout pixel pairs, the
+ * bias sums, two input pair copies) into its own slice, in cache; the next
+ * band is prefetched into L2 for tensors beyond 1 MiB; the partials and
+ * their combine (nk > 1). Scratch of the calling thread, grown once; none:
+ * the bf16 reference. */
 #include "conv_bf16.h"
 
 void pcnn_conv_bwd_weights__avx512bf16(float *dw, float *db, const float *dout, const float *in,

@@ -7,10 +7,11 @@
  * How: the forward of conv_fwd__avx512bf16.c (conv_bf16.h, engine 1), with
  * the add and the PReLU applied to the register tile, which is stored as pre
  * and, through the PReLU, as out in one pass.
- * Work split: the N x H output rows; one writer per output: the same bits at
+ * Work split: as conv_fwd__avx512bf16 (the N x H output rows; k == 1: rows
+ * of 96 pixels; the head: pixels); one writer per output: the same bits at
  * any thread count.
- * Cost: as conv_fwd__avx512bf16 (input conversion and weight packing per
- * call, in the calling thread's scratch; no scratch: the bf16 reference). */
+ * Cost: as conv_fwd__avx512bf16 (row conversion, weight packing per call,
+ * in the calling thread's scratch; no scratch: the bf16 reference). */
 #include "conv_bf16.h"
 
 void pcnn_conv_prelu_fwd__avx512bf16(float *pre, float *out, const float *in, const float *w,
