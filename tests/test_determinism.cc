@@ -34,7 +34,8 @@ struct KeepThreads {
 };
 
 bool same_bits(const std::vector<float> &a, const std::vector<float> &b) {
-  return a.size() == b.size() && memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  // empty vectors may have null data(), which memcmp must not see (UBSan)
+  return a.size() == b.size() && (a.empty() || memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 // first differing index, for the message
