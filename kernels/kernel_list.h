@@ -66,6 +66,10 @@ PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv1x1_prelu_fwd, pcnn_conv1x1_prelu_fwd_
 PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv1x1_prelu_bwd_data, pcnn_conv1x1_prelu_bwd_data__avx512bf16)
 PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv1x1_prelu_bwd_weights, pcnn_conv1x1_prelu_bwd_weights__avx512bf16)
 PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, gemm_acc, pcnn_gemm_acc__avx512bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv_fwd, pcnn_conv_fwd__avx512bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv_bwd_data, pcnn_conv_bwd_data__avx512bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv_bwd_weights, pcnn_conv_bwd_weights__avx512bf16)
+PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv_prelu_fwd, pcnn_conv_prelu_fwd__avx512bf16)
 
 /* Shape limits: the kernel (isa, op) calls predicate(c) first and hands the
  * shapes it returns 0 for to its reference twin (pcnn_kernel_falls_back

@@ -34,6 +34,7 @@ struct KeepThreads {
 };
 
 bool same_bits(const std::vector<float> &a, const std::vector<float> &b) {
+  // empty vectors may have null data(), which memcmp must not see (UBSan)
   return a.size() == b.size() && (a.empty() || memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
@@ -51,10 +52,13 @@ pcnn_conv_t Cv(int n, int h, int w, int cin, int cout, int k, int mask, int grou
 }
 const int A = PCNN_MASK_A, B = PCNN_MASK_B;
 
+// the rows of op, FP32 then bf16 (the bf16 references and SIMD rows too)
 std::vector<const pcnn_kernel_row_t *> rows_of(pcnn_op_t op) {
   std::vector<const pcnn_kernel_row_t *> v;
   for (int i = 0; i < pcnn_kernel_row_count; i++)
     if (pcnn_kernel_rows[i].op == op) v.push_back(&pcnn_kernel_rows[i]);
+  for (int i = 0; i < pcnn_kernel_row_count_bf16; i++)
+    if (pcnn_kernel_rows_bf16[i].op == op) v.push_back(&pcnn_kernel_rows_bf16[i]);
   return v;
 }
 

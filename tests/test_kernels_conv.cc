@@ -1,6 +1,9 @@
 // test_kernels_conv.cc: every SIMD masked-conv kernel in kernels/kernel_list.h
 // (ops conv_fwd, conv_bwd_data, conv_bwd_weights, and conv_prelu_fwd with and
-// without its residual input) against its reference twin.
+// without its residual input) against its reference twin: the FP32 rows
+// against pcnn_<op>__ref, the bf16 rows (pcnn_kernel_rows_bf16) against the
+// bf16 reference pcnn_<op>__ref_bf16, with the same FP32 tolerances (a bf16
+// kernel differs from its reference only in the order of its fp32 additions).
 //
 // Driven by the list: one test instance per non-reference row, skipped with a
 // message when this CPU lacks the row's ISA. Data are seeded random; weights
@@ -53,6 +56,14 @@ std::vector<pcnn_conv_t> shapes(int nb) {
       C(1, 5, 7, 13, 33, 1, A, 3),      C(2, 3, 9, 31, 17, 1, A, 1),
       C(1, 4, 6, 33, 70, 1, A, 3),      C(1, 7, 5, 17, 9, 1, B, 3),
       C(2, 5, 5, 70, 130, 1, B, 3),     C(1, 2, 3, 5, 4100, 1, B, 3),
+      // 1x1 with few outputs (the Bernoulli head; the bf16 dot-product path):
+      // masks A and B, 1 and 3 groups, cin tails around 32
+      C(2, 3, 9, 31, 1, 1, A, 1),       C(1, 4, 6, 130, 1, 1, B, 1),
+      C(1, 5, 7, 13, 3, 1, A, 3),       C(2, 3, 5, 33, 4, 1, B, 3),
+      // k = 17: more kept taps than CV_MAX_TAPS (the FP32 kernels hand it to
+      // the reference; the bf16 ones keep their tap lists in scratch), the
+      // row-im2col (cin 3) and the direct path (cin 20)
+      C(1, 4, 5, 3, 5, 17, A, 1),       C(1, 3, 18, 20, 9, 17, B, 3),
   };
   const int odd[] = {1, 3, 5, 7, 13, 17, 31, 33};
   int i = 0;
@@ -124,19 +135,21 @@ pcnn_op_t op_of(Dir d) {
   return PCNN_OP_COUNT;
 }
 
-void (*ref_of(Dir d))(void) {
-  for (int i = 0; i < pcnn_kernel_row_count; i++)
-    if (pcnn_kernel_rows[i].isa == PCNN_ISA_REF && pcnn_kernel_rows[i].op == op_of(d))
-      return pcnn_kernel_rows[i].fn;
+// the reference of a direction in a precision (bf16: the __ref_bf16 rows)
+void (*ref_of(Dir d, pcnn_prec_t prec))(void) {
+  const pcnn_kernel_row_t *rows = prec == PCNN_PREC_BF16 ? pcnn_kernel_rows_bf16 : pcnn_kernel_rows;
+  const int n = prec == PCNN_PREC_BF16 ? pcnn_kernel_row_count_bf16 : pcnn_kernel_row_count;
+  for (int i = 0; i < n; i++)
+    if (rows[i].isa == PCNN_ISA_REF && rows[i].op == op_of(d)) return rows[i].fn;
   return nullptr;
 }
 
-// reference results, computed once per (direction, shape)
-const Result &reference(Dir dir, const pcnn_conv_t &c, const Data &d) {
+// reference results, computed once per (direction, precision, shape)
+const Result &reference(Dir dir, pcnn_prec_t prec, const pcnn_conv_t &c, const Data &d) {
   static std::map<std::string, std::unique_ptr<Result>> cache;
-  const std::string key = std::to_string(dir) + pt::conv_str(c);
+  const std::string key = std::to_string(dir) + pcnn_prec_name(prec) + pt::conv_str(c);
   auto &slot = cache[key];
-  if (!slot) slot.reset(new Result(run(dir, ref_of(dir), c, d)));
+  if (!slot) slot.reset(new Result(run(dir, ref_of(dir, prec), c, d)));
   return *slot;
 }
 
@@ -151,11 +164,15 @@ double max_abs(const std::vector<float> &v) {
   return pt::AllClose(y.data(), ref.data(), ref.size(), tol * max_abs(ref), tol, what);
 }
 
+// the non-reference rows of op, FP32 then bf16
 std::vector<const pcnn_kernel_row_t *> rows_of(pcnn_op_t op) {
   std::vector<const pcnn_kernel_row_t *> v;
   for (int i = 0; i < pcnn_kernel_row_count; i++)
     if (pcnn_kernel_rows[i].isa != PCNN_ISA_REF && pcnn_kernel_rows[i].op == op)
       v.push_back(&pcnn_kernel_rows[i]);
+  for (int i = 0; i < pcnn_kernel_row_count_bf16; i++)
+    if (pcnn_kernel_rows_bf16[i].isa != PCNN_ISA_REF && pcnn_kernel_rows_bf16[i].op == op)
+      v.push_back(&pcnn_kernel_rows_bf16[i]);
   return v;
 }
 
@@ -175,7 +192,7 @@ class ConvKernel : public ::testing::TestWithParam<const pcnn_kernel_row_t *> {
     for (const pcnn_conv_t &c : shapes(nb)) {
       ASSERT_EQ(pcnn_conv_check(&c), nullptr) << pt::conv_str(c);
       const Data d = make_data(c, seed++);
-      const Result &ref = reference(dir, c, d);
+      const Result &ref = reference(dir, GetParam()->prec, c, d);
       const Result got = run(dir, GetParam()->fn, c, d);
       const std::string what = std::string(GetParam()->fn_name) + " " + pt::conv_str(c);
       const bool fwd = dir == kFwd || dir == kFwdPrelu || dir == kFwdPreluNoRes;
