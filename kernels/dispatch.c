@@ -115,19 +115,25 @@ static void set_slot(pcnn_kernels_t *t, int op, void (*fn)(void)) {
   }
 }
 
-/* fills the slots of op (every op if op < 0) as pcnn_kernels_fill says */
-static void fill_ops(pcnn_kernels_t *t, int op, pcnn_isa_t max_isa) {
+/* fills the slots of op (every op if op < 0) from the n rows (one
+ * precision's list) as pcnn_kernels_fill says: the reference row, then each
+ * allowed and supported row in list order (slowest first) */
+static void fill_rows(pcnn_kernels_t *t, const pcnn_kernel_row_t *rows, int n, int op, pcnn_isa_t max_isa) {
   for (int pass = 0; pass < 2; pass++) {
-    for (int i = 0; i < pcnn_kernel_row_count; i++) {
-      const pcnn_kernel_row_t *r = &pcnn_kernel_rows[i];
+    for (int i = 0; i < n; i++) {
+      const pcnn_kernel_row_t *r = &rows[i];
       if (op >= 0 && r->op != op) continue;
       if (pass == 0 ? r->isa != PCNN_ISA_REF
                     : (r->isa == PCNN_ISA_REF || r->isa > max_isa || !pcnn_isa_supported(r->isa)))
         continue;
       set_slot(t, r->op, r->fn);
       t->isa_of[r->op] = r->isa;
+      t->prec_of[r->op] = r->prec;
     }
   }
+}
+static void fill_ops(pcnn_kernels_t *t, int op, pcnn_isa_t max_isa) {
+  fill_rows(t, pcnn_kernel_rows, pcnn_kernel_row_count, op, max_isa);
 }
 
 void pcnn_kernels_fill(pcnn_kernels_t *t, pcnn_isa_t max_isa) {
@@ -163,17 +169,7 @@ pcnn_isa_t pcnn_bf16_level(pcnn_isa_t isa) {
 
 void pcnn_kernels_fill_prec(pcnn_kernels_t *t, pcnn_isa_t max_isa, pcnn_prec_t prec) {
   pcnn_kernels_fill(t, max_isa);
-  if (prec != PCNN_PREC_BF16) return;
-  for (int pass = 0; pass < 2; pass++)
-    for (int i = 0; i < pcnn_kernel_row_count_bf16; i++) {
-      const pcnn_kernel_row_t *r = &pcnn_kernel_rows_bf16[i];
-      if (pass == 0 ? r->isa != PCNN_ISA_REF
-                    : (r->isa == PCNN_ISA_REF || r->isa > max_isa || !pcnn_isa_supported(r->isa)))
-        continue;
-      set_slot(t, r->op, r->fn);
-      t->isa_of[r->op] = r->isa;
-      t->prec_of[r->op] = PCNN_PREC_BF16;
-    }
+  if (prec == PCNN_PREC_BF16) fill_rows(t, pcnn_kernel_rows_bf16, pcnn_kernel_row_count_bf16, -1, max_isa);
 }
 
 void pcnn_kernels_fill_op(pcnn_kernels_t *t, pcnn_op_t op, pcnn_isa_t max_isa) {

@@ -155,17 +155,13 @@ static void (*ref_of_prec(int op, pcnn_prec_t prec))(void) {
     if (rows[i].op == op && rows[i].isa == PCNN_ISA_REF) return rows[i].fn;
   return NULL;
 }
-static void (*ref_of(int op))(void) { return ref_of_prec(op, PCNN_PREC_FP32); }
 
 /* ref[i]: copies of the reference twin's outputs on the problem */
 static void ref_outputs_prec(problem_t *P, pcnn_prec_t prec, float *ref[3]) {
   run_op(P, ref_of_prec(P->op, prec));
   for (int i = 0; i < 3; i++) ref[i] = P->nout[i] ? dup(P->out[i], P->nout[i]) : NULL;
 }
-static void ref_outputs(problem_t *P, float *ref[3]) {
-  run_op(P, ref_of(P->op));
-  for (int i = 0; i < 3; i++) ref[i] = P->nout[i] ? dup(P->out[i], P->nout[i]) : NULL;
-}
+static void ref_outputs(problem_t *P, float *ref[3]) { ref_outputs_prec(P, PCNN_PREC_FP32, ref); }
 
 /* best of reps runs, each from zeroed outputs; only the call is timed (the
  * zeroing of the 25 MB softmax256 gradient took longer than the kernel) */

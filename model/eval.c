@@ -40,10 +40,10 @@ int pcnn_plan_apply_file(pcnn_model_t *m, pcnn_plan_t *plan, const char *path, c
       return pcnn_errf(err, "%s: %s is a %s plan but the run's precision is %s (--precision)", label, path,
                        pcnn_prec_name(p.prec), pcnn_prec_name(prec));
   } else {
-    if (prec == PCNN_PREC_BF16 && pcnn_kernels_isa() != PCNN_ISA_REF &&
-        pcnn_bf16_level(pcnn_kernels_isa()) == PCNN_ISA_REF)
-      return pcnn_errf(err, "--precision bf16: no bf16 SIMD kernel level runs on this CPU (avx512bf16 needs AVX512_BF16); "
-                       "the bf16 reference runs only with --isa ref (slow)");
+    const char *why_not = pcnn_prec_unavailable(prec);
+    if (why_not)
+      return pcnn_errf(err, "--precision %s: %s; the bf16 reference runs only with --isa ref (slow)",
+                       pcnn_prec_name(prec), why_not);
     pcnn_plan_default_prec(&p, prec);
   }
   pcnn_model_set_plan(m, &p);

@@ -164,9 +164,8 @@ pixelcnn_status_t pixelcnn_set_precision(pixelcnn_t *h, const char *precision, c
     return fail(err, PIXELCNN_EINVAL, "pixelcnn_set_precision: %s is NULL", h ? "precision" : "m");
   const int p = pcnn_prec_parse(precision);
   if (p < 0) return fail(err, PIXELCNN_EINVAL, "pixelcnn_set_precision: '%.40s' is not fp32 or bf16", precision);
-  if (p == PCNN_PREC_BF16 && pcnn_kernels_isa() != PCNN_ISA_REF && pcnn_bf16_level(pcnn_kernels_isa()) == PCNN_ISA_REF)
-    return fail(err, PIXELCNN_EINVAL, "pixelcnn_set_precision: bf16: no bf16 kernel level runs on this CPU "
-                "(avx512bf16 needs AVX512_BF16)");
+  const char *why_not = pcnn_prec_unavailable((pcnn_prec_t)p);
+  if (why_not) return fail(err, PIXELCNN_EINVAL, "pixelcnn_set_precision: %s: %s", precision, why_not);
   pcnn_plan_t plan;
   pcnn_plan_default_prec(&plan, (pcnn_prec_t)p);
   pcnn_model_set_plan(&h->m, &plan);

@@ -42,6 +42,13 @@ void pcnn_plan_default_prec(pcnn_plan_t *p, pcnn_prec_t prec) {
 
 void pcnn_plan_default(pcnn_plan_t *p) { pcnn_plan_default_prec(p, PCNN_PREC_FP32); }
 
+const char *pcnn_prec_unavailable(pcnn_prec_t prec) {
+  const pcnn_isa_t isa = pcnn_kernels_isa();
+  if (prec == PCNN_PREC_BF16 && isa != PCNN_ISA_REF && pcnn_bf16_level(isa) == PCNN_ISA_REF)
+    return "no bf16 SIMD kernel level runs on this CPU (avx512bf16 needs AVX512_BF16)";
+  return NULL;
+}
+
 void pcnn_plan_str(const pcnn_plan_t *p, char *buf, size_t n) {
   size_t o = 0;
   buf[0] = 0;

@@ -59,6 +59,10 @@ void pcnn_plan_default(pcnn_plan_t *p);
 /* the same in precision prec: for bf16, the conv entries at
  * pcnn_bf16_level(process-wide level) */
 void pcnn_plan_default_prec(pcnn_plan_t *p, pcnn_prec_t prec);
+/* NULL if a default plan of precision prec runs here, else why not (static):
+ * bf16 with no bf16 SIMD level on this CPU, unless the process-wide level
+ * is ref (the bf16 reference then runs, slowly) */
+const char *pcnn_prec_unavailable(pcnn_prec_t prec);
 /* compact one-line form, for checkpoint metadata and logs:
  * "in=avx512/avx512/avx512 conv1=... " (fwd/bwd_data/bwd_weights), then
  * "elem=avx512" (all element-wise ops at one level) or

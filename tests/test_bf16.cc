@@ -106,6 +106,18 @@ bool same_bits(const std::vector<float> &a, const std::vector<float> &b) {
   return ::testing::AssertionSuccess();
 }
 
+// a weight gradient: masked taps are 0 in both, so the bound is checked on
+// the kept entries only
+::testing::AssertionResult kept_within_bound(const std::vector<float> &dw16, const std::vector<float> &dw32,
+                                             const std::vector<float> &dws, const pcnn_conv_t &c,
+                                             const std::string &what) {
+  std::vector<float> m(dw16.size()), k16, k32, ks;
+  pcnn_mask_fill(m.data(), &c);
+  for (size_t i = 0; i < m.size(); i++)
+    if (m[i] != 0.f) k16.push_back(dw16[i]), k32.push_back(dw32[i]), ks.push_back(dws[i]);
+  return within_bound(k16, k32, ks, what);
+}
+
 pcnn_conv_t Cv(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
   pcnn_conv_t c;
   c.n = n, c.h = h, c.w = w, c.cin = cin, c.cout = cout, c.k = k, c.mask = mask, c.groups = groups;
@@ -158,13 +170,7 @@ TEST(Bf16, ConvReferenceIsTheFp32ReferenceOnRoundedOperands) {
     w32(dws.data(), dbs.data(), absv(dout).data(), absv(in).data(), &c);
     EXPECT_TRUE(same_bits(dw16, dwr)) << "backward weights";
     EXPECT_TRUE(same_bits(db16, db32)) << "bias gradient is fp32";
-    // masked taps are 0 in both: compare the kept ones by the bound
-    std::vector<float> m(nw);
-    pcnn_mask_fill(m.data(), &c);
-    std::vector<float> k16, k32, ks;
-    for (size_t i = 0; i < nw; i++)
-      if (m[i] != 0.f) k16.push_back(dw16[i]), k32.push_back(dw32[i]), ks.push_back(dws[i]);
-    EXPECT_TRUE(within_bound(k16, k32, ks, "backward weights"));
+    EXPECT_TRUE(kept_within_bound(dw16, dw32, dws, c, "backward weights"));
   }
 }
 
@@ -211,12 +217,7 @@ TEST(Bf16, FusedReferencesWithinTheBound) {
     w32(dw32.data(), db32.data(), da32.data(), dout.data(), pre.data(), in.data(), alpha.data(), &c);
     w32(dws.data(), x.data(), x.data() + c.cout, absv(dout).data(), pos.data(), absv(in).data(), ones.data(), &c);
     EXPECT_TRUE(same_bits(db16, db32) && same_bits(da16, da32)) << "bias and slope gradients are fp32";
-    std::vector<float> m(nw);
-    pcnn_mask_fill(m.data(), &c);
-    std::vector<float> k16, k32, ks;
-    for (size_t i = 0; i < nw; i++)
-      if (m[i] != 0.f) k16.push_back(dw16[i]), k32.push_back(dw32[i]), ks.push_back(dws[i]);
-    EXPECT_TRUE(within_bound(k16, k32, ks, "conv1x1_prelu_bwd_weights"));
+    EXPECT_TRUE(kept_within_bound(dw16, dw32, dws, c, "conv1x1_prelu_bwd_weights"));
   }
 }
 
