@@ -278,11 +278,14 @@ void bench_gemm_acc(const pcnn_kernel_row_t &r, int t) {
   const int m = smoke() ? 2 : 32, n = smoke() ? 8 : 128, k = n;
   const std::string name = nm(r.op_name, std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n),
                               r.isa, t);
+  const pcnn_prec_t prec = r.prec;
   reg(name, r.isa, t, slow(r), [=](benchmark::State &st) {
-    Buf c((size_t)m * n), a((size_t)m * k), b((size_t)k * n);
+    Buf c((size_t)m * n), a((size_t)m * k), b((size_t)k * n), bp(pcnn_gemm_packed_len(prec, k, n));
     a.rand(-1, 1, 1);
     b.rand(-1, 1, 2);
-    for (auto _ : st) fn(c.get(), a.get(), b.get(), m, n, k, k, n, n);
+    // the weights packed once, as the sampler does (bf16: pair words)
+    pcnn_gemm_pack_b(prec, bp.get(), n, b.get(), k, n, n);
+    for (auto _ : st) fn(c.get(), a.get(), bp.get(), m, n, k, k, n, n);
     benchmark::DoNotOptimize(c.get()[0]);
     items(st, (size_t)m * n * k);
   });

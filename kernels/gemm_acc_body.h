@@ -76,16 +76,21 @@ static void tile_any(float *c, const float *a, const float *b, int k, int lda, i
   }
 }
 
-void PW_KERNEL(gemm_acc)(float *c, const float *a, const float *b, int m, int n, int k, int lda,
+void PW_KERNEL(gemm_acc)(float *c, const float *a, const void *bv, int m, int n, int k, int lda,
                          int ldb, int ldc) {
+  const float *b = bv; /* FP32: the packed form is the row-major floats */
   const int tw = PW_NV * PW_VL;
   for (int j = 0; j < n; j += tw) {
     const int nc = n - j < tw ? n - j : tw;
     const int nv = (nc + PW_VL - 1) / PW_VL;
     const pw_vm last = pw_mask_range(0, nc % PW_VL ? nc % PW_VL : PW_VL);
-    for (int i = 0; i < m; i += PW_MR) {
-      const int mr = m - i < PW_MR ? m - i : PW_MR;
+    /* the rows in ceil(m / PW_MR) tiles of balanced heights (16 rows: 6 5 5,
+     * not 6 6 4): a low tile reloads the b row for few FMAs */
+    const int nt = (m + PW_MR - 1) / PW_MR;
+    for (int t = 0, i = 0; t < nt; t++) {
+      const int mr = (m - i) / (nt - t) + ((m - i) % (nt - t) != 0);
       tile_any(c + (size_t)i * ldc + j, a + (size_t)i * lda, b + j, k, lda, ldb, ldc, mr, nv, last);
+      i += mr;
     }
   }
 }

@@ -153,9 +153,13 @@ typedef void pcnn_nadam_update_fn(float *param, float *m, float *v, const float 
                                   const pcnn_nadam_coef_t *k);
 
 /* small accumulating GEMM (the caching sampler's per-position layer step):
- * c[i][j] += sum_p a[i][p] b[p][j], i < m, j < n, p < k; row-major with
- * leading dimensions lda, ldb, ldc in floats; c must not overlap a or b */
-typedef void pcnn_gemm_acc_fn(float *c, const float *a, const float *b, int m, int n, int k,
+ * c[i][j] += sum_p a[i][p] b[p][j], i < m, j < n, p < k; a and c row-major
+ * floats with leading dimensions lda, ldc; b (the layer's weights, constant
+ * while the sampler runs) in the packed form of the row's precision
+ * (pcnn_gemm_pack_b, below: row-major floats at FP32, bf16 pair words at
+ * bf16), leading dimension ldb in its 4-byte elements; c must not overlap a
+ * or b. Reads b in columns [0, n) only. */
+typedef void pcnn_gemm_acc_fn(float *c, const float *a, const void *b, int m, int n, int k,
                               int lda, int ldb, int ldc);
 
 /* ---- instruction sets ---- */
@@ -196,6 +200,20 @@ int pcnn_op_has_bf16(int op);
 /* The bf16 level a model of cap `isa` runs: ref if isa is ref, else the best
  * bf16 level this CPU supports (ref if none). */
 pcnn_isa_t pcnn_bf16_level(pcnn_isa_t isa);
+
+/* gemm_acc's packed b (kernels/gemm_pack.c), per precision, for b (k, n)
+ * row-major floats with leading dimension ldb:
+ *   FP32: the same floats, (k, ldp);
+ *   bf16: pair words, (ceil(k/2), ldp) uint32: word [q][j] = bf(b[2q][j]) |
+ *         bf(b[2q+1][j]) << 16 (round to nearest even, pcnn_bf16.h; the even
+ *         row in the low half, the pairing VDPBF16PS multiplies), b[k][j] = 0
+ *         when k is odd.
+ * So the weights are converted once, not on every call. A block of the packed
+ * matrix is rows [0, k') (k' <= k, odd allowed: gemm_acc ignores the high
+ * half of the last pair then) and columns [j0, j0 + n'): pass (elements)
+ * bp + j0, ldp and k'. pcnn_gemm_packed_len: the 4-byte elements of bp. */
+size_t pcnn_gemm_packed_len(pcnn_prec_t prec, int k, int ldp);
+void pcnn_gemm_pack_b(pcnn_prec_t prec, void *bp, int ldp, const float *b, int k, int n, int ldb);
 
 /* ---- the kernel table: one slot per operation and direction ---- */
 #define PCNN_OPS(X)                                                                           \

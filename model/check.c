@@ -59,6 +59,8 @@ struct problem {
   size_t p;  /* pixels (N*H*W) */
   int ch;    /* channels for the pointwise ops */
   float *in, *w, *b, *alpha, *dout, *pre, *t, *x2; /* inputs */
+  void *wbf;       /* gemm_acc: w (cin, cout) packed for bf16 (pcnn_gemm_pack_b) */
+  pcnn_prec_t prec; /* the precision of the kernel call_op runs (gemm_acc's b) */
   size_t nout[3];                                   /* output sizes */
   float *out[3];                                    /* outputs of the last run */
   double flops;                                     /* useful FLOPs */
@@ -120,8 +122,9 @@ static void call_op(problem_t *P, void (*fn)(void)) {
       ((pcnn_nadam_update_fn *)fn)(P->out[0], P->out[1], P->out[2], P->dout, P->nout[0], &k);
       break;
     }
-    case PCNN_OP_gemm_acc: /* the caching sampler's C += A B: (pixels x cin) (cin x cout) */
-      ((pcnn_gemm_acc_fn *)fn)(P->out[0], P->in, P->w, (int)P->p, c->cout, c->cin, c->cin, c->cout, c->cout);
+    case PCNN_OP_gemm_acc: /* the caching sampler's C += A B: (pixels x cin) (cin x cout), B packed */
+      ((pcnn_gemm_acc_fn *)fn)(P->out[0], P->in, P->prec == PCNN_PREC_BF16 ? P->wbf : (const void *)P->w,
+                               (int)P->p, c->cout, c->cin, c->cin, c->cout, c->cout);
       break;
     case PCNN_OP_COUNT: break;
   }
@@ -158,6 +161,7 @@ static void (*ref_of_prec(int op, pcnn_prec_t prec))(void) {
 
 /* ref[i]: copies of the reference twin's outputs on the problem */
 static void ref_outputs_prec(problem_t *P, pcnn_prec_t prec, float *ref[3]) {
+  P->prec = prec; /* and for the rows of that precision run next */
   run_op(P, ref_of_prec(P->op, prec));
   for (int i = 0; i < 3; i++) ref[i] = P->nout[i] ? dup(P->out[i], P->nout[i]) : NULL;
 }
@@ -221,7 +225,11 @@ static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t se
       P->in = rnd(P->nout[0], seed, -1, 1), P->x2 = rnd(P->nout[0], seed + 1, -1e-2f, 1e-2f);
       P->pre = rnd(P->nout[0], seed + 6, 0, 1e-3f), P->dout = rnd(P->nout[0], seed + 5, -1, 1);
       break;
-    case PCNN_OP_gemm_acc: P->nout[0] = P->p * c->cout, P->flops = 2.0 * P->p * c->cin * c->cout; break;
+    case PCNN_OP_gemm_acc:
+      P->nout[0] = P->p * c->cout, P->flops = 2.0 * P->p * c->cin * c->cout;
+      P->wbf = malloc(sizeof(float) * pcnn_gemm_packed_len(PCNN_PREC_BF16, c->cin, c->cout));
+      if (P->wbf) pcnn_gemm_pack_b(PCNN_PREC_BF16, P->wbf, c->cout, P->w, c->cin, c->cout, c->cout);
+      break;
     case PCNN_OP_prelu_fwd:
     case PCNN_OP_add_fwd: P->nout[0] = nout, P->flops = 0; break;
     case PCNN_OP_COUNT: break;
@@ -231,7 +239,7 @@ static void make_problem(problem_t *P, int op, const pcnn_conv_t *c, uint64_t se
 }
 
 static void free_problem(problem_t *P) {
-  free(P->in), free(P->x2), free(P->w), free(P->b), free(P->alpha), free(P->dout), free(P->pre), free(P->t);
+  free(P->in), free(P->x2), free(P->w), free(P->wbf), free(P->b), free(P->alpha), free(P->dout), free(P->pre), free(P->t);
   for (int i = 0; i < 3; i++) free(P->out[i]);
 }
 

@@ -29,8 +29,10 @@
  * at those taps are gathered into one row per image (zero outside the image),
  * and out[n_img][cout] = bias + gathered[n_img][K] * packed[K][cout] is one
  * gemm_acc call of the kernel table the plan picked for that layer's forward
- * (AVX-512 / AVX2). Colour groups: for colour g only output group g of every
- * layer is computed (columns [group_begin(g), group_begin(g+1))), reading the
+ * (AVX-512 / AVX2, or a bf16 level), on the weights packed once per run in
+ * that kernel's precision (pcnn_gemm_pack_b: bf16 pair words at bf16).
+ * Colour groups: for colour g only output group g of every layer is
+ * computed (columns [group_begin(g), group_begin(g+1))), reading the
  * centre-tap channels the mask keeps for it, a prefix of cin
  * (pcnn_mask_co_begin); the masked-out taps are never read. So R, G, B cost
  * one position's forward in total.
@@ -65,6 +67,9 @@ typedef struct {
   int *dy, *dx; /* their offsets from the output position */
   int kc[3];    /* centre-tap rows (a prefix of cin) kept for output group g */
   float *w;     /* packed (ntap*cin + cin, cout): full taps, then the centre */
+  void *bp;     /* w in gemm's packed form for its precision (pcnn_gemm_pack_b;
+                   at FP32 that is w itself, not a copy) */
+  pcnn_prec_t prec;
   const float *b, *alpha; /* bias (cout); PReLU slope (cout) or NULL */
   pcnn_gemm_acc_fn *gemm; /* the plan's kernel for this layer's forward */
 } clayer_t;
@@ -97,6 +102,7 @@ typedef struct {
 } tstate_t;
 
 static void clayer_free(clayer_t *L) {
+  if (L->bp != L->w) free(L->bp);
   free(L->w);
   free(L->dy);
 }
@@ -145,6 +151,17 @@ static int clayer_pack(clayer_t *L, const pcnn_model_t *m, const pcnn_layer_t *l
   }
   L->b = params + l->b;
   L->alpha = l->alpha != PCNN_NO_PARAM ? params + l->alpha : NULL;
+  /* the weights are constant while the sampler runs: converted to the
+   * kernel's precision once here, not at every position */
+  L->prec = m->tab[l->role][PCNN_DIR_FWD].prec_of[PCNN_OP_gemm_acc];
+  const int K = (L->ntap + 1) * cin;
+  if (L->prec == PCNN_PREC_FP32) {
+    L->bp = L->w;
+  } else {
+    L->bp = malloc(sizeof(float) * pcnn_gemm_packed_len(L->prec, K, cout));
+    if (!L->bp) return -1;
+    pcnn_gemm_pack_b(L->prec, L->bp, cout, L->w, K, cout, cout);
+  }
   return 0;
 }
 
@@ -302,7 +319,8 @@ static void layer_at(const net_t *N, tstate_t *T, const float *img, int i, int y
   const src_t sp = view(N, T, img, l->pre);
   float *pre = at(&sp, y, x);
   set_bias(pre, sp.s_img, L->b, nt, c0, c1);
-  L->gemm(pre + c0, a, L->w + c0, nt, c1 - c0, k, lda, L->cout, (int)sp.s_img);
+  /* columns [c0, c1) of the packed weights: elements of 4 bytes in both forms */
+  L->gemm(pre + c0, a, (const uint32_t *)L->bp + c0, nt, c1 - c0, k, lda, L->cout, (int)sp.s_img);
   if (l->res >= 0) {
     const src_t sr = view(N, T, img, l->res);
     const float *res = at(&sr, y, x);

@@ -228,7 +228,9 @@ TEST(Bf16, GemmReferenceIsTheFp32OneOnRoundedOperands) {
   const int m = 5, n = 37, k = 70;
   const auto a = pt::rand_vec(m * k, 1), b = pt::rand_vec(k * n, 2), c0 = pt::rand_vec(m * n, 3);
   std::vector<float> c16 = c0, cr = c0, c32 = c0, cs = absv(c0);
-  g16(c16.data(), a.data(), b.data(), m, n, k, k, n, n);
+  std::vector<uint32_t> bw(pcnn_gemm_packed_len(PCNN_PREC_BF16, k, n));  // b as bf16 pair words
+  pcnn_gemm_pack_b(PCNN_PREC_BF16, bw.data(), n, b.data(), k, n, n);
+  g16(c16.data(), a.data(), bw.data(), m, n, k, k, n, n);
   g32(cr.data(), rounded(a).data(), rounded(b).data(), m, n, k, k, n, n);
   EXPECT_TRUE(same_bits(c16, cr));
   g32(c32.data(), a.data(), b.data(), m, n, k, k, n, n);

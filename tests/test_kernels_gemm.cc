@@ -6,7 +6,10 @@
 // rows of c is never written. The bf16 rows (pcnn_kernel_rows_bf16) are
 // checked the same way against the bf16 reference (pcnn_gemm_acc__ref_bf16:
 // only the order of the fp32 additions differs, so the tolerance is the
-// FP32 one).
+// FP32 one), b packed for each row's precision (pcnn_gemm_pack_b); and on
+// blocks of a packed b as the caching sampler takes them (a prefix of the
+// rows, odd lengths included, and a range of columns).
+#include <cmath>
 #include <cstring>
 
 #include "test_util.h"
@@ -45,12 +48,15 @@ TEST(KernelsGemm, EverySimdRowMatchesReference) {
           const uint64_t s = (uint64_t)(m * 1000003 + n * 1009 + k);
           auto a = pt::rand_vec((size_t)m * lda, s);
           auto b = pt::rand_vec((size_t)(k ? k : 1) * ldb, s + 1);
+          // b in the row's packed form (bf16: pair words), leading dimension kept
+          std::vector<float> bp(pcnn_gemm_packed_len(row->prec, k ? k : 1, ldb));
+          pcnn_gemm_pack_b(row->prec, bp.data(), ldb, b.data(), k, n, ldb);
           // c has 64 guard floats after the last row: a full-vector store past
           // column n shows up in the padding check below instead of a crash
           auto c0 = pt::rand_vec((size_t)m * ldc + 64, s + 2);
           std::vector<float> want = c0, got = c0;
-          ref(want.data(), a.data(), b.data(), m, n, k, lda, ldb, ldc);
-          fn(got.data(), a.data(), b.data(), m, n, k, lda, ldb, ldc);
+          ref(want.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc);
+          fn(got.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc);
           char what[128];
           snprintf(what, sizeof what, "%s m%d n%d k%d", row->fn_name, m, n, k);
           // |sum of k products of values in [-1,1]| <= k: tolerance scales with k
@@ -63,6 +69,55 @@ TEST(KernelsGemm, EverySimdRowMatchesReference) {
         }
   }
   EXPECT_GT(checked, 0);
+}
+
+// a block of the packed b, as the sampler passes it for a colour group:
+// rows [0, k') of a K-row matrix (k' odd: the row after the block shares the
+// last pair word and must not count; it holds Inf here, so a kernel that
+// multiplied it by a's zero padding would give NaN) and columns [j0, j0 + n)
+TEST(KernelsGemm, BlocksOfThePackedMatrix) {
+  const auto rows = gemm_rows();
+  const int K = 41, N = 120, m = 7, lda = K, ldc = N;
+  int checked = 0;
+  for (const pcnn_kernel_row_t *row : rows) {
+    if (!pcnn_isa_supported(row->isa)) continue;
+    auto fn = (pcnn_gemm_acc_fn *)row->fn;
+    pcnn_gemm_acc_fn *ref = row->prec == PCNN_PREC_BF16 ? pcnn_gemm_acc__ref_bf16 : pcnn_gemm_acc__ref;
+    for (int kb : {1, 20, 21, 40, 41})
+      for (int j0 : {0, 40, 80}) {
+        const int n = 40;
+        auto a = pt::rand_vec((size_t)m * lda, 11), b = pt::rand_vec((size_t)K * N, 12);
+        if (kb < K)
+          for (int j = 0; j < N; j++) b[(size_t)kb * N + j] = INFINITY;
+        std::vector<float> bp(pcnn_gemm_packed_len(row->prec, K, N));
+        pcnn_gemm_pack_b(row->prec, bp.data(), N, b.data(), K, N, N);
+        const auto c0 = pt::rand_vec((size_t)m * ldc, 13);
+        std::vector<float> want = c0, got = c0;
+        ref(want.data() + j0, a.data(), bp.data() + j0, m, n, kb, lda, N, ldc);
+        fn(got.data() + j0, a.data(), bp.data() + j0, m, n, kb, lda, N, ldc);
+        char what[128];
+        snprintf(what, sizeof what, "%s k'%d j0 %d", row->fn_name, kb, j0);
+        for (float v : got) ASSERT_TRUE(std::isfinite(v)) << what << ": read the row after the block";
+        ASSERT_TRUE(pt::AllClose(got.data(), want.data(), got.size(), PCNN_TOL_ELEMENTWISE * (kb + 1),
+                                 PCNN_TOL_ELEMENTWISE, what));
+        checked++;
+      }
+  }
+  EXPECT_GT(checked, 0);
+}
+
+// the bf16 packed form by hand: pairs of rows in one word, the even row in
+// the low half, rounded to nearest even; an odd k pads with zero
+TEST(KernelsGemm, Bf16PackByHand) {
+  const float b[] = {1.0f, -2.0f, 1.00390625f /* 1 + 2^-8: a tie, to even 1.0 */, 3.0f, 0.5f, 1.01171875f};
+  uint32_t w[4] = {0};
+  pcnn_gemm_pack_b(PCNN_PREC_BF16, w, 2, b, 3, 2, 2);  // b (3, 2) -> 2 pair rows of 2 words
+  EXPECT_EQ(w[0], 0x3f800000u | 0x3f80u);  // col 0: low b[0][0] = 1.0 (0x3f80), high b[1][0] -> 1.0
+  EXPECT_EQ(w[1], 0x40400000u | 0xc000u);  // col 1: low -2.0 (0xc000), high 3.0 (0x4040)
+  EXPECT_EQ(w[2], 0x3f00u);                // col 0: low 0.5, high the zero pad
+  EXPECT_EQ(w[3], 0x3f82u);                // col 1: 1 + 2^-7 + 2^-8 (a tie) -> 1 + 2^-6 (even)
+  EXPECT_EQ(pcnn_gemm_packed_len(PCNN_PREC_BF16, 3, 2), 4u);
+  EXPECT_EQ(pcnn_gemm_packed_len(PCNN_PREC_FP32, 3, 2), 6u);
 }
 
 // the reference itself on a hand-worked case: [1 2; 3 4] [5 6; 7 8] + 1
