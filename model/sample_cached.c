@@ -301,6 +301,23 @@ static int gather(float *a, int lda, const clayer_t *L, const src_t *s, int nt, 
   return L->ntap * cin + L->kc[g];
 }
 
+/* the packed weights from row p0 (even at bf16: a pair boundary), column c0 */
+static const void *wrows(const clayer_t *L, int p0, int c0) {
+  const size_t rows = L->prec == PCNN_PREC_BF16 ? (size_t)p0 / 2 : (size_t)p0;
+  return (const uint32_t *)L->bp + rows * L->cout + c0; /* elements of 4 bytes in both forms */
+}
+
+/* whether layer L (k > 1) can read its taps at (y, x) in place, kernel row by
+ * kernel row (layer_at): every tap inside the image, pixels of the source
+ * packed back to back (s_pix == cin), each kernel row's weight rows starting
+ * on a pair (bf16), and rows deep enough (k cin >= 16) that a call per row
+ * costs less than the gather */
+static int by_rows(const clayer_t *L, const src_t *s, int y, int x) {
+  const int k = L->l->c.k, r = k / 2;
+  return y >= r && x >= r && x + r < s->w && s->s_pix == L->cin && k * L->cin >= 16 &&
+         (L->prec != PCNN_PREC_BF16 || k * L->cin % 2 == 0);
+}
+
 /* layer i at (y, x) for output group g: pre = b + conv (+ res), out = PReLU(pre)
  * over the group's columns, exactly the epilogue of model.c's forward */
 static void layer_at(const net_t *N, tstate_t *T, const float *img, int i, int y, int x, int g) {
@@ -308,19 +325,26 @@ static void layer_at(const net_t *N, tstate_t *T, const float *img, int i, int y
   const pcnn_layer_t *l = L->l;
   const int nt = T->nt, c0 = pcnn_group_begin(g, L->cout, N->G), c1 = pcnn_group_begin(g + 1, L->cout, N->G);
   const src_t s = view(N, T, img, l->src);
-  const float *a;
-  int lda, k;
-  if (l->c.k > 1) {
-    k = gather(T->gath[i], T->lda[i], L, &s, nt, y, x, g);
-    a = T->gath[i], lda = T->lda[i];
-  } else {
-    a = at(&s, y, x), lda = (int)s.s_img, k = L->kc[g];
-  }
   const src_t sp = view(N, T, img, l->pre);
   float *pre = at(&sp, y, x);
+  const int n = c1 - c0, ldc = (int)sp.s_img, k = l->c.k, r = k / 2, cin = L->cin;
   set_bias(pre, sp.s_img, L->b, nt, c0, c1);
-  /* columns [c0, c1) of the packed weights: elements of 4 bytes in both forms */
-  L->gemm(pre + c0, a, (const uint32_t *)L->bp + c0, nt, c1 - c0, k, lda, L->cout, (int)sp.s_img);
+  if (k == 1) {
+    L->gemm(pre + c0, at(&s, y, x), wrows(L, 0, c0), nt, n, L->kc[g], (int)s.s_img, L->cout, ldc);
+  } else if (by_rows(L, &s, y, x)) {
+    /* inside the image the kept taps of kernel row ky are contiguous in the
+     * source row y + ky - r (k taps; the centre row: r taps then the kept
+     * centre channels), as are the packed weight rows they meet: one GEMM
+     * per kernel row, no gather. The same products in the same order as the
+     * gathered GEMM (its sums over p run in order across calls), so the
+     * same bits. */
+    for (int ky = 0; ky <= r; ky++)
+      L->gemm(pre + c0, at(&s, y + ky - r, x - r), wrows(L, ky * k * cin, c0), nt, n,
+              ky < r ? k * cin : r * cin + L->kc[g], (int)s.s_img, L->cout, ldc);
+  } else {
+    const int K = gather(T->gath[i], T->lda[i], L, &s, nt, y, x, g);
+    L->gemm(pre + c0, T->gath[i], wrows(L, 0, c0), nt, n, K, T->lda[i], L->cout, ldc);
+  }
   if (l->res >= 0) {
     const src_t sr = view(N, T, img, l->res);
     const float *res = at(&sr, y, x);
