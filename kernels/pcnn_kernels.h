@@ -186,7 +186,8 @@ int pcnn_isa_supported(pcnn_isa_t isa);
  * lists (the convolutions and the sampler's GEMM) round both operands of
  * every product to bf16 (round to nearest even, pcnn_bf16.h) and add the
  * products in fp32; their inputs and outputs stay float arrays, so a bf16
- * kernel has its FP32 twin's signature and contract. The rest (bias, PReLU,
+ * kernel has its FP32 twin's signature and contract (gemm_acc's b, constant
+ * weights, comes packed in the row's precision: pcnn_gemm_pack_b). The rest (bias, PReLU,
  * residual adds, bias and slope gradients, the loss heads, Nadam) is FP32.
  * The bf16 reference of op is pcnn_<op>__ref_bf16: the FP32 reference with
  * the operands of its products rounded, so a SIMD bf16 kernel differs from
