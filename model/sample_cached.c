@@ -59,6 +59,8 @@
 
 #include "sample.h"
 
+#define PCNN_ALWAYS_INLINE inline __attribute__((always_inline))
+
 /* a layer of m->layers seen from one output position */
 typedef struct {
   const pcnn_layer_t *l;
@@ -252,29 +254,46 @@ static void set_bias(float *c, size_t ldc, const float *b, int nt, int c0, int c
   for (int i = 0; i < nt; i++) memcpy(c + i * ldc + c0, b + c0, sizeof(float) * (size_t)(c1 - c0));
 }
 
-/* out[i][ch] = prelu(x[i][ch]) for ch in [c0, c1); out may be x. Inline, not
- * the kernel table's prelu_fwd: a few dozen floats per call from inside the
- * sampler's parallel region, where a kernel call (and its omp region) would
- * cost more than the work. */
-static void prelu(float *out, size_t ldo, const float *x, size_t ldx, const float *alpha, int nt,
-                  int c0, int c1) {
+/* the epilogue after the GEMM, in one pass over the group's channels
+ * [c0, c1) of the nt images: pre += res (res may be NULL), then out =
+ * PReLU(pre) (out may be NULL). Inline, not the kernel table's add_fwd and
+ * prelu_fwd: a few dozen floats per call from inside the sampler's parallel
+ * region, where a kernel call (and its omp region) would cost more than the
+ * work. The same operations per element as model.c's forward epilogue. */
+static PCNN_ALWAYS_INLINE void epilogue_body(float *pre, size_t ldp, const float *res, size_t ldr, float *out,
+                                             size_t ldo, const float *alpha, int nt, int c0, int c1,
+                                             const int has_res, const int has_out) {
   /* omp simd: vectorised (baseline SSE) without a branch per element, whose
    * mispredictions on random signs cost more than the GEMMs */
   for (int i = 0; i < nt; i++) {
-    float *o = out + i * ldo;
-    const float *xi = x + i * ldx;
+    float *p = pre + i * ldp, *o = has_out ? out + i * ldo : NULL;
+    const float *ri = has_res ? res + i * ldr : NULL;
 #pragma omp simd
     for (int ch = c0; ch < c1; ch++) {
-      /* select by bit mask: GCC will not if-convert the float ?: here */
-      const float v = xi[ch], av = alpha[ch] * v;
-      uint32_t vb, ab, r;
-      memcpy(&vb, &v, 4);
-      memcpy(&ab, &av, 4);
-      const uint32_t pos = 0u - (uint32_t)(v > 0);
-      r = (vb & pos) | (ab & ~pos);
-      memcpy(&o[ch], &r, 4);
+      float v = p[ch];
+      if (has_res) p[ch] = v = v + ri[ch];
+      if (has_out) {
+        /* select by bit mask: GCC will not if-convert the float ?: here */
+        const float av = alpha[ch] * v;
+        uint32_t vb, ab, r;
+        memcpy(&vb, &v, 4);
+        memcpy(&ab, &av, 4);
+        const uint32_t pos = 0u - (uint32_t)(v > 0);
+        r = (vb & pos) | (ab & ~pos);
+        memcpy(&o[ch], &r, 4);
+      }
     }
   }
+}
+
+static void epilogue(float *pre, size_t ldp, const float *res, size_t ldr, float *out, size_t ldo,
+                     const float *alpha, int nt, int c0, int c1) {
+  if (res && out)
+    epilogue_body(pre, ldp, res, ldr, out, ldo, alpha, nt, c0, c1, 1, 1);
+  else if (res)
+    epilogue_body(pre, ldp, res, ldr, out, ldo, alpha, nt, c0, c1, 1, 0);
+  else if (out)
+    epilogue_body(pre, ldp, res, ldr, out, ldo, alpha, nt, c0, c1, 0, 1);
 }
 
 /* gathers layer L's inputs at (y, x) for output group g into a (nt, lda):
@@ -345,20 +364,10 @@ static void layer_at(const net_t *N, tstate_t *T, const float *img, int i, int y
     const int K = gather(T->gath[i], T->lda[i], L, &s, nt, y, x, g);
     L->gemm(pre + c0, T->gath[i], wrows(L, 0, c0), nt, n, K, T->lda[i], L->cout, ldc);
   }
-  if (l->res >= 0) {
-    const src_t sr = view(N, T, img, l->res);
-    const float *res = at(&sr, y, x);
-    for (int j = 0; j < nt; j++) {
-      float *pj = pre + (size_t)j * sp.s_img;
-      const float *rj = res + (size_t)j * sr.s_img;
-#pragma omp simd
-      for (int ch = c0; ch < c1; ch++) pj[ch] += rj[ch];
-    }
-  }
-  if (l->out >= 0) {
-    const src_t so = view(N, T, img, l->out);
-    prelu(at(&so, y, x), so.s_img, pre, sp.s_img, L->alpha, nt, c0, c1);
-  }
+  const src_t sr = l->res >= 0 ? view(N, T, img, l->res) : (src_t){0};
+  const src_t so = l->out >= 0 ? view(N, T, img, l->out) : (src_t){0};
+  epilogue(pre, sp.s_img, l->res >= 0 ? at(&sr, y, x) : NULL, sr.s_img, l->out >= 0 ? at(&so, y, x) : NULL,
+           so.s_img, L->alpha, nt, c0, c1);
 }
 
 /* the whole network at (y, x) for colour group g of this thread's images:
