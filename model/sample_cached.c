@@ -249,9 +249,27 @@ static float *at(const src_t *v, int y, int x) {
 
 /* ---- one layer at one position ---- */
 
+/* d[0..n) = s[0..n) (s NULL: zeros). A tap of the 1- or 3-channel image
+ * the first layer gathers is 1 or 3 floats, and there are tens of thousands
+ * of them per image: those are moved inline, not by a libc call each (GCC
+ * turns a plain copy loop back into memcpy, so spelled out) */
+static inline void copy_floats(float *restrict d, const float *restrict s, int n) {
+  switch (n) {
+    case 3: d[2] = s ? s[2] : 0.0f; /* fall through */
+    case 2: d[1] = s ? s[1] : 0.0f; /* fall through */
+    case 1: d[0] = s ? s[0] : 0.0f; /* fall through */
+    case 0: return;
+    default:
+      if (s)
+        memcpy(d, s, sizeof(float) * (size_t)n);
+      else
+        memset(d, 0, sizeof(float) * (size_t)n);
+  }
+}
+
 /* c[i][c0..c1) = b[c0..c1) */
 static void set_bias(float *c, size_t ldc, const float *b, int nt, int c0, int c1) {
-  for (int i = 0; i < nt; i++) memcpy(c + i * ldc + c0, b + c0, sizeof(float) * (size_t)(c1 - c0));
+  for (int i = 0; i < nt; i++) copy_floats(c + i * ldc + c0, b + c0, c1 - c0);
 }
 
 /* the epilogue after the GEMM, in one pass over the group's channels
@@ -301,21 +319,18 @@ static void epilogue(float *pre, size_t ldp, const float *res, size_t ldr, float
  * the kept centre channels. Returns the GEMM depth K. */
 static int gather(float *a, int lda, const clayer_t *L, const src_t *s, int nt, int y, int x, int g) {
   const int cin = L->cin;
-  const size_t row = sizeof(float) * (size_t)cin;
   for (int i = 0; i < nt; i++) {
     float *ai = a + (size_t)i * lda;
     const float *si = s->base + (size_t)i * s->s_img;
     if (g == 0)
       for (int t = 0; t < L->ntap; t++) {
         const int yy = y + L->dy[t], xx = x + L->dx[t];
-        if (yy < 0 || xx < 0 || xx >= s->w)
-          memset(ai + (size_t)t * cin, 0, row);
-        else
-          memcpy(ai + (size_t)t * cin, si + (size_t)(yy % s->ring) * s->s_row + (size_t)xx * s->s_pix,
-                 row);
+        const int out = yy < 0 || xx < 0 || xx >= s->w;
+        copy_floats(ai + (size_t)t * cin,
+                    out ? NULL : si + (size_t)(yy % s->ring) * s->s_row + (size_t)xx * s->s_pix, cin);
       }
-    memcpy(ai + (size_t)L->ntap * cin, si + (size_t)(y % s->ring) * s->s_row + (size_t)x * s->s_pix,
-           sizeof(float) * (size_t)L->kc[g]);
+    copy_floats(ai + (size_t)L->ntap * cin, si + (size_t)(y % s->ring) * s->s_row + (size_t)x * s->s_pix,
+                L->kc[g]);
   }
   return L->ntap * cin + L->kc[g];
 }
