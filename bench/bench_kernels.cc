@@ -285,7 +285,7 @@ void bench_gemm_acc(const pcnn_kernel_row_t &r, int t) {
     b.rand(-1, 1, 2);
     // the weights packed once, as the sampler does (bf16: pair words)
     pcnn_gemm_pack_b(prec, bp.get(), n, b.get(), k, n, n);
-    for (auto _ : st) fn(c.get(), a.get(), bp.get(), m, n, k, k, n, n);
+    for (auto _ : st) fn(c.get(), a.get(), bp.get(), m, n, k, k, n, n, nullptr);
     benchmark::DoNotOptimize(c.get()[0]);
     items(st, (size_t)m * n * k);
   });

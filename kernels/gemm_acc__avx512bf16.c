@@ -11,8 +11,10 @@
  * each register tile (6 rows x 4 vectors of 16 columns) loads one 64-column
  * row of pair words per q and multiplies it by the broadcast pairs of its
  * rows. The tile of c is loaded into the accumulators and stored back once
- * per chunk; the last vector uses a lane mask, so c is written and b read
- * only in columns [0, n). With k odd, the high halves of the last pair word
+ * per chunk (started from the epilogue's bias in the first chunk; the
+ * residual add and the PReLU into out applied in registers at the last
+ * chunk's store, gemm_epi.h); the last vector uses a lane mask, so c is
+ * written and b read only in columns [0, n). With k odd, the high halves of the last pair word
  * (row k of the packed block, which belongs to the caller) are cleared
  * before the multiply.
  * Work split: none, one thread (the caching sampler calls it from each of
@@ -28,6 +30,7 @@
 #include "pcnn_kernels.h"
 #include "pw_simd__avx512.h"
 #include "pw_bf16.h"
+#include "gemm_epi.h"
 
 #define GA_KC 512 /* p per chunk (even: chunks start on a pair) */
 #define GA_MB 96  /* rows of a per converted group */
@@ -37,13 +40,10 @@
  * row stride lda words) times the pair words of b (stride ldb words); odd:
  * the last pair's high halves are cleared */
 static PW_INLINE void tile(const int mr, const int nv, float *c, int ldc, const uint32_t *aw, int lda,
-                           const uint32_t *b, int ldb, int nq, int odd, pw_vm last) {
+                           const uint32_t *b, int ldb, int nq, int odd, pw_vm last, const float *bias,
+                           const pcnn_gemm_epi_t *fin) {
   __m512 acc[PW_MR][PW_NV];
-#pragma GCC unroll 8
-  for (int r = 0; r < mr; r++)
-#pragma GCC unroll 8
-    for (int v = 0; v < nv; v++)
-      acc[r][v] = v == nv - 1 ? pw_loadm(last, c + (size_t)r * ldc + v * 16) : pw_load(c + (size_t)r * ldc + v * 16);
+  ge_load(acc, mr, nv, c, ldc, bias, last);
   const __m512i keep = _mm512_set1_epi32(odd ? 0xffff : -1);
   for (int q = 0; q < nq; q++) {
     const uint32_t *bq = b + (size_t)q * ldb;
@@ -61,50 +61,45 @@ static PW_INLINE void tile(const int mr, const int nv, float *c, int ldc, const 
       for (int v = 0; v < nv; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], av, (__m512bh)bv[v]);
     }
   }
-#pragma GCC unroll 8
-  for (int r = 0; r < mr; r++)
-#pragma GCC unroll 8
-    for (int v = 0; v < nv; v++) {
-      float *cp = c + (size_t)r * ldc + v * 16;
-      if (v == nv - 1)
-        pw_storem(cp, last, acc[r][v]);
-      else
-        pw_store(cp, acc[r][v]);
-    }
+  ge_store(acc, mr, nv, c, ldc, fin, last);
 }
 
 static PW_INLINE void tile_nv(int mr, const int nv, float *c, int ldc, const uint32_t *aw, int lda,
-                              const uint32_t *b, int ldb, int nq, int odd, pw_vm last) {
+                              const uint32_t *b, int ldb, int nq, int odd, pw_vm last, const float *bias,
+                              const pcnn_gemm_epi_t *fin) {
   switch (mr) {
-    case 6: tile(6, nv, c, ldc, aw, lda, b, ldb, nq, odd, last); break;
-    case 5: tile(5, nv, c, ldc, aw, lda, b, ldb, nq, odd, last); break;
-    case 4: tile(4, nv, c, ldc, aw, lda, b, ldb, nq, odd, last); break;
-    case 3: tile(3, nv, c, ldc, aw, lda, b, ldb, nq, odd, last); break;
-    case 2: tile(2, nv, c, ldc, aw, lda, b, ldb, nq, odd, last); break;
-    case 1: tile(1, nv, c, ldc, aw, lda, b, ldb, nq, odd, last); break;
+    case 6: tile(6, nv, c, ldc, aw, lda, b, ldb, nq, odd, last, bias, fin); break;
+    case 5: tile(5, nv, c, ldc, aw, lda, b, ldb, nq, odd, last, bias, fin); break;
+    case 4: tile(4, nv, c, ldc, aw, lda, b, ldb, nq, odd, last, bias, fin); break;
+    case 3: tile(3, nv, c, ldc, aw, lda, b, ldb, nq, odd, last, bias, fin); break;
+    case 2: tile(2, nv, c, ldc, aw, lda, b, ldb, nq, odd, last, bias, fin); break;
+    case 1: tile(1, nv, c, ldc, aw, lda, b, ldb, nq, odd, last, bias, fin); break;
     default: break;
   }
 }
 
 static void tile_any(int mr, int nv, float *c, int ldc, const uint32_t *aw, int lda, const uint32_t *b,
-                     int ldb, int nq, int odd, pw_vm last) {
+                     int ldb, int nq, int odd, pw_vm last, const float *bias, const pcnn_gemm_epi_t *fin) {
   switch (nv) {
-    case 4: tile_nv(mr, 4, c, ldc, aw, lda, b, ldb, nq, odd, last); break;
-    case 3: tile_nv(mr, 3, c, ldc, aw, lda, b, ldb, nq, odd, last); break;
-    case 2: tile_nv(mr, 2, c, ldc, aw, lda, b, ldb, nq, odd, last); break;
-    case 1: tile_nv(mr, 1, c, ldc, aw, lda, b, ldb, nq, odd, last); break;
+    case 4: tile_nv(mr, 4, c, ldc, aw, lda, b, ldb, nq, odd, last, bias, fin); break;
+    case 3: tile_nv(mr, 3, c, ldc, aw, lda, b, ldb, nq, odd, last, bias, fin); break;
+    case 2: tile_nv(mr, 2, c, ldc, aw, lda, b, ldb, nq, odd, last, bias, fin); break;
+    case 1: tile_nv(mr, 1, c, ldc, aw, lda, b, ldb, nq, odd, last, bias, fin); break;
     default: break;
   }
 }
 
 void pcnn_gemm_acc__avx512bf16(float *c, const float *a, const void *bv, int m, int n, int k, int lda,
-                               int ldb, int ldc) {
+                               int ldb, int ldc, const pcnn_gemm_epi_t *epi) {
   /* c (m, ldc) +=; a (m, lda); b (ceil(k/2), ldb) pair words */
   const uint32_t *b = bv;
   uint16_t abuf[GA_MB * GA_KC] __attribute__((aligned(64))); /* a rows of a chunk, bf16 */
   if (m <= 0 || n <= 0) return;
-  for (int k0 = 0; k0 < k; k0 += GA_KC) {
+  /* one pass at least (k = 0: the epilogue alone); the bias starts the
+   * first chunk, the rest of the epilogue ends the last */
+  for (int k0 = 0; k0 == 0 || k0 < k; k0 += GA_KC) {
     const int kc = k - k0 < GA_KC ? k - k0 : GA_KC, nq = (kc + 1) / 2, kcp = pw_round_up(kc, 32);
+    const int first = k0 == 0, final = k0 + GA_KC >= k;
     const uint32_t *bk = b + (size_t)(k0 / 2) * ldb;
     for (int i0 = 0; i0 < m; i0 += GA_MB) {
       const int mb = m - i0 < GA_MB ? m - i0 : GA_MB;
@@ -119,8 +114,9 @@ void pcnn_gemm_acc__avx512bf16(float *c, const float *a, const void *bv, int m, 
         const int nt = (mb + PW_MR - 1) / PW_MR;
         for (int t = 0, i = 0; t < nt; t++) {
           const int mr = (mb - i) / (nt - t) + ((mb - i) % (nt - t) != 0);
+          const pcnn_gemm_epi_t e = ge_at(epi, i0 + i, j);
           tile_any(mr, nv, c + (size_t)(i0 + i) * ldc + j, ldc, aw + (size_t)i * (kcp / 2), kcp / 2, bk + j,
-                   ldb, nq, kc & 1, last);
+                   ldb, nq, kc & 1, last, first ? e.bias : NULL, final && epi ? &e : NULL);
           i += mr;
         }
       }

@@ -3,27 +3,27 @@
  * sets the vector width and the tile (PW_MR rows x PW_NV vectors: 6 x 4 zmm,
  * AVX2 6 x 2 ymm); PW_KERNEL(op) names the function for the ISA.
  *   c[m][n] += a[m][k] b[k][n]   (row-major, leading dimensions lda, ldb, ldc)
- * The tile of c is loaded into the accumulators, k rank-1 updates are added
- * with FMA (b row: PW_NV loads; a: one broadcast per row), and the tile is
- * stored back. b and c are not padded, so the last vector of a column tile
+ * then the epilogue (pcnn_gemm_epi_t). The tile of c is loaded into the
+ * accumulators (or the bias, broadcast down the rows, when the epilogue has
+ * one), k rank-1 updates are added with FMA (b row: PW_NV loads; a: one
+ * broadcast per row), and the tile is stored back, with the residual added
+ * first and its PReLU stored to out after (gemm_epi.h), while it is in
+ * registers. b and c are not padded, so the last vector of a column tile
  * uses a lane mask (built once per column tile) for its loads and stores; row
- * tails use a smaller mr. mr and nv are literals after inlining, so the tile
- * lives in registers. Columns are the outer loop so a k x (PW_NV PW_VL) panel
- * of b stays in L1/L2 while the rows of a stream past it.
+ * tiles are ceil(m / PW_MR) of balanced heights. mr and nv are literals
+ * after inlining, so the tile lives in registers. Columns are the outer loop
+ * so a k x (PW_NV PW_VL) panel of b stays in L1/L2 while the rows of a
+ * stream past it.
  * Work split: none, one thread; the caching sampler calls it from each of
  * its threads on that thread's images. Each c element sums over p in order,
  * whatever the tile's row count. */
 #include "pcnn_kernels.h"
+#include "gemm_epi.h"
 
 static PW_INLINE void tile(float *c, const float *a, const float *b, int k, int lda, int ldb, int ldc,
-                 const int mr, const int nv, pw_vm last) {
+                 const int mr, const int nv, pw_vm last, const pcnn_gemm_epi_t *e) {
   pw_vf acc[PW_MR][PW_NV];
-#pragma GCC unroll 8
-  for (int r = 0; r < mr; r++)
-#pragma GCC unroll 8
-    for (int v = 0; v < nv; v++)
-      acc[r][v] = v == nv - 1 ? pw_loadm(last, c + (size_t)r * ldc + v * PW_VL)
-                              : pw_load(c + (size_t)r * ldc + v * PW_VL);
+  ge_load(acc, mr, nv, c, ldc, e ? e->bias : NULL, last);
   for (int p = 0; p < k; p++) {
     const float *bp = b + (size_t)p * ldb;
     pw_vf bv[PW_NV];
@@ -37,35 +37,26 @@ static PW_INLINE void tile(float *c, const float *a, const float *b, int k, int 
       for (int v = 0; v < nv; v++) acc[r][v] = pw_fma(av, bv[v], acc[r][v]);
     }
   }
-#pragma GCC unroll 8
-  for (int r = 0; r < mr; r++)
-#pragma GCC unroll 8
-    for (int v = 0; v < nv; v++) {
-      float *cp = c + (size_t)r * ldc + v * PW_VL;
-      if (v == nv - 1)
-        pw_storem(cp, last, acc[r][v]);
-      else
-        pw_store(cp, acc[r][v]);
-    }
+  ge_store(acc, mr, nv, c, ldc, e, last);
 }
 
 #if PW_NV > 2
 #define GA_NV_MORE(MR_)                                            \
-  case 3: tile(c, a, b, k, lda, ldb, ldc, MR_, 3, last); break;    \
-  case 4: tile(c, a, b, k, lda, ldb, ldc, MR_, 4, last); break;
+  case 3: tile(c, a, b, k, lda, ldb, ldc, MR_, 3, last, e); break;    \
+  case 4: tile(c, a, b, k, lda, ldb, ldc, MR_, 4, last, e); break;
 #else
 #define GA_NV_MORE(MR_)
 #endif
 #define GA_NV(MR_)                                                 \
   switch (nv) {                                                    \
-    case 1: tile(c, a, b, k, lda, ldb, ldc, MR_, 1, last); break;  \
-    case 2: tile(c, a, b, k, lda, ldb, ldc, MR_, 2, last); break;  \
+    case 1: tile(c, a, b, k, lda, ldb, ldc, MR_, 1, last, e); break;  \
+    case 2: tile(c, a, b, k, lda, ldb, ldc, MR_, 2, last, e); break;  \
     GA_NV_MORE(MR_)                                                \
     default: break;                                                \
   }
 
 static void tile_any(float *c, const float *a, const float *b, int k, int lda, int ldb, int ldc,
-                     int mr, int nv, pw_vm last) {
+                     int mr, int nv, pw_vm last, const pcnn_gemm_epi_t *e) {
   switch (mr) {
     case 1: GA_NV(1); break;
     case 2: GA_NV(2); break;
@@ -77,7 +68,7 @@ static void tile_any(float *c, const float *a, const float *b, int k, int lda, i
 }
 
 void PW_KERNEL(gemm_acc)(float *c, const float *a, const void *bv, int m, int n, int k, int lda,
-                         int ldb, int ldc) {
+                         int ldb, int ldc, const pcnn_gemm_epi_t *epi) {
   const float *b = bv; /* FP32: the packed form is the row-major floats */
   const int tw = PW_NV * PW_VL;
   for (int j = 0; j < n; j += tw) {
@@ -89,7 +80,9 @@ void PW_KERNEL(gemm_acc)(float *c, const float *a, const void *bv, int m, int n,
     const int nt = (m + PW_MR - 1) / PW_MR;
     for (int t = 0, i = 0; t < nt; t++) {
       const int mr = (m - i) / (nt - t) + ((m - i) % (nt - t) != 0);
-      tile_any(c + (size_t)i * ldc + j, a + (size_t)i * lda, b + j, k, lda, ldb, ldc, mr, nv, last);
+      const pcnn_gemm_epi_t e = ge_at(epi, i, j);
+      tile_any(c + (size_t)i * ldc + j, a + (size_t)i * lda, b + j, k, lda, ldb, ldc, mr, nv, last,
+               epi ? &e : NULL);
       i += mr;
     }
   }

@@ -152,15 +152,35 @@ typedef double pcnn_softmax256_loss_fn(float *dx, const float *x, const float *t
 typedef void pcnn_nadam_update_fn(float *param, float *m, float *v, const float *grad, size_t n,
                                   const pcnn_nadam_coef_t *k);
 
+/* gemm_acc's epilogue, applied to each c[i][j] (i < m, j < n) as its tile
+ * is stored, so the sampler's bias, residual add and PReLU cost no pass of
+ * their own. Every pointer may be NULL (that step is skipped); pointers are
+ * to column 0 of the call's block:
+ *   bias:  c[i][j] = bias[j] + sum_p ... (c is not read; without it c += sum)
+ *   res:   after the sum, c[i][j] += res[i*ldr + j]
+ *   out:   then out[i*ldo + j] = c[i][j] > 0 ? c[i][j] : alpha[j] c[i][j]
+ * In this order, so the operations per element are those of the model's
+ * forward epilogue (bias first, the products in order of p, + res, PReLU). */
+typedef struct {
+  const float *bias;
+  const float *res;
+  int ldr;
+  float *out;
+  int ldo;
+  const float *alpha;
+} pcnn_gemm_epi_t;
+
 /* small accumulating GEMM (the caching sampler's per-position layer step):
- * c[i][j] += sum_p a[i][p] b[p][j], i < m, j < n, p < k; a and c row-major
- * floats with leading dimensions lda, ldc; b (the layer's weights, constant
- * while the sampler runs) in the packed form of the row's precision
- * (pcnn_gemm_pack_b, below: row-major floats at FP32, bf16 pair words at
- * bf16), leading dimension ldb in its 4-byte elements; c must not overlap a
- * or b. Reads b in columns [0, n) only. */
+ * c[i][j] += sum_p a[i][p] b[p][j], i < m, j < n, p < k, then the epilogue
+ * epi (NULL: none); a and c row-major floats with leading dimensions lda,
+ * ldc; b (the layer's weights, constant while the sampler runs) in the
+ * packed form of the row's precision (pcnn_gemm_pack_b, below: row-major
+ * floats at FP32, bf16 pair words at bf16), leading dimension ldb in its
+ * 4-byte elements; c and out must not overlap a, b, res or each other.
+ * Reads b in columns [0, n) only; writes c and out in columns [0, n) of rows
+ * [0, m) only. */
 typedef void pcnn_gemm_acc_fn(float *c, const float *a, const void *b, int m, int n, int k,
-                              int lda, int ldb, int ldc);
+                              int lda, int ldb, int ldc, const pcnn_gemm_epi_t *epi);
 
 /* ---- instruction sets ---- */
 /* Kernel levels, slowest first. ref, avx2 and avx512 have FP32 kernels;

@@ -124,7 +124,7 @@ static void call_op(problem_t *P, void (*fn)(void)) {
     }
     case PCNN_OP_gemm_acc: /* the caching sampler's C += A B: (pixels x cin) (cin x cout), B packed */
       ((pcnn_gemm_acc_fn *)fn)(P->out[0], P->in, P->prec == PCNN_PREC_BF16 ? P->wbf : (const void *)P->w,
-                               (int)P->p, c->cout, c->cin, c->cin, c->cout, c->cout);
+                               (int)P->p, c->cout, c->cin, c->cin, c->cout, c->cout, NULL);
       break;
     case PCNN_OP_COUNT: break;
   }

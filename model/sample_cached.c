@@ -36,9 +36,12 @@
  * centre-tap channels the mask keeps for it, a prefix of cin
  * (pcnn_mask_co_begin); the masked-out taps are never read. So R, G, B cost
  * one position's forward in total.
- * PReLU and the residual add are applied exactly as model.c's forward does
- * (inline: a few dozen floats per call, inside the sampler's own parallel
- * region, where a kernel-table call and its omp region would cost more).
+ * The bias, the residual add and the PReLU are gemm_acc's epilogue
+ * (pcnn_gemm_epi_t), applied as it stores each register tile: the same
+ * operations per element as model.c's forward, with no pass of their own
+ * over the few dozen floats per image (a separate kernel-table call, with
+ * its omp region, would cost more than that work; the plain-C loops this
+ * replaced were 14% of the bf16 sampler's time).
  *
  * Threads: the batch is split into one contiguous chunk of images per thread
  * and each thread runs the whole sampling of its chunk with its own buffers,
@@ -58,8 +61,6 @@
 #include <string.h>
 
 #include "sample.h"
-
-#define PCNN_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* a layer of m->layers seen from one output position */
 typedef struct {
@@ -267,53 +268,6 @@ static inline void copy_floats(float *restrict d, const float *restrict s, int n
   }
 }
 
-/* c[i][c0..c1) = b[c0..c1) */
-static void set_bias(float *c, size_t ldc, const float *b, int nt, int c0, int c1) {
-  for (int i = 0; i < nt; i++) copy_floats(c + i * ldc + c0, b + c0, c1 - c0);
-}
-
-/* the epilogue after the GEMM, in one pass over the group's channels
- * [c0, c1) of the nt images: pre += res (res may be NULL), then out =
- * PReLU(pre) (out may be NULL). Inline, not the kernel table's add_fwd and
- * prelu_fwd: a few dozen floats per call from inside the sampler's parallel
- * region, where a kernel call (and its omp region) would cost more than the
- * work. The same operations per element as model.c's forward epilogue. */
-static PCNN_ALWAYS_INLINE void epilogue_body(float *pre, size_t ldp, const float *res, size_t ldr, float *out,
-                                             size_t ldo, const float *alpha, int nt, int c0, int c1,
-                                             const int has_res, const int has_out) {
-  /* omp simd: vectorised (baseline SSE) without a branch per element, whose
-   * mispredictions on random signs cost more than the GEMMs */
-  for (int i = 0; i < nt; i++) {
-    float *p = pre + i * ldp, *o = has_out ? out + i * ldo : NULL;
-    const float *ri = has_res ? res + i * ldr : NULL;
-#pragma omp simd
-    for (int ch = c0; ch < c1; ch++) {
-      float v = p[ch];
-      if (has_res) p[ch] = v = v + ri[ch];
-      if (has_out) {
-        /* select by bit mask: GCC will not if-convert the float ?: here */
-        const float av = alpha[ch] * v;
-        uint32_t vb, ab, r;
-        memcpy(&vb, &v, 4);
-        memcpy(&ab, &av, 4);
-        const uint32_t pos = 0u - (uint32_t)(v > 0);
-        r = (vb & pos) | (ab & ~pos);
-        memcpy(&o[ch], &r, 4);
-      }
-    }
-  }
-}
-
-static void epilogue(float *pre, size_t ldp, const float *res, size_t ldr, float *out, size_t ldo,
-                     const float *alpha, int nt, int c0, int c1) {
-  if (res && out)
-    epilogue_body(pre, ldp, res, ldr, out, ldo, alpha, nt, c0, c1, 1, 1);
-  else if (res)
-    epilogue_body(pre, ldp, res, ldr, out, ldo, alpha, nt, c0, c1, 1, 0);
-  else if (out)
-    epilogue_body(pre, ldp, res, ldr, out, ldo, alpha, nt, c0, c1, 0, 1);
-}
-
 /* gathers layer L's inputs at (y, x) for output group g into a (nt, lda):
  * the full taps (only when g == 0: they do not change between colours), then
  * the kept centre channels. Returns the GEMM depth K. */
@@ -360,11 +314,20 @@ static void layer_at(const net_t *N, tstate_t *T, const float *img, int i, int y
   const int nt = T->nt, c0 = pcnn_group_begin(g, L->cout, N->G), c1 = pcnn_group_begin(g + 1, L->cout, N->G);
   const src_t s = view(N, T, img, l->src);
   const src_t sp = view(N, T, img, l->pre);
-  float *pre = at(&sp, y, x);
+  const src_t sr = l->res >= 0 ? view(N, T, img, l->res) : (src_t){0};
+  const src_t so = l->out >= 0 ? view(N, T, img, l->out) : (src_t){0};
+  float *pre = at(&sp, y, x) + c0;
   const int n = c1 - c0, ldc = (int)sp.s_img, k = l->c.k, r = k / 2, cin = L->cin;
-  set_bias(pre, sp.s_img, L->b, nt, c0, c1);
+  /* the epilogue rides on the GEMM's stores (pcnn_gemm_epi_t): pre = bias +
+   * the products (the bias starts the first call), + res, out = PReLU(pre)
+   * (at the last call) */
+  const pcnn_gemm_epi_t first = {L->b + c0, NULL, 0, NULL, 0, NULL};
+  const pcnn_gemm_epi_t last = {NULL, l->res >= 0 ? at(&sr, y, x) + c0 : NULL, (int)sr.s_img,
+                                l->out >= 0 ? at(&so, y, x) + c0 : NULL, (int)so.s_img,
+                                L->alpha ? L->alpha + c0 : NULL};
+  const pcnn_gemm_epi_t both = {first.bias, last.res, last.ldr, last.out, last.ldo, last.alpha};
   if (k == 1) {
-    L->gemm(pre + c0, at(&s, y, x), wrows(L, 0, c0), nt, n, L->kc[g], (int)s.s_img, L->cout, ldc);
+    L->gemm(pre, at(&s, y, x), wrows(L, 0, c0), nt, n, L->kc[g], (int)s.s_img, L->cout, ldc, &both);
   } else if (by_rows(L, &s, y, x)) {
     /* inside the image the kept taps of kernel row ky are contiguous in the
      * source row y + ky - r (k taps; the centre row: r taps then the kept
@@ -373,16 +336,13 @@ static void layer_at(const net_t *N, tstate_t *T, const float *img, int i, int y
      * gathered GEMM (its sums over p run in order across calls), so the
      * same bits. */
     for (int ky = 0; ky <= r; ky++)
-      L->gemm(pre + c0, at(&s, y + ky - r, x - r), wrows(L, ky * k * cin, c0), nt, n,
-              ky < r ? k * cin : r * cin + L->kc[g], (int)s.s_img, L->cout, ldc);
+      L->gemm(pre, at(&s, y + ky - r, x - r), wrows(L, ky * k * cin, c0), nt, n,
+              ky < r ? k * cin : r * cin + L->kc[g], (int)s.s_img, L->cout, ldc,
+              ky == 0 ? &first : ky == r ? &last : NULL);
   } else {
     const int K = gather(T->gath[i], T->lda[i], L, &s, nt, y, x, g);
-    L->gemm(pre + c0, T->gath[i], wrows(L, 0, c0), nt, n, K, T->lda[i], L->cout, ldc);
+    L->gemm(pre, T->gath[i], wrows(L, 0, c0), nt, n, K, T->lda[i], L->cout, ldc, &both);
   }
-  const src_t sr = l->res >= 0 ? view(N, T, img, l->res) : (src_t){0};
-  const src_t so = l->out >= 0 ? view(N, T, img, l->out) : (src_t){0};
-  epilogue(pre, sp.s_img, l->res >= 0 ? at(&sr, y, x) : NULL, sr.s_img, l->out >= 0 ? at(&so, y, x) : NULL,
-           so.s_img, L->alpha, nt, c0, c1);
 }
 
 /* the whole network at (y, x) for colour group g of this thread's images:

@@ -230,11 +230,11 @@ TEST(Bf16, GemmReferenceIsTheFp32OneOnRoundedOperands) {
   std::vector<float> c16 = c0, cr = c0, c32 = c0, cs = absv(c0);
   std::vector<uint32_t> bw(pcnn_gemm_packed_len(PCNN_PREC_BF16, k, n));  // b as bf16 pair words
   pcnn_gemm_pack_b(PCNN_PREC_BF16, bw.data(), n, b.data(), k, n, n);
-  g16(c16.data(), a.data(), bw.data(), m, n, k, k, n, n);
-  g32(cr.data(), rounded(a).data(), rounded(b).data(), m, n, k, k, n, n);
+  g16(c16.data(), a.data(), bw.data(), m, n, k, k, n, n, nullptr);
+  g32(cr.data(), rounded(a).data(), rounded(b).data(), m, n, k, k, n, n, nullptr);
   EXPECT_TRUE(same_bits(c16, cr));
-  g32(c32.data(), a.data(), b.data(), m, n, k, k, n, n);
-  g32(cs.data(), absv(a).data(), absv(b).data(), m, n, k, k, n, n);
+  g32(c32.data(), a.data(), b.data(), m, n, k, k, n, n, nullptr);
+  g32(cs.data(), absv(a).data(), absv(b).data(), m, n, k, k, n, n, nullptr);
   EXPECT_TRUE(within_bound(c16, c32, cs, "gemm_acc"));
 }
 

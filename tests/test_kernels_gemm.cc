@@ -55,8 +55,8 @@ TEST(KernelsGemm, EverySimdRowMatchesReference) {
           // column n shows up in the padding check below instead of a crash
           auto c0 = pt::rand_vec((size_t)m * ldc + 64, s + 2);
           std::vector<float> want = c0, got = c0;
-          ref(want.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc);
-          fn(got.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc);
+          ref(want.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc, nullptr);
+          fn(got.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc, nullptr);
           char what[128];
           snprintf(what, sizeof what, "%s m%d n%d k%d", row->fn_name, m, n, k);
           // |sum of k products of values in [-1,1]| <= k: tolerance scales with k
@@ -93,8 +93,8 @@ TEST(KernelsGemm, BlocksOfThePackedMatrix) {
         pcnn_gemm_pack_b(row->prec, bp.data(), N, b.data(), K, N, N);
         const auto c0 = pt::rand_vec((size_t)m * ldc, 13);
         std::vector<float> want = c0, got = c0;
-        ref(want.data() + j0, a.data(), bp.data() + j0, m, n, kb, lda, N, ldc);
-        fn(got.data() + j0, a.data(), bp.data() + j0, m, n, kb, lda, N, ldc);
+        ref(want.data() + j0, a.data(), bp.data() + j0, m, n, kb, lda, N, ldc, nullptr);
+        fn(got.data() + j0, a.data(), bp.data() + j0, m, n, kb, lda, N, ldc, nullptr);
         char what[128];
         snprintf(what, sizeof what, "%s k'%d j0 %d", row->fn_name, kb, j0);
         for (float v : got) ASSERT_TRUE(std::isfinite(v)) << what << ": read the row after the block";
@@ -104,6 +104,61 @@ TEST(KernelsGemm, BlocksOfThePackedMatrix) {
       }
   }
   EXPECT_GT(checked, 0);
+}
+
+// the epilogue (pcnn_gemm_epi_t): bias instead of c's old values, the
+// residual, the PReLU into out, alone and together, at k = 0 (the epilogue
+// alone) and past the bf16 kernel's 512-long chunk (bias in the first chunk,
+// the rest in the last); out's padding columns never written
+TEST(KernelsGemm, EpilogueMatchesReference) {
+  const auto rows = gemm_rows();
+  int checked = 0;
+  for (const pcnn_kernel_row_t *row : rows) {
+    if (!pcnn_isa_supported(row->isa)) continue;
+    auto fn = (pcnn_gemm_acc_fn *)row->fn;
+    pcnn_gemm_acc_fn *ref = row->prec == PCNN_PREC_BF16 ? pcnn_gemm_acc__ref_bf16 : pcnn_gemm_acc__ref;
+    for (int m : {1, 7, 16})
+      for (int n : {1, 17, 64, 65})
+        for (int k : {0, 5, 600})
+          for (int what = 1; what < 8; what++) {  // bits: bias, res, out
+            const int lda = k + 1, ldb = n + 3, ldc = n + 2, ldr = n + 4, ldo = n + 5;
+            const uint64_t sd = (uint64_t)(m * 7919 + n * 31 + k * 3 + what);
+            auto a = pt::rand_vec((size_t)m * lda, sd), b = pt::rand_vec((size_t)(k ? k : 1) * ldb, sd + 1);
+            std::vector<float> bp(pcnn_gemm_packed_len(row->prec, k ? k : 1, ldb));
+            pcnn_gemm_pack_b(row->prec, bp.data(), ldb, b.data(), k, n, ldb);
+            auto bias = pt::rand_vec(n, sd + 2), res = pt::rand_vec((size_t)m * ldr, sd + 3);
+            auto alpha = pt::rand_vec(n, sd + 4);
+            const auto c0 = pt::rand_vec((size_t)m * ldc, sd + 5), o0 = pt::rand_vec((size_t)m * ldo, sd + 6);
+            pcnn_gemm_epi_t e = {what & 1 ? bias.data() : nullptr, what & 2 ? res.data() : nullptr, ldr,
+                                 nullptr, ldo, alpha.data()};
+            std::vector<float> cw = c0, cg = c0, ow = o0, og = o0;
+            e.out = what & 4 ? ow.data() : nullptr;
+            ref(cw.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc, &e);
+            e.out = what & 4 ? og.data() : nullptr;
+            fn(cg.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc, &e);
+            char msg[128];
+            snprintf(msg, sizeof msg, "%s m%d n%d k%d epilogue %d", row->fn_name, m, n, k, what);
+            const double tol = PCNN_TOL_ELEMENTWISE * (k + 3);
+            ASSERT_TRUE(pt::AllClose(cg.data(), cw.data(), cg.size(), tol, PCNN_TOL_ELEMENTWISE, msg));
+            ASSERT_TRUE(pt::AllClose(og.data(), ow.data(), og.size(), tol, PCNN_TOL_ELEMENTWISE, msg));
+            for (int i = 0; i < m; i++)
+              for (int j = n; j < ldo; j++) ASSERT_EQ(og[(size_t)i * ldo + j], o0[(size_t)i * ldo + j]) << msg;
+            checked++;
+          }
+  }
+  EXPECT_GT(checked, 0);
+}
+
+// the reference's epilogue by hand: c = bias + a b, + res, PReLU into out
+TEST(KernelsGemm, ReferenceEpilogueByHand) {
+  const float a[] = {1, 2}, b[] = {1, -1, 1, -2}, bias[] = {0.5f, 0.5f}, res[] = {1, -1}, alpha[] = {0.25f, 0.5f};
+  float c[] = {100, 100}, out[] = {0, 0};
+  const pcnn_gemm_epi_t e = {bias, res, 2, out, 2, alpha};
+  pcnn_gemm_acc__ref(c, a, b, 1, 2, 2, 2, 2, 2, &e);  // a (1x2) b (2x2): [3, -5]
+  EXPECT_EQ(c[0], 4.5f);    // 0.5 + 3 + 1 (c's 100 not read)
+  EXPECT_EQ(c[1], -5.5f);   // 0.5 - 5 - 1
+  EXPECT_EQ(out[0], 4.5f);
+  EXPECT_EQ(out[1], -2.75f);  // 0.5 x -5.5
 }
 
 // the bf16 packed form by hand: pairs of rows in one word, the even row in
@@ -124,7 +179,7 @@ TEST(KernelsGemm, Bf16PackByHand) {
 TEST(KernelsGemm, ReferenceByHand) {
   const float a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, 8};
   float c[] = {1, 1, 1, 1};
-  pcnn_gemm_acc__ref(c, a, b, 2, 2, 2, 2, 2, 2);
+  pcnn_gemm_acc__ref(c, a, b, 2, 2, 2, 2, 2, 2, nullptr);
   EXPECT_EQ(c[0], 20.f);
   EXPECT_EQ(c[1], 23.f);
   EXPECT_EQ(c[2], 44.f);
