@@ -37,6 +37,9 @@ mkdir -p "$res"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 slug=$(printf '%s' "$cpu" | tr 'A-Z' 'a-z' | sed 's/[^a-z0-9]\{1,\}/-/g; s/^-//; s/-$//')
 out="$res/${slug}-$(date +%F).json"
+# a second run on the same day keeps the first: <cpu>-<date>-2.json, -3, ...
+k=2
+while [ -e "$out" ]; do out="$res/${slug}-$(date +%F)-$k.json"; k=$((k + 1)); done
 have_torch=0
 if "$PY" -c 'import torch' 2>/dev/null; then have_torch=1; fi
 
