@@ -571,10 +571,10 @@ void pcnn_model_zero_grad(pcnn_model_t *m) { memset(m->grads, 0, m->nparams * si
  * fresh 6-13 MB buffer per layer for the batch. Threads take whole groups,
  * a run of consecutive groups each, when there are at least as many groups
  * as threads, and add the tree's nodes that fall within their run as soon as
- * a group completes one (tree_up); the nodes across runs are added after
- * (tree_sum), in the same pass as the add to grads. Otherwise the groups
- * run one after the other and the kernels split each image over the
- * threads. */
+ * a group completes one (tree_up), the next group reusing the partial that
+ * freed; the nodes across runs are added after (tree_sum), in the same pass
+ * as the add to grads. Otherwise the groups run one after the other and the
+ * kernels split each image over the threads. */
 enum { BWD_MAX_GROUPS = 16 };
 static int bwd_groups(int n) { return n < BWD_MAX_GROUPS ? n : BWD_MAX_GROUPS; }
 
@@ -821,12 +821,17 @@ static void vadd(const pcnn_model_t *m, float *D, const float *S, size_t n) { m-
 
 /* vector k (of ng, in a chunk that starts at lo) is ready and so are the
  * chunk's vectors before it: adds every node that k completes within the
- * chunk, lowest level first */
-static void tree_up(const pcnn_model_t *m, float *p, int k, int lo, int ng, size_t np) {
+ * chunk, lowest level first. Vector g is p[at[g]]; each vector added into
+ * another frees its buffer, pushed on spare (*nfree entries) */
+static void tree_up(const pcnn_model_t *m, float *p, const int *at, int k, int lo, int ng, size_t np,
+                    int *spare, int *nfree) {
   for (int s = 1; s < ng; s *= 2) {
     const int g = k - k % (2 * s), last = (g + 2 * s < ng ? g + 2 * s : ng) - 1;
     if (last != k || g < lo) break;
-    if (g + s < ng) vadd(m, p + (size_t)g * np, p + (size_t)(g + s) * np, np);
+    if (g + s < ng) {
+      vadd(m, p + (size_t)at[g] * np, p + (size_t)at[g + s] * np, np);
+      spare[(*nfree)++] = at[g + s];
+    }
   }
 }
 
@@ -834,8 +839,10 @@ static void tree_up(const pcnn_model_t *m, float *p, int k, int lo, int ng, size
  * if acc, acc += p[0] (set: acc = 0 + p[0], the same bits as zeroing acc
  * and adding; 0 + x is not x for x = -0), in one pass of blocks of 4096
  * floats over the threads, each block's tree and add while it is in cache */
-static void tree_sum(const pcnn_model_t *m, float *p, int ng, size_t np, int nth, float *acc, int set) {
+static void tree_sum(const pcnn_model_t *m, float *p, const int *at, int ng, size_t np, int nth, float *acc,
+                     int set) {
   static const float zero[4096];
+#define AT(g) (p + (size_t)(at ? at[g] : (g)) * np)
   const long nb = (long)((np + 4095) / 4096);
   int todo = acc != NULL;
   for (int st = 1; st < ng; st *= 2)
@@ -846,9 +853,10 @@ static void tree_sum(const pcnn_model_t *m, float *p, int ng, size_t np, int nth
     const size_t j0 = (size_t)b * 4096, j1 = np - j0 < 4096 ? np : j0 + 4096;
     for (int st = 1; st < ng; st *= 2)
       for (int gi = 0; gi + st < ng; gi += 2 * st)
-        if (!node_local(gi, st, ng, nth)) vadd(m, p + (size_t)gi * np + j0, p + (size_t)(gi + st) * np + j0, j1 - j0);
-    if (acc) m->ops.add_fwd(acc + j0, set ? zero : acc + j0, p + j0, j1 - j0);
+        if (!node_local(gi, st, ng, nth)) vadd(m, AT(gi) + j0, AT(gi + st) + j0, j1 - j0);
+    if (acc) m->ops.add_fwd(acc + j0, set ? zero : acc + j0, AT(0) + j0, j1 - j0);
   }
+#undef AT
 }
 
 int pcnn_model_groups(int n) { return bwd_groups(n); }
@@ -869,31 +877,39 @@ static const float *backward_groups(pcnn_model_t *m, const float *in, int n, int
   const int up = outer || omp_get_max_threads() == 1;
   const size_t np = m->nparams, wlen = 2 * (size_t)m->nslots + 1;
   int team = 1; /* the threads the region got (at most nth): its chunks */
+  /* at[k]: the partial buffer of group k, from then on of the tree node
+   * that starts at k. A thread takes the buffer its tree_up freed last (it
+   * was just read: in L2 or L3) before a fresh one of its chunk, so a thread
+   * needs log2 of its groups + 1 buffers, not one per group (23 MB of
+   * partials for the seed streamed through memory) */
+  int at[BWD_MAX_GROUPS];
 #pragma omp parallel num_threads(nth) if (outer)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     const int lo = chunk_lo(cnt, t, nt), hi = chunk_lo(cnt, t + 1, nt);
+    int spare[BWD_MAX_GROUPS], nfree = 0, fresh = lo;
     if (t == 0) team = nt;
     if (outer) omp_set_num_threads(1); /* the kernels' own regions: one thread */
     for (int k = lo; k < hi; k++) {
       const int gi = g0 + k;
-      float *G = m->gpart + (size_t)k * np;
+      at[k] = up && nfree ? spare[--nfree] : fresh++;
+      float *G = m->gpart + (size_t)at[k] * np;
       for (int img = (int)((long)n * gi / ng); img < (int)((long)n * (gi + 1) / ng); img++)
         backward_walk(m, in, img - base, 1, G, img == (int)((long)n * gi / ng),
                       m->bw_buf + (size_t)(m->ngrad + 1) * t, m->bw_walk + wlen * t, NULL, NULL);
-      if (up) tree_up(m, m->gpart, k, lo, cnt, np);
+      if (up) tree_up(m, m->gpart, at, k, lo, cnt, np, spare, &nfree);
     }
   }
-  tree_sum(m, m->gpart, cnt, np, up ? team : 0, acc, set);
-  return m->gpart;
+  tree_sum(m, m->gpart, at, cnt, np, up ? team : 0, acc, set);
+  return m->gpart + (size_t)at[0] * np;
 }
 
 const float *pcnn_model_backward_part(pcnn_model_t *m, const float *in, int n, int g0, int g1) {
   return backward_groups(m, in, n, g0, g1, NULL, 0);
 }
 
-void pcnn_model_add_sums(pcnn_model_t *m, float *sums, int r) { tree_sum(m, sums, r, m->nparams, 0, m->grads, 0); }
-void pcnn_model_set_sums(pcnn_model_t *m, float *sums, int r) { tree_sum(m, sums, r, m->nparams, 0, m->grads, 1); }
+void pcnn_model_add_sums(pcnn_model_t *m, float *sums, int r) { tree_sum(m, sums, NULL, r, m->nparams, 0, m->grads, 0); }
+void pcnn_model_set_sums(pcnn_model_t *m, float *sums, int r) { tree_sum(m, sums, NULL, r, m->nparams, 0, m->grads, 1); }
 
 void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
   backward_groups(m, in, n, 0, bwd_groups(n), m->grads, 0);
