@@ -645,9 +645,9 @@ static void gzero(float *G, size_t off, size_t len, int zero) {
  * their parameter gradients, from m->dlogits and the pre slots forward kept
  * (PReLU outputs are recomputed from them); zero (the first image of a
  * group): G = their gradients instead, each layer's weight, bias and slope
- * gradient zeroed right before the first kernel that accumulates into it
- * (it is then in the core's caches when the kernel reads it, where zeroing
- * the whole partial up front streamed 1.45 MB for the seed to memory and back);
+ * gradient zeroed right before the first kernel that accumulates into it,
+ * so it is in the core's caches when the kernel reads it (the whole partial,
+ * 1.45 MB for the seed, does not fit a Zen 4 core's 1 MB L2);
  * buf and walk: the thread's gradient buffers (m->ngrad for n images, then
  * the recompute buffer) and bookkeeping (2 nslots + 1 ints). Dry run: in ==
  * NULL, sizes the pool. */
@@ -880,8 +880,8 @@ static const float *backward_groups(pcnn_model_t *m, const float *in, int n, int
   /* at[k]: the partial buffer of group k, from then on of the tree node
    * that starts at k. A thread takes the buffer its tree_up freed last (it
    * was just read: in L2 or L3) before a fresh one of its chunk, so a thread
-   * needs log2 of its groups + 1 buffers, not one per group (23 MB of
-   * partials for the seed streamed through memory) */
+   * needs log2 of its groups + 1 buffers, not one per group (the seed's 16
+   * partials are 23 MB) */
   int at[BWD_MAX_GROUPS];
 #pragma omp parallel num_threads(nth) if (outer)
   {
