@@ -57,9 +57,8 @@ int pcnn_dist_train_step(double *nll, int *stop, pcnn_model_t *m, const float *i
   const size_t np = m->nparams;
   pcnn_model_forward_train(m, in, cnt);
   const double local = pcnn_model_loss(m, in, cnt, 1.0f / (float)n);
-  pcnn_model_zero_grad(m);
   const float *part = pcnn_model_backward_part(m, in, n, g0, g1);
-  /* the ranks' sums, combined by the tree of pcnn_model_add_sums */
+  /* the ranks' sums, combined by the tree of pcnn_model_add_sums: grads = their sum */
   const int R = d->size, butterfly = pow2(R);
   float *buf = malloc(sizeof(float) * np * (butterfly ? 2 : (size_t)R));
   if (!buf) return pcnn_errf(err, "out of memory for the gradient exchange (%zu floats)", np * 2);
@@ -70,10 +69,10 @@ int pcnn_dist_train_step(double *nll, int *stop, pcnn_model_t *m, const float *i
       if (d->sendrecv(d, peer, sum, np * sizeof(float), d->rank ^ k)) goto fail;
       for (size_t j = 0; j < np; j++) sum[j] += peer[j]; /* lower + upper block: the same bits on both */
     }
-    pcnn_model_add_sums(m, sum, 1);
+    pcnn_model_set_sums(m, sum, 1);
   } else {
     if (d->allgather(d, buf, part, np * sizeof(float))) goto fail;
-    pcnn_model_add_sums(m, buf, R);
+    pcnn_model_set_sums(m, buf, R);
   }
   free(buf);
   /* the batch's NLL and whether any rank stops, in one message */

@@ -224,8 +224,8 @@ oom:
   return pcnn_errf(err, "out of memory allocating the model (F=%d, D=%d)", cfg->filters, cfg->depth);
 }
 
-static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float *G, float **buf,
-                          int *walk, int *npool, int *pool_ch);
+static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float *G, int zero,
+                          float **buf, int *walk, int *npool, int *pool_ch);
 static int bwd_threads(pcnn_model_t *m, int nth);
 static int bwd_groups(int n);
 
@@ -246,7 +246,7 @@ int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err) {
       free(gch), free(walk);
       return pcnn_errf(err, "out of memory");
     }
-    backward_walk(m, NULL, 0, 1, NULL, NULL, walk, &ngrad, gch);
+    backward_walk(m, NULL, 0, 1, NULL, 0, NULL, walk, &ngrad, gch);
     free(walk);
     m->writer = malloc(sizeof(int) * (size_t)m->nslots);
     if (!m->writer) {
@@ -274,7 +274,9 @@ int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err) {
                      batch_cap, m->cfg.height, m->cfg.width, (double)pages * psize / 1e9);
   m->mem = malloc(total * sizeof(float));
   m->act = calloc((size_t)m->nslots, sizeof(float *));
-  m->gpart = malloc(parts * sizeof(float));
+  /* zeroed once: each walk zeroes the gradients the layers accumulate
+   * into (backward_walk), so a parameter no layer owned would stay 0 */
+  m->gpart = calloc(parts, sizeof(float));
   if (!m->mem || !m->act || !m->gpart || bwd_threads(m, 1)) {
     free(m->mem), free(m->act), free(m->gpart);
     m->mem = NULL, m->act = NULL, m->gpart = NULL;
@@ -555,18 +557,24 @@ void pcnn_model_zero_grad(pcnn_model_t *m) { memset(m->grads, 0, m->nparams * si
 
 /* Backward runs image by image: the weight, bias and slope gradients of a
  * batch of n images are summed in bwd_groups(n) fixed groups of consecutive
- * images, each group into its own partial (image by image, in order), and
- * the partials are summed pairwise in a fixed tree (tree_sum) and added to
- * grads. Data-parallel training splits the groups over ranks in aligned
- * blocks (pcnn_model_backward_part) and combines the blocks' sums by the same
- * tree (pcnn_model_add_sums, model/dist.c). Which thread runs a group
- * changes nothing, and every kernel's own sums do not depend on the thread
- * count, so a training step gives the same bits at any thread count. One
- * image's data gradients stay in the thread's caches (the seed's widest is
- * 400 KB) while the layers of that image run, instead of a fresh 6-13 MB
- * buffer per layer for the batch. Threads take whole groups when there are
- * at least as many groups as threads; otherwise the groups run one after
- * the other and the kernels split each image over the threads. */
+ * images, each group into its own partial (image by image, in order; the
+ * first image's kernels find each gradient zeroed just before they
+ * accumulate into it), and the partials are summed pairwise in a fixed tree
+ * and added to grads (the training step sets grads to the sum instead:
+ * no separate zeroing pass). Data-parallel training splits the groups over
+ * ranks in aligned blocks (pcnn_model_backward_part) and combines the
+ * blocks' sums by the same tree (pcnn_model_set_sums, model/dist.c). Which
+ * thread runs a group changes nothing, and every kernel's own sums do not
+ * depend on the thread count, so a training step gives the same bits at any
+ * thread count. One image's data gradients stay in the thread's caches (the
+ * seed's widest is 400 KB) while the layers of that image run, instead of a
+ * fresh 6-13 MB buffer per layer for the batch. Threads take whole groups,
+ * a run of consecutive groups each, when there are at least as many groups
+ * as threads, and add the tree's nodes that fall within their run as soon as
+ * a group completes one (tree_up), the next group reusing the partial that
+ * freed; the nodes across runs are added after (tree_sum), in the same pass
+ * as the add to grads. Otherwise the groups run one after the other and the
+ * kernels split each image over the threads. */
 enum { BWD_MAX_GROUPS = 16 };
 static int bwd_groups(int n) { return n < BWD_MAX_GROUPS ? n : BWD_MAX_GROUPS; }
 
@@ -628,13 +636,23 @@ static int prelu_moved(const pcnn_model_t *m, int p) {
   return m->layers[p + 1].src == l->out;
 }
 
+/* G[off, off + len) = 0 if zero */
+static void gzero(float *G, size_t off, size_t len, int zero) {
+  if (zero) memset(G + off, 0, len * sizeof(float));
+}
+
 /* The backward of images [i0, i0 + n) (n = 1 but for the dry run): G +=
  * their parameter gradients, from m->dlogits and the pre slots forward kept
- * (PReLU outputs are recomputed from them); buf and walk: the thread's
- * gradient buffers (m->ngrad for n images, then the recompute buffer) and
- * bookkeeping (2 nslots + 1 ints). Dry run: in == NULL, sizes the pool. */
-static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float *G, float **buf,
-                          int *walk, int *npool, int *pool_ch) {
+ * (PReLU outputs are recomputed from them); zero (the first image of a
+ * group): G = their gradients instead, each layer's weight, bias and slope
+ * gradient zeroed right before the first kernel that accumulates into it,
+ * so it is in the core's caches when the kernel reads it (the whole partial,
+ * 1.45 MB for the seed, does not fit a Zen 4 core's 1 MB L2);
+ * buf and walk: the thread's gradient buffers (m->ngrad for n images, then
+ * the recompute buffer) and bookkeeping (2 nslots + 1 ints). Dry run: in ==
+ * NULL, sizes the pool. */
+static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float *G, int zero,
+                          float **buf, int *walk, int *npool, int *pool_ch) {
   const float *W = m->params;
   const size_t hw = (size_t)m->cfg.height * m->cfg.width, o = (size_t)i0 * hw;
   gpool_t g = {m, (size_t)n * hw, in == NULL, npool, pool_ch, buf, NULL, NULL};
@@ -651,6 +669,11 @@ static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float
     const pcnn_layer_t *l = &m->layers[i];
     pcnn_conv_t c = l->c;
     c.n = n;
+    /* this layer's gradients; a slope whose PReLU backward was moved into
+     * the step of the layer after was zeroed there (EARLY_PRELU) */
+    gzero(G, l->w, (size_t)c.k * c.k * c.cin * c.cout, zero);
+    gzero(G, l->b, (size_t)c.cout, zero);
+    if (l->alpha != PCNN_NO_PARAM && !prelu_moved(m, i)) gzero(G, l->alpha, (size_t)c.cout, zero);
     const float *src = g.dry ? NULL : l->src == PCNN_SLOT_IMAGE ? in + o * m->cfg.channels : ACT(l->src);
     /* the layer whose PReLU output is src, when its PReLU backward runs in
      * this step (prelu_moved); -1 otherwise */
@@ -664,6 +687,7 @@ static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float
     if (pe >= 0) {                                                                                \
       const pcnn_layer_t *p_ = &m->layers[pe];                                                    \
       float *dp_ = gtake(&g, p_->pre);                                                            \
+      gzero(G, p_->alpha, (size_t)p_->c.cout, zero);                                              \
       if (!g.dry)                                                                                 \
         TIMED(PROF_AT(pe, BWD_DATA), KT(p_, BWD_DATA)->prelu_bwd(dp_, G + p_->alpha, (din),       \
                                                                  ACT(p_->pre), W + p_->alpha, g.P, \
@@ -768,61 +792,127 @@ static int bwd_threads(pcnn_model_t *m, int nth) {
 }
 
 /* p[0] = the sum of the ng vectors p[g] (np floats each) pairwise in a fixed
- * tree: level s adds p[g + s] into p[g] for g a multiple of 2s. The sum of an
- * aligned block of 2^k vectors is a subtree, so a sum split into such blocks
- * and combined by the same rule has the same bits. */
-static void tree_sum(float *p, int ng, size_t np) {
+ * tree: level s adds p[g + s] into p[g] for g a multiple of 2s, which makes
+ * p[g] the node (g, 2s), the sum of vectors [g, min(g + 2s, ng)). The sum of
+ * an aligned block of 2^k vectors is a subtree, so a sum split into such
+ * blocks and combined by the same rule has the same bits. Each element's
+ * adds are the same in any order of the nodes that keeps a node after its
+ * children, so a node may be added as soon as its vectors are ready
+ * (tree_up) and the rest later (tree_sum). */
+
+/* the first of cnt groups that thread t of nth takes (backward_part) */
+static int chunk_lo(int cnt, int t, int nth) { return (int)((long)cnt * t / nth); }
+static int chunk_of(int k, int cnt, int nth) {
+  int t = 0;
+  while (t + 1 < nth && chunk_lo(cnt, t + 1, nth) <= k) t++;
+  return t;
+}
+
+/* whether node (g, 2s) of a tree over ng vectors lies in one chunk of nth
+ * (tree_up added it then); nth = 0: no node was added */
+static int node_local(int g, int s, int ng, int nth) {
+  const int last = (g + 2 * s < ng ? g + 2 * s : ng) - 1;
+  return nth > 0 && chunk_of(g, ng, nth) == chunk_of(last, ng, nth);
+}
+
+/* D += S (n floats) by the table's add kernel: one IEEE add per element at
+ * every level (a scalar loop here ran 1 float a cycle) */
+static void vadd(const pcnn_model_t *m, float *D, const float *S, size_t n) { m->ops.add_fwd(D, D, S, n); }
+
+/* vector k (of ng, in a chunk that starts at lo) is ready and so are the
+ * chunk's vectors before it: adds every node that k completes within the
+ * chunk, lowest level first. Vector g is p[at[g]]; each vector added into
+ * another frees its buffer, pushed on spare (*nfree entries) */
+static void tree_up(const pcnn_model_t *m, float *p, const int *at, int k, int lo, int ng, size_t np,
+                    int *spare, int *nfree) {
+  for (int s = 1; s < ng; s *= 2) {
+    const int g = k - k % (2 * s), last = (g + 2 * s < ng ? g + 2 * s : ng) - 1;
+    if (last != k || g < lo) break;
+    if (g + s < ng) {
+      vadd(m, p + (size_t)at[g] * np, p + (size_t)at[g + s] * np, np);
+      spare[(*nfree)++] = at[g + s];
+    }
+  }
+}
+
+/* the nodes tree_up did not add (nth: the chunks it ran in, or 0), then,
+ * if acc, acc += p[0] (set: acc = 0 + p[0], the same bits as zeroing acc
+ * and adding; 0 + x is not x for x = -0), in one pass of blocks of 4096
+ * floats over the threads, each block's tree and add while it is in cache */
+static void tree_sum(const pcnn_model_t *m, float *p, const int *at, int ng, size_t np, int nth, float *acc,
+                     int set) {
+  static const float zero[4096];
+#define AT(g) (p + (size_t)(at ? at[g] : (g)) * np)
   const long nb = (long)((np + 4095) / 4096);
-#pragma omp parallel for schedule(static) if (ng > 1)
+  int todo = acc != NULL;
+  for (int st = 1; st < ng; st *= 2)
+    for (int gi = 0; gi + st < ng; gi += 2 * st) todo |= !node_local(gi, st, ng, nth);
+  if (!todo) return;
+#pragma omp parallel for schedule(static)
   for (long b = 0; b < nb; b++) {
     const size_t j0 = (size_t)b * 4096, j1 = np - j0 < 4096 ? np : j0 + 4096;
     for (int st = 1; st < ng; st *= 2)
-      for (int gi = 0; gi + st < ng; gi += 2 * st) {
-        float *D = p + (size_t)gi * np;
-        const float *S = p + (size_t)(gi + st) * np;
-        for (size_t j = j0; j < j1; j++) D[j] += S[j];
-      }
+      for (int gi = 0; gi + st < ng; gi += 2 * st)
+        if (!node_local(gi, st, ng, nth)) vadd(m, AT(gi) + j0, AT(gi + st) + j0, j1 - j0);
+    if (acc) m->ops.add_fwd(acc + j0, set ? zero : acc + j0, AT(0) + j0, j1 - j0);
   }
+#undef AT
 }
 
 int pcnn_model_groups(int n) { return bwd_groups(n); }
 
-const float *pcnn_model_backward_part(pcnn_model_t *m, const float *in, int n, int g0, int g1) {
+/* pcnn_model_backward_part, then acc += the sum (set: acc = the sum) if acc */
+static const float *backward_groups(pcnn_model_t *m, const float *in, int n, int g0, int g1, float *acc,
+                                    int set) {
   const int ng = bwd_groups(n), base = (int)((long)n * g0 / ng), cnt = g1 - g0;
   /* threads take whole groups when there are enough groups for all of them */
   int nth = omp_get_max_threads();
   if (nth > cnt) nth = 1;
   if (bwd_threads(m, nth)) nth = m->bw_threads; /* reserve made one */
   const int outer = nth > 1;
+  /* where each group runs on one thread (not when the kernels split each
+   * image over the threads), that thread adds the tree's nodes within its
+   * chunk of groups as they complete, while the last partial is still in
+   * the caches; tree_sum adds the rest */
+  const int up = outer || omp_get_max_threads() == 1;
   const size_t np = m->nparams, wlen = 2 * (size_t)m->nslots + 1;
+  int team = 1; /* the threads the region got (at most nth): its chunks */
+  /* at[k]: the partial buffer of group k, from then on of the tree node
+   * that starts at k. A thread takes the buffer its tree_up freed last (it
+   * was just read: in L2 or L3) before a fresh one of its chunk, so a thread
+   * needs log2 of its groups + 1 buffers, not one per group (the seed's 16
+   * partials are 23 MB) */
+  int at[BWD_MAX_GROUPS];
 #pragma omp parallel num_threads(nth) if (outer)
   {
-    const int t = omp_get_thread_num();
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int lo = chunk_lo(cnt, t, nt), hi = chunk_lo(cnt, t + 1, nt);
+    int spare[BWD_MAX_GROUPS], nfree = 0, fresh = lo;
+    if (t == 0) team = nt;
     if (outer) omp_set_num_threads(1); /* the kernels' own regions: one thread */
-#pragma omp for schedule(static)
-    for (int k = 0; k < cnt; k++) {
+    for (int k = lo; k < hi; k++) {
       const int gi = g0 + k;
-      float *G = m->gpart + (size_t)k * np;
-      memset(G, 0, np * sizeof(float));
+      at[k] = up && nfree ? spare[--nfree] : fresh++;
+      float *G = m->gpart + (size_t)at[k] * np;
       for (int img = (int)((long)n * gi / ng); img < (int)((long)n * (gi + 1) / ng); img++)
-        backward_walk(m, in, img - base, 1, G, m->bw_buf + (size_t)(m->ngrad + 1) * t,
-                      m->bw_walk + wlen * t, NULL, NULL);
+        backward_walk(m, in, img - base, 1, G, img == (int)((long)n * gi / ng),
+                      m->bw_buf + (size_t)(m->ngrad + 1) * t, m->bw_walk + wlen * t, NULL, NULL);
+      if (up) tree_up(m, m->gpart, at, k, lo, cnt, np, spare, &nfree);
     }
   }
-  tree_sum(m->gpart, cnt, np);
-  return m->gpart;
+  tree_sum(m, m->gpart, at, cnt, np, up ? team : 0, acc, set);
+  return m->gpart + (size_t)at[0] * np;
 }
 
-void pcnn_model_add_sums(pcnn_model_t *m, float *sums, int r) {
-  tree_sum(sums, r, m->nparams);
-  const size_t np = m->nparams;
-#pragma omp parallel for schedule(static)
-  for (size_t j = 0; j < np; j++) m->grads[j] += sums[j];
+const float *pcnn_model_backward_part(pcnn_model_t *m, const float *in, int n, int g0, int g1) {
+  return backward_groups(m, in, n, g0, g1, NULL, 0);
 }
+
+void pcnn_model_add_sums(pcnn_model_t *m, float *sums, int r) { tree_sum(m, sums, NULL, r, m->nparams, 0, m->grads, 0); }
+void pcnn_model_set_sums(pcnn_model_t *m, float *sums, int r) { tree_sum(m, sums, NULL, r, m->nparams, 0, m->grads, 1); }
 
 void pcnn_model_backward(pcnn_model_t *m, const float *in, int n) {
-  pcnn_model_backward_part(m, in, n, 0, bwd_groups(n));
-  pcnn_model_add_sums(m, m->gpart, 1);
+  backward_groups(m, in, n, 0, bwd_groups(n), m->grads, 0);
 }
 
 void pcnn_model_step(pcnn_model_t *m) {
@@ -833,8 +923,7 @@ void pcnn_model_step(pcnn_model_t *m) {
 double pcnn_model_train_step(pcnn_model_t *m, const float *in, int n) {
   pcnn_model_forward_train(m, in, n);
   const double nll = pcnn_model_loss(m, in, n, 1.0f / (float)n);
-  pcnn_model_zero_grad(m);
-  pcnn_model_backward(m, in, n);
+  backward_groups(m, in, n, 0, bwd_groups(n), m->grads, 1); /* grads = the batch's gradient */
   pcnn_model_step(m);
   return nll;
 }

@@ -157,7 +157,8 @@ typedef struct {
   /* where a step's time goes, or NULL: see pcnn_model_profile */
   double *prof;
   /* backward (model.c): per image, in fixed groups of images, each summing
-   * into its own partial gradient (gpart: groups x nparams floats). ngrad
+   * into its own partial gradient (gpart: groups x nparams floats, zeroed
+   * part by part as the walk of a group's first image reaches it). ngrad
    * gradient buffers of one image (gbuf_ch channels each), reused by
    * liveness, per thread: bw_threads sets in bw_mem (pointers bw_buf, ngrad +
    * 1 per thread) with the walk's bookkeeping bw_walk (2 nslots + 1 ints per
@@ -264,6 +265,9 @@ const float *pcnn_model_backward_part(pcnn_model_t *m, const float *in, int n, i
  * group order; overwritten): the parts of consecutive aligned blocks of
  * groups, which then add up to the same bits as one backward of the batch. */
 void pcnn_model_add_sums(pcnn_model_t *m, float *sums, int r);
+/* the same with grads = the sum (the same bits as pcnn_model_zero_grad and
+ * pcnn_model_add_sums, in one pass) */
+void pcnn_model_set_sums(pcnn_model_t *m, float *sums, int r);
 void pcnn_model_zero_grad(pcnn_model_t *m);
 /* one Nadam step over all parameters (masked taps start at 0 and get zero
  * gradient, so their m stays 0 and they stay 0) */
