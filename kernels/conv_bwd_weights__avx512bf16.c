@@ -20,8 +20,10 @@
  * their combine (nk > 1). Scratch of the calling thread, grown once; none:
  * the bf16 reference. */
 #include "conv_bf16.h"
+#include "pw_conv1x1.h"
 
 void pcnn_conv_bwd_weights__avx512bf16(float *dw, float *db, const float *dout, const float *in,
                                        const pcnn_conv_t *c) {
+  if (c->k == 1 && pcnn_conv1x1_bwd_weights__avx512bf16(dw, db, dout, in, c)) return;
   if (!cb_conv_bwd_weights(dw, db, dout, in, c)) pcnn_conv_bwd_weights__ref_bf16(dw, db, dout, in, c);
 }
