@@ -51,14 +51,14 @@
 #define BWW_CG 256      /* output columns of a column group */
 #define BWW_ZBUF 16384  /* pair words of each of a thread's two block buffers (64 KiB) */
 #define BWW_CIN 512     /* input channels: a block of at least 32 pairs */
+#define BWW_PB 256      /* most pixels per block */
 
 typedef struct {
   int cin, cout, nseg;
   pw_seg_t seg[3];
   int ldd, ldi;    /* cout, cin rounded up to whole vectors */
   int col1;        /* one output column, every tap kept: input channels in the lanes */
-  int pb;          /* pixels per block */
-  long p, nb;      /* pixels, blocks */
+  long p, nb;      /* pixels, blocks (bstart) */
   int nk, nj;      /* pixel chunks, column groups */
   size_t ldp;      /* floats of a partial: dw [cin][cout], then db and dalpha (ldd each) */
   int g[3], ncomb; /* the combine's items: runs of g[s] dw rows of segment s, then db */
@@ -176,7 +176,7 @@ static void col1(float *dw, const float *in, const uint32_t *dz, int ldz, int pn
   }
 }
 
-/* One block: pixels [p0, min(p0 + pb, e)), the columns [j0, j0 + gw) of a
+/* One block: pixels [p0, e), the columns [j0, j0 + gw) of a
  * column group. The input pairs go to iz (not for col1), the dpre pairs
  * (act: prelu'(pre) dout, else dout; zero beyond cout) to dz; sdb (db) and
  * sdb + ldd (dalpha, act only) += their fp32 sums; then the tiles of every
@@ -187,7 +187,7 @@ static PW_INLINE void block(const int act, float *dwk, float *sdb, const float *
   const int cin = x->cin, cout = x->cout, ldi = x->ldi, ldd = x->ldd;
   const int gw = ldd - j0 < BWW_CG ? ldd - j0 : BWW_CG; /* whole vectors */
   float *const sda = sdb + ldd;
-  const int pn = (int)(e - p0 < x->pb ? e - p0 : x->pb), nq = (pn + 1) / 2;
+  const int pn = (int)(e - p0), nq = (pn + 1) / 2;
   for (int t = 0; t < nq; t++) {
     const int two = 2 * t + 1 < pn; /* the pair's second pixel exists */
     if (!x->col1) {
@@ -229,11 +229,14 @@ static PW_INLINE void block(const int act, float *dwk, float *sdb, const float *
   }
 }
 
-/* pixel chunk k: blocks [b0, b1), pixels [b0 pb, e) */
-static inline void chunk(const bww_ctx *x, int k, long *b0, long *b1, long *e) {
+/* the first pixel of block b (b = nb: the end); no block is empty, none
+ * longer than ceil(p / nb) */
+static inline long bstart(const bww_ctx *x, long b) { return x->p * b / x->nb; }
+
+/* pixel chunk k: blocks [b0, b1) */
+static inline void chunk(const bww_ctx *x, int k, long *b0, long *b1) {
   *b0 = x->nb * k / x->nk;
   *b1 = x->nb * (k + 1) / x->nk;
-  *e = *b1 * x->pb < x->p ? *b1 * x->pb : x->p;
 }
 
 /* combine item it: dw, db, dalpha += the nk partials (ldp apart) in chunk
@@ -282,16 +285,16 @@ static PW_INLINE void serial(const int act, float *dw, float *db, float *dalpha,
   float *const run = part, *const cur = part + x->ldp; /* cur: only when nk > 1 */
   const size_t odb = (size_t)x->cin * x->cout;
   for (int k = 0; k < x->nk; k++) {
-    long b0, b1, e;
-    chunk(x, k, &b0, &b1, &e);
+    long b0, b1;
+    chunk(x, k, &b0, &b1);
     const int straight = k == 0 || b1 - b0 == 1; /* dw sums straight into run */
     float *dwk = straight ? run : cur, *sums = k == 0 ? run : cur;
     for (int jg = 0; jg < x->nj; jg++) {
       const int j0 = jg * BWW_CG;
       zero_sums(sums + odb + j0, x->ldd, x->ldd - j0 < BWW_CG ? x->ldd - j0 : BWW_CG);
-      for (long p0 = b0 * x->pb; p0 < e; p0 += x->pb)
-        block(act, dwk, sums + odb + j0, dout, pre, in, alpha, p0, e, j0,
-              p0 == b0 * x->pb && (k == 0 || !straight), dz, iz, x);
+      for (long b = b0; b < b1; b++)
+        block(act, dwk, sums + odb + j0, dout, pre, in, alpha, bstart(x, b), bstart(x, b + 1), j0,
+              b == b0 && (k == 0 || !straight), dz, iz, x);
     }
     if (k == 0) continue;
     /* run += chunk k's partial (as the combine would add it) */
@@ -316,11 +319,15 @@ static PW_INLINE int bww(const int act, float *dw, float *db, float *dalpha, con
   x.col1 = x.cout == 1 && x.nseg == 1 && x.seg[0].c0 == 0 && x.seg[0].c1 == x.cin && x.seg[0].co0 == 0;
   /* partial k: dw [cin][cout], then db and dalpha (ldd each) of chunk k */
   x.ldp = (size_t)x.cin * x.cout + 2 * (size_t)x.ldd;
-  /* pixels per block: 64 pairs if the input rows fit and there are blocks
-   * for PW_PAR_ITEMS chunks, else 32 (fewer tile stores into the partial
-   * per pixel; a function of the shape only) */
-  x.pb = x.ldi <= BWW_ZBUF / 64 && x.p >= 128L * PW_PAR_ITEMS ? 128 : 64;
-  x.nb = (x.p + x.pb - 1) / x.pb;
+  /* blocks: at most pbmax pixels, as many as the two block buffers hold, up
+   * to BWW_PB (fewer tile epilogues per pixel), evened out (bstart: 784
+   * pixels are 4 blocks of 196, not 3 of 256 and one of 16); a function of
+   * the shape only */
+  int pbmax = 64;
+  while (2 * pbmax <= BWW_PB && pbmax * x.ldi <= BWW_ZBUF &&
+         pbmax * (x.ldd < BWW_CG ? x.ldd : BWW_CG) <= BWW_ZBUF)
+    pbmax *= 2;
+  x.nb = (x.p + pbmax - 1) / pbmax;
   x.nj = (x.ldd + BWW_CG - 1) / BWW_CG;
   x.nk = pw_chunks(x.nj, x.nb, x.ldp);
   const int items = x.nk * x.nj;
@@ -336,8 +343,8 @@ static PW_INLINE int bww(const int act, float *dw, float *db, float *dalpha, con
   }
 #pragma omp parallel
   {
-    uint32_t dz[BWW_ZBUF] __attribute__((aligned(64))); /* dpre pairs (pb / 2, gw) */
-    uint32_t iz[BWW_ZBUF] __attribute__((aligned(64))); /* input pairs (pb / 2, ldi) */
+    uint32_t dz[BWW_ZBUF] __attribute__((aligned(64))); /* dpre pairs (block pairs, gw) */
+    uint32_t iz[BWW_ZBUF] __attribute__((aligned(64))); /* input pairs (block pairs, ldi) */
     if (omp_get_num_threads() == 1) {
       serial(act, dw, db, dalpha, dout, pre, in, alpha, part, dz, iz, &x);
     } else {
@@ -345,11 +352,11 @@ static PW_INLINE int bww(const int act, float *dw, float *db, float *dalpha, con
       for (int it = 0; it < items; it++) {
         const int k = it / x.nj, j0 = (it % x.nj) * BWW_CG;
         float *dwk = part + (size_t)k * x.ldp, *sdb = dwk + (size_t)x.cin * x.cout + j0;
-        long b0, b1, e;
-        chunk(&x, k, &b0, &b1, &e);
+        long b0, b1;
+        chunk(&x, k, &b0, &b1);
         zero_sums(sdb, x.ldd, x.ldd - j0 < BWW_CG ? x.ldd - j0 : BWW_CG);
-        for (long p0 = b0 * x.pb; p0 < e; p0 += x.pb)
-          block(act, dwk, sdb, dout, pre, in, alpha, p0, e, j0, p0 == b0 * x.pb, dz, iz, &x);
+        for (long b = b0; b < b1; b++)
+          block(act, dwk, sdb, dout, pre, in, alpha, bstart(&x, b), bstart(&x, b + 1), j0, b == b0, dz, iz, &x);
       }
       /* the partials in chunk order, one owner per kept dw entry */
 #pragma omp for schedule(static)
