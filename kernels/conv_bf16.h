@@ -729,6 +729,20 @@ static inline void cb_pack_band(cb_pair *dp, cb_pair *ie, cb_pair *io, float *bp
   }
 }
 
+/* rows per run of the weight gradient, and the packed slice a run may take */
+#define CB_WRUN 16
+#define CB_RUN_BYTES (384u << 10)
+
+/* the run from band bnd: bands [bnd, *be) (at most rb, of one image, before
+ * bk1), output rows [*y0, *y1) */
+static inline void cb_run(int bnd, int bk1, int bpi, int rb, int H, int *be, int *y0, int *y1) {
+  const int iend = (bnd / bpi + 1) * bpi;
+  *be = bnd + rb < bk1 ? bnd + rb : bk1;
+  if (*be > iend) *be = iend;
+  *y0 = (bnd % bpi) * CB_WBAND;
+  *y1 = ((*be - 1) % bpi + 1) * CB_WBAND < H ? ((*be - 1) % bpi + 1) * CB_WBAND : H;
+}
+
 /* dw [k][k][cin][cout] += in (x) dout at the kept taps, db (cout) += sum
  * dout. Items (fixed by the shape): nk pixel chunks (runs of whole bands of
  * CB_WBAND rows, in (image, band) order) x units (up to CB_NC consecutive
@@ -759,7 +773,13 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
   const int bpi = (H + CB_WBAND - 1) / CB_WBAND, nb = c->n * bpi;
   const size_t ldp = (size_t)nrow * cout;
   const int nk = pw_chunks(units, nb, ldp), nth = omp_get_max_threads();
-  const size_t sdp = (size_t)CB_WBAND * wp2 * coutp, sin = (size_t)(CB_WBAND + r) * qp * cin;
+  /* bands per run: the tiles stay in registers over a run of up to
+   * CB_WRUN rows of one image (as many bands as fit CB_RUN_BYTES of packed
+   * slice, at least one) */
+  const size_t rowb = ((size_t)wp2 * coutp + 2 * (size_t)qp * cin) * 4;
+  int rb = CB_WRUN / CB_WBAND;
+  while (rb > 1 && (size_t)(rb * CB_WBAND + r) * rowb > CB_RUN_BYTES) rb--;
+  const size_t sdp = (size_t)rb * CB_WBAND * wp2 * coutp, sin = (size_t)(rb * CB_WBAND + r) * qp * cin;
   const size_t slice = cb_bytes(sdp, 4) + 2 * cb_bytes(sin, 4);
   const size_t bytes = cb_bytes(nrow, sizeof(cb_krow)) + cb_bytes((size_t)qp * cin, 4) +
                        cb_bytes((size_t)nk * cout, 4) + (nk > 1 ? cb_bytes(nk * ldp, 4) : 0) + nth * slice;
@@ -795,18 +815,22 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
       float *base = nk > 1 ? part + (size_t)kk * ldp : NULL;
       float *bp = ua == 0 ? bpart + (size_t)kk * cout : NULL;
       if (bp) memset(bp, 0, (size_t)cout * 4);
-      for (int bnd = nb * kk / nk; bnd < nb * (kk + 1) / nk; bnd++) {
-        const int img = bnd / bpi, y0 = (bnd % bpi) * CB_WBAND;
-        const int y1 = y0 + CB_WBAND < H ? y0 + CB_WBAND : H, ylo = y0 - r > 0 ? y0 - r : 0;
+      const int bk0 = nb * kk / nk, bk1 = nb * (kk + 1) / nk;
+      for (int bnd = bk0; bnd < bk1;) {
+        /* a run: bands [bnd, be) of one image, rows [y0, y1) */
+        int be, y0, y1;
+        cb_run(bnd, bk1, bpi, rb, H, &be, &y0, &y1);
+        const int img = bnd / bpi, ylo = y0 - r > 0 ? y0 - r : 0;
         cb_pack_band(dp, ie, io, bp, dout, in, c, img, y0, y1, ylo);
         const cb_wgrad_t g = {dp, {ie, io}, zero, H, y0, ylo, wp2, qp, cin, cout, coutp};
-        /* the next band's dout and input rows (contiguous runs), prefetched
-         * into L2 a share per unit while this band computes */
+        /* the next run's dout and input rows (contiguous), prefetched into
+         * L2 a share per unit while this run computes */
         const float *pf0 = NULL, *pf1 = NULL;
         size_t pn0 = 0, pn1 = 0;
-        if (pfw && bnd + 1 < nb * (kk + 1) / nk) {
-          const int nimg = (bnd + 1) / bpi, ny0 = ((bnd + 1) % bpi) * CB_WBAND;
-          const int ny1 = ny0 + CB_WBAND < H ? ny0 + CB_WBAND : H, nlo = ny0 - r > 0 ? ny0 - r : 0;
+        if (pfw && be < bk1) {
+          int nbe, ny0, ny1;
+          cb_run(be, bk1, bpi, rb, H, &nbe, &ny0, &ny1);
+          const int nimg = be / bpi, nlo = ny0 - r > 0 ? ny0 - r : 0;
           pf0 = dout + ((size_t)nimg * H + ny0) * W * cout;
           pn0 = (size_t)(ny1 - ny0) * W * cout;
           pf1 = in + ((size_t)nimg * H + nlo) * W * cin;
@@ -826,11 +850,12 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
             const cb_krow *q = &kr[q0 + j];
             rw[j] = (cb_wrow){q->dy, q->q0, q->ci, q->lo, base ? base + (size_t)(q0 + j) * cout : dw + q->off};
           }
-          if (base && bnd == nb * kk / nk) /* a chunk's partial starts at zero */
+          if (base && bnd == bk0) /* a chunk's partial starts at zero */
             for (int j = 0; j < nc; j++)
               memset(rw[j].dw + cb, 0, (size_t)(cout - cb < cblk ? cout - cb : cblk) * 4);
           cb_wgrad_dispatch(&g, rw, nc, nv, y1, cb);
         }
+        bnd = be;
       }
       it = (long)kk * units + ub;
     }
