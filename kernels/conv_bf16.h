@@ -732,6 +732,8 @@ static inline void cb_pack_band(cb_pair *dp, cb_pair *ie, cb_pair *io, float *bp
 /* rows per run of the weight gradient, and the packed slice a run may take */
 #define CB_WRUN 16
 #define CB_RUN_BYTES (384u << 10)
+/* bands a pixel chunk holds at least (pw_chunks' span) */
+#define CB_CHUNK_BANDS 8
 
 /* the run from band bnd: bands [bnd, *be) (at most rb, of one image, before
  * bk1), output rows [*y0, *y1) */
@@ -772,7 +774,10 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
   const int ngrp = (nrow + CB_NC - 1) / CB_NC, units = ngrp * ncb;
   const int bpi = (H + CB_WBAND - 1) / CB_WBAND, nb = c->n * bpi;
   const size_t ldp = (size_t)nrow * cout;
-  const int nk = pw_chunks(units, nb, ldp), nth = omp_get_max_threads();
+  /* at least CB_CHUNK_BANDS bands a chunk: one image (7 bands of 28 rows)
+   * is one chunk, no partials (a one-image call runs on a one-thread team
+   * in the model; its 2 partials and their combine cost 6% of a 3x3 call) */
+  const int nk = pw_chunks(units, nb / CB_CHUNK_BANDS, ldp), nth = omp_get_max_threads();
   /* bands per run: the tiles stay in registers over a run of up to
    * CB_WRUN rows of one image (as many bands as fit CB_RUN_BYTES of packed
    * slice, at least one) */
