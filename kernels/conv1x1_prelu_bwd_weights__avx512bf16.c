@@ -7,39 +7,57 @@
  *   dw[ci][co] += sum_p bf(in[p][ci]) bf(dpre[p][co])    (kept taps co >= co_begin(ci) only)
  *   db[co] += sum_p dpre[p][co];  dalpha[co] += sum_p dout pre (pre <= 0)   (fp32)
  * A GEMM in^T x dpre on VDPBF16PS reducing over pixel pairs: per block of
- * pixels (128 when there are at least 64 x 128 pixels and cin <= 256, else
- * 64: a block's tile sums are added into the chunk's partial, so longer
- * blocks mean fewer of those passes) both operands are interleaved by pixel
- * pairs (pw_bf16.h) into stack buffers: the input as pair words [32][cin rounded up to 16]
+ * pixels (blocks of at most 256 pixels, or 128 / 64 when cin or the column
+ * group is wider than 128 / 256, evened out over the pixels: one image of
+ * 784 pixels is 4 blocks of 196; a block's tile sums are added into the
+ * chunk's partial, so longer blocks mean fewer of those passes) both
+ * operands are interleaved by pixel pairs (pw_bf16.h) into stack buffers:
+ * the input as pair words [block pairs][cin rounded up to 16]
  * (in[2t][ci], in[2t+1][ci]), broadcast one per input channel, and dpre as
- * pair words [32][the item's columns], loaded a vector of 16 output channels
- * at a time; an odd last pixel pairs with a zero row. Register tiles of 6
- * input channels x 4 vectors of 16 output channels.
+ * pair words [block pairs][the item's columns], loaded a vector of 16 output
+ * channels at a time; an odd last pixel pairs with a zero row. Register
+ * tiles of 6 input channels x 4 vectors of 16 output channels.
+ * A one-column layer with every tap kept (the Bernoulli head, 128 -> 1)
+ * would use 1 lane of 16: it puts the input channels in the lanes instead
+ * and multiplies in fp32 FMAs on operands rounded to bf16 (col1; a bf16 x
+ * bf16 product is exact in fp32, so only the order of the additions
+ * differs from VDPBF16PS), as the FP32 kernel does.
+ * The same core without the PReLU (dpre = dout, no dalpha) is the plain
+ * masked 1x1's weight gradient, pcnn_conv1x1_bwd_weights__avx512bf16
+ * (pw_conv1x1.h), which pcnn_conv_bwd_weights__avx512bf16 runs at k == 1.
  * Work split: as the FP32 kernel (conv1x1_prelu_bwd_weights_body.h), fixed
  * by the shape: nk pixel chunks (runs of whole blocks) x nj column
  * groups of up to 256 output columns, nk = PW_PAR_ITEMS / nj within
- * PW_PART_MAX (pw_chunks): 64 items for the seed 1x1 layers at batch 32, 13
+ * PW_PART_MAX (pw_chunks): 64 items for the seed 1x1 layers at batch 32, 4
  * at batch 1. Each item sums its chunk in pixel order into the chunk's
  * partial (the calling thread's grow-once scratch, kernel_scratch.h; the
  * first block stores, masked to the kept taps); the partials are then added
  * to dw, db, dalpha in chunk order, one owner per kept dw entry (masked dw
- * entries are never written): bitwise the same at any thread count.
+ * entries are never written): bitwise the same at any thread count. On a
+ * one-thread team (the model's per-image calls) the same items run in order
+ * with one running sum that each chunk's partial is added to in chunk order
+ * (serial; the FP32 kernel's bww_serial): the same adds, the same bits.
  * Cost: per block the two interleavings (a conversion and a word permute
  * per 16 pair words) and the fp32 bias and slope sums; per call the partials
- * (nk x (cin x cout + 2 cout) floats) and their combine. Shapes with more
- * than 4096 output channels or 512 input channels, or when the partials
- * cannot be allocated, run the bf16 reference
- * (pcnn_conv1x1_prelu_bwd_weights_supports__avx512bf16).
+ * (nk x (cin x cout + 2 cout) floats) and their combine (one thread: two
+ * partials, kept hot). Shapes with more than 4096 output channels or 512
+ * input channels, or when the partials cannot be allocated, run the bf16
+ * reference (pcnn_conv1x1_prelu_bwd_weights_supports__avx512bf16; the plain
+ * one returns 0 and its caller runs engine 2 of conv_bf16.h).
  * Measured (AMD EPYC Zen 4 VM, 2 cores shared with other jobs; one thread,
- * thread CPU time, medians of 9 alternating rounds against the FP32 AVX-512
- * kernel; GFLOP/s of useful multiply-adds, % of the 231 GFLOP/s VDPBF16PS
- * peak): B 128->64 / 128->128 at N = 1: 149 / 154 GFLOP/s
- * (65 / 67%), 1.63 / 1.68x FP32; at N = 32: 108 / 115 (47 / 50%), 1.48 /
- * 1.50x. perf at N = 1: the tiles take 71% of the time (at about 93% of the
- * peak), the conversions, dpre and the partials' combine the rest; at
- * N = 32 the loads of in, dout and pre stall (memory bound; software
- * prefetch of the next block, all at once or spread over the tiles, did not
- * help measurably). */
+ * thread CPU time per call, medians of 5 alternating rounds against the
+ * FP32 AVX-512 kernel; GFLOP/s of useful multiply-adds, % of the 231
+ * GFLOP/s VDPBF16PS peak), one image (N = 1, 28x28, as the model calls it):
+ * fused B 128->64 73 us (175 GFLOP/s, 76%; 1.78x FP32; was 86 us, 1.50x),
+ * fused B 128->128 143 us (180, 78%; 1.88x; was 169 us, 1.60x), plain B
+ * 64->128 70 us (183, 79%; 1.81x; was engine 2, 85 us, 1.52x), the head
+ * 128->1 9.4 us (0.70x FP32's 6.6 us: each input is used once, so rounding
+ * it costs as much as the FMA; was engine 2, 31 us, 0.21x).
+ * Before these changes (13 partials of 64 pixels at N = 1), perf at N = 1:
+ * the tiles took 71% of the time (at about 93% of the peak), the
+ * conversions, dpre and the partials' combine the rest; at N = 32 the loads
+ * of in, dout and pre stall (memory bound; software prefetch of the next
+ * block, all at once or spread over the tiles, did not help measurably). */
 #include <omp.h>
 
 #include "kernel_scratch.h"

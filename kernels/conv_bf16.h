@@ -47,9 +47,10 @@
  * at even and at odd padded columns), each pair [cin][2], so a tap of any dx
  * finds its pair (in[x + dx], in[x + 1 + dx]) of channel ci as one 32-bit
  * broadcast and the padding needs no edge code. A block is up to 6 kept
- * (tap, ci) rows x 4 output vectors, summed over the pixel pairs of a band
- * of 4 output rows (W odd: the last pair's second pixel is a zero); each
- * thread packs the bands of its items into its own slice (cb_pack_band).
+ * (tap, ci) rows x 4 output vectors, summed over the pixel pairs of a run
+ * of up to CB_WRUN = 16 output rows (whole bands of 4 rows of one image; W
+ * odd: the last pair's second pixel is a zero); each thread packs the runs
+ * of its items into its own slice (cb_pack_band).
  *
  * Work split, fixed by the shape (never by the thread count): engine 1 and
  * the narrow data gradient: output rows (N x H; k == 1: rows of 96 pixels;
@@ -749,12 +750,15 @@ static inline void cb_run(int bnd, int bk1, int bpi, int rb, int H, int *be, int
  * dout. Items (fixed by the shape): nk pixel chunks (runs of whole bands of
  * CB_WBAND rows, in (image, band) order) x units (up to CB_NC consecutive
  * kept (tap, ci) rows x CB_NV output vectors), nk = pw_chunks (PW_PAR_ITEMS
- * items where the shape has them); nk == 1: every dw entry has one owner
+ * items where the shape has them, chunks of at least CB_CHUNK_BANDS bands);
+ * nk == 1: every dw entry has one owner
  * summing its pixels in order into dw; nk > 1: each item sums its chunk into
  * the chunk's partial ([kept rows][cout]) and the partials are added in
  * chunk order. Items go to threads in contiguous runs; a thread packs each
- * band of its items into its own slice (in cache) and runs its units of that
- * chunk on it; the owner of unit 0 of a chunk also sums the chunk's bias
+ * run (up to CB_WRUN rows: whole bands of one image within the chunk) of its
+ * items into its own slice (in cache) and runs its units of that chunk on
+ * it, each tile in registers over the run (the same sums in the same order
+ * as band by band, so the same bits); the owner of unit 0 of a chunk also sums the chunk's bias
  * partial while packing. The bias partials are added in chunk order. Same
  * bits at any thread count. 0 if no scratch. */
 static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, const float *in,
