@@ -47,9 +47,10 @@
  * at even and at odd padded columns), each pair [cin][2], so a tap of any dx
  * finds its pair (in[x + dx], in[x + 1 + dx]) of channel ci as one 32-bit
  * broadcast and the padding needs no edge code. A block is up to 6 kept
- * (tap, ci) rows x 4 output vectors, summed over the pixel pairs of a band
- * of 4 output rows (W odd: the last pair's second pixel is a zero); each
- * thread packs the bands of its items into its own slice (cb_pack_band).
+ * (tap, ci) rows x 4 output vectors, summed over the pixel pairs of a run
+ * of up to CB_WRUN = 16 output rows (whole bands of 4 rows of one image; W
+ * odd: the last pair's second pixel is a zero); each thread packs the runs
+ * of its items into its own slice (cb_pack_band).
  *
  * Work split, fixed by the shape (never by the thread count): engine 1 and
  * the narrow data gradient: output rows (N x H; k == 1: rows of 96 pixels;
@@ -729,16 +730,35 @@ static inline void cb_pack_band(cb_pair *dp, cb_pair *ie, cb_pair *io, float *bp
   }
 }
 
+/* rows per run of the weight gradient, and the packed slice a run may take */
+#define CB_WRUN 16
+#define CB_RUN_BYTES (384u << 10)
+/* bands a pixel chunk holds at least (pw_chunks' span) */
+#define CB_CHUNK_BANDS 8
+
+/* the run from band bnd: bands [bnd, *be) (at most rb, of one image, before
+ * bk1), output rows [*y0, *y1) */
+static inline void cb_run(int bnd, int bk1, int bpi, int rb, int H, int *be, int *y0, int *y1) {
+  const int iend = (bnd / bpi + 1) * bpi;
+  *be = bnd + rb < bk1 ? bnd + rb : bk1;
+  if (*be > iend) *be = iend;
+  *y0 = (bnd % bpi) * CB_WBAND;
+  *y1 = ((*be - 1) % bpi + 1) * CB_WBAND < H ? ((*be - 1) % bpi + 1) * CB_WBAND : H;
+}
+
 /* dw [k][k][cin][cout] += in (x) dout at the kept taps, db (cout) += sum
  * dout. Items (fixed by the shape): nk pixel chunks (runs of whole bands of
  * CB_WBAND rows, in (image, band) order) x units (up to CB_NC consecutive
  * kept (tap, ci) rows x CB_NV output vectors), nk = pw_chunks (PW_PAR_ITEMS
- * items where the shape has them); nk == 1: every dw entry has one owner
+ * items where the shape has them, chunks of at least CB_CHUNK_BANDS bands);
+ * nk == 1: every dw entry has one owner
  * summing its pixels in order into dw; nk > 1: each item sums its chunk into
  * the chunk's partial ([kept rows][cout]) and the partials are added in
  * chunk order. Items go to threads in contiguous runs; a thread packs each
- * band of its items into its own slice (in cache) and runs its units of that
- * chunk on it; the owner of unit 0 of a chunk also sums the chunk's bias
+ * run (up to CB_WRUN rows: whole bands of one image within the chunk) of its
+ * items into its own slice (in cache) and runs its units of that chunk on
+ * it, each tile in registers over the run (the same sums in the same order
+ * as band by band, so the same bits); the owner of unit 0 of a chunk also sums the chunk's bias
  * partial while packing. The bias partials are added in chunk order. Same
  * bits at any thread count. 0 if no scratch. */
 static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, const float *in,
@@ -758,8 +778,17 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
   const int ngrp = (nrow + CB_NC - 1) / CB_NC, units = ngrp * ncb;
   const int bpi = (H + CB_WBAND - 1) / CB_WBAND, nb = c->n * bpi;
   const size_t ldp = (size_t)nrow * cout;
-  const int nk = pw_chunks(units, nb, ldp), nth = omp_get_max_threads();
-  const size_t sdp = (size_t)CB_WBAND * wp2 * coutp, sin = (size_t)(CB_WBAND + r) * qp * cin;
+  /* at least CB_CHUNK_BANDS bands a chunk: one image (7 bands of 28 rows)
+   * is one chunk, no partials (a one-image call runs on a one-thread team
+   * in the model; its 2 partials and their combine cost 6% of a 3x3 call) */
+  const int nk = pw_chunks(units, nb / CB_CHUNK_BANDS, ldp), nth = omp_get_max_threads();
+  /* bands per run: the tiles stay in registers over a run of up to
+   * CB_WRUN rows of one image (as many bands as fit CB_RUN_BYTES of packed
+   * slice, at least one) */
+  const size_t rowb = ((size_t)wp2 * coutp + 2 * (size_t)qp * cin) * 4;
+  int rb = CB_WRUN / CB_WBAND;
+  while (rb > 1 && (size_t)(rb * CB_WBAND + r) * rowb > CB_RUN_BYTES) rb--;
+  const size_t sdp = (size_t)rb * CB_WBAND * wp2 * coutp, sin = (size_t)(rb * CB_WBAND + r) * qp * cin;
   const size_t slice = cb_bytes(sdp, 4) + 2 * cb_bytes(sin, 4);
   const size_t bytes = cb_bytes(nrow, sizeof(cb_krow)) + cb_bytes((size_t)qp * cin, 4) +
                        cb_bytes((size_t)nk * cout, 4) + (nk > 1 ? cb_bytes(nk * ldp, 4) : 0) + nth * slice;
@@ -795,18 +824,22 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
       float *base = nk > 1 ? part + (size_t)kk * ldp : NULL;
       float *bp = ua == 0 ? bpart + (size_t)kk * cout : NULL;
       if (bp) memset(bp, 0, (size_t)cout * 4);
-      for (int bnd = nb * kk / nk; bnd < nb * (kk + 1) / nk; bnd++) {
-        const int img = bnd / bpi, y0 = (bnd % bpi) * CB_WBAND;
-        const int y1 = y0 + CB_WBAND < H ? y0 + CB_WBAND : H, ylo = y0 - r > 0 ? y0 - r : 0;
+      const int bk0 = nb * kk / nk, bk1 = nb * (kk + 1) / nk;
+      for (int bnd = bk0; bnd < bk1;) {
+        /* a run: bands [bnd, be) of one image, rows [y0, y1) */
+        int be, y0, y1;
+        cb_run(bnd, bk1, bpi, rb, H, &be, &y0, &y1);
+        const int img = bnd / bpi, ylo = y0 - r > 0 ? y0 - r : 0;
         cb_pack_band(dp, ie, io, bp, dout, in, c, img, y0, y1, ylo);
         const cb_wgrad_t g = {dp, {ie, io}, zero, H, y0, ylo, wp2, qp, cin, cout, coutp};
-        /* the next band's dout and input rows (contiguous runs), prefetched
-         * into L2 a share per unit while this band computes */
+        /* the next run's dout and input rows (contiguous), prefetched into
+         * L2 a share per unit while this run computes */
         const float *pf0 = NULL, *pf1 = NULL;
         size_t pn0 = 0, pn1 = 0;
-        if (pfw && bnd + 1 < nb * (kk + 1) / nk) {
-          const int nimg = (bnd + 1) / bpi, ny0 = ((bnd + 1) % bpi) * CB_WBAND;
-          const int ny1 = ny0 + CB_WBAND < H ? ny0 + CB_WBAND : H, nlo = ny0 - r > 0 ? ny0 - r : 0;
+        if (pfw && be < bk1) {
+          int nbe, ny0, ny1;
+          cb_run(be, bk1, bpi, rb, H, &nbe, &ny0, &ny1);
+          const int nimg = be / bpi, nlo = ny0 - r > 0 ? ny0 - r : 0;
           pf0 = dout + ((size_t)nimg * H + ny0) * W * cout;
           pn0 = (size_t)(ny1 - ny0) * W * cout;
           pf1 = in + ((size_t)nimg * H + nlo) * W * cin;
@@ -826,11 +859,12 @@ static inline int cb_conv_bwd_weights(float *dw, float *db, const float *dout, c
             const cb_krow *q = &kr[q0 + j];
             rw[j] = (cb_wrow){q->dy, q->q0, q->ci, q->lo, base ? base + (size_t)(q0 + j) * cout : dw + q->off};
           }
-          if (base && bnd == nb * kk / nk) /* a chunk's partial starts at zero */
+          if (base && bnd == bk0) /* a chunk's partial starts at zero */
             for (int j = 0; j < nc; j++)
               memset(rw[j].dw + cb, 0, (size_t)(cout - cb < cblk ? cout - cb : cblk) * 4);
           cb_wgrad_dispatch(&g, rw, nc, nv, y1, cb);
         }
+        bnd = be;
       }
       it = (long)kk * units + ub;
     }

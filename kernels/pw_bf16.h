@@ -41,6 +41,13 @@ static inline pw_vb pw_bf_interleave(const float *r0, pw_vm m0, const float *r1,
   return pw_bf_zip(_mm512_maskz_loadu_ps(m0, r0), r1 ? _mm512_maskz_loadu_ps(m1, r1) : _mm512_setzero_ps());
 }
 
+/* x rounded to bf16, as floats (VCVTNEPS2BF16, then the 16 bits back to
+ * the top of each lane): a bf16 operand for an fp32 FMA, whose product with
+ * another such operand is exact */
+static inline __m512 pw_bf_round(__m512 x) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(x)), 16));
+}
+
 /* 32 bf16 words from the float lanes [0, n) of x (n <= 32; zeros beyond) */
 static inline pw_vb pw_bf_row32(const float *x, int n) {
   const __m512 lo = _mm512_maskz_loadu_ps(pw_mask_range(0, n), x);

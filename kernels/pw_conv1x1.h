@@ -34,4 +34,8 @@ int pcnn_conv1x1_bwd_weights__avx2(float *dw, float *db, const float *dout, cons
                                    const pcnn_conv_t *c);
 int pcnn_conv1x1_bwd_weights__avx512(float *dw, float *db, const float *dout, const float *in,
                                      const pcnn_conv_t *c);
+/* the same in the bf16 precision (both operands of every product rounded
+ * to bf16), in conv1x1_prelu_bwd_weights__avx512bf16.c */
+int pcnn_conv1x1_bwd_weights__avx512bf16(float *dw, float *db, const float *dout, const float *in,
+                                         const pcnn_conv_t *c);
 #endif
