@@ -220,29 +220,76 @@ static inline int c1_conv_fwd(float *out, const float *in, const float *w, const
   return 1;
 }
 
+/* 16 x 16 32-bit words transposed in registers: r[i] word j -> r[j] word i */
+static inline void c1_transpose16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i + 0], t[4 * i + 2]);
+    r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i + 0], t[4 * i + 2]);
+    r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 4; j++) {
+      t[8 * i + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+      t[8 * i + 4 + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+    }
+  for (int j = 0; j < 8; j++) {
+    r[j] = _mm512_shuffle_i32x4(t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_shuffle_i32x4(t[j], t[8 + j], 0xdd);
+  }
+}
+
+/* The data gradient's weights of a masked 1x1, w [cin][cout], transposed and
+ * paired over cout: bp[q][ci] (q < kp = ceil(cout / 2), ci < ldb, ldb a
+ * multiple of 16) = the pair (w[ci][2q], w[ci][2q + 1]) rounded to bf16,
+ * each zero if masked (never read: below pcnn_mask_co_begin) or past cout,
+ * zero for ci >= cin. 16 rows of w are converted (each 32 floats: 16 pairs)
+ * and transposed in registers, replacing a scalar scatter of every pair.
+ * Returns 0 if every entry is masked. */
+static inline int c1_pack_wt(cb_pair *bp, const float *w, const pcnn_conv_t *c, int kp, int ldb) {
+  const int cin = c->cin, cout = c->cout;
+  int any = 0;
+  for (int ci0 = 0; ci0 < ldb; ci0 += 16) {
+    int lo[16];
+    for (int i = 0; i < 16; i++) {
+      lo[i] = ci0 + i < cin ? pcnn_mask_co_begin(c, 0, 0, ci0 + i) : cout;
+      any |= lo[i] < cout;
+    }
+    for (int q0 = 0; q0 < kp; q0 += 16) {
+      const int co = 2 * q0;
+      __m512i r[16];
+      for (int i = 0; i < 16; i++) {
+        if (lo[i] >= cout) {
+          r[i] = _mm512_setzero_si512();
+          continue;
+        }
+        const float *wr = w + (size_t)(ci0 + i) * cout + co;
+        const __m512 a = _mm512_maskz_loadu_ps(pw_mask_range(lo[i] - co, cout - co), wr);
+        const __m512 b = _mm512_maskz_loadu_ps(pw_mask_range(lo[i] - co - 16, cout - co - 16), wr + 16);
+        r[i] = (__m512i)_mm512_cvtne2ps_pbh(b, a);
+      }
+      c1_transpose16(r);
+      for (int j = 0; j < 16 && q0 + j < kp; j++) _mm512_storeu_si512((void *)(bp + (size_t)(q0 + j) * ldb + ci0), r[j]);
+    }
+  }
+  return any;
+}
+
 /* din (P, cin) += dout (P, cout) x w^T; k == 1, not the narrow head. 0 if
  * the scratch cannot be had (nothing written). */
 static inline int c1_conv_bwd_data(float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, kp = (cout + 1) / 2, ldb = pw_round_up(cin, 16);
   const int nth = omp_get_max_threads();
-  const size_t pb = cb_bytes((size_t)kp * ldb, 4), tb = cb_bytes((size_t)kp, 4),
-               ab = cb_bytes((size_t)C1_PB * kp, 4);
-  char *at = (char *)pcnn_scratch((pb + tb + nth * ab) / 4);
+  const size_t pb = cb_bytes((size_t)kp * ldb, 4), ab = cb_bytes((size_t)C1_PB * kp, 4);
+  char *at = (char *)pcnn_scratch((pb + nth * ab) / 4);
   if (!at) return 0;
   cb_pair *bp = (cb_pair *)cb_take(&at, (size_t)kp * ldb, 4);
-  cb_pair *tmp = (cb_pair *)cb_take(&at, kp, 4);
-  /* column ci of [kp][ldb]: row ci of w paired over cout, zero below its
-   * first kept output */
-  memset(bp, 0, (size_t)kp * ldb * 4);
-  int any = 0;
-  for (int ci = 0; ci < cin; ci++) {
-    const int lo = pcnn_mask_co_begin(c, 0, 0, ci);
-    if (lo >= cout) continue;
-    any = 1;
-    cb_cvt_row(tmp, w + (size_t)ci * cout, lo, cout, kp);
-    for (int j = lo / 2; j < kp; j++) bp[(size_t)j * ldb + ci] = tmp[j];
-  }
-  if (!any) return 1; /* every tap masked (1x1 A, one group): din unchanged */
+  if (!c1_pack_wt(bp, w, c, kp, ldb)) return 1; /* every tap masked (1x1 A, one group): din unchanged */
   const long p = (long)c->n * c->h * c->w;
   const c1_gemm_t g = {din, NULL, NULL, NULL, NULL, dout, bp, p, cout, kp, cin, ldb, 0,
                        (size_t)p * (cin + cout) * sizeof(float) > CB_PF_BYTES};

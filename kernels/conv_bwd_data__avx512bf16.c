@@ -11,7 +11,8 @@
  * pairs of output channels, and engine 1 runs with flipped offsets, vectors
  * over cin, accumulators loaded from din. k == 1: the pixel-block GEMM of
  * conv1x1_bf16.h on dout's channel pairs and w^T packed as [cout/2][cin]
- * pairs, each tile prefetching the next tile's din; a 1x1
+ * pairs (16 rows of w converted and transposed in registers), each tile
+ * prefetching the next tile's din; a 1x1
  * with at most 4 outputs (the head): fp32 FMAs on bf16-rounded operands
  * (exact products), vectors over cin.
  * Work split: the N x H rows of din (k == 1: blocks of 96 pixels; the head:
