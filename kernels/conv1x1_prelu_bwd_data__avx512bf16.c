@@ -23,9 +23,10 @@
  * and transposed in registers, c1_pack_wt in conv1x1_bf16.h; it was a
  * scalar scatter of cin x cout / 2 pair words: 73.9 -> 73.1 us for 128->64
  * and 147.7 -> 144.1 us for 128->128 at N = 1, one thread, CPU time,
- * medians of 3 alternating rounds on the loaded Zen 4 VM). Shapes whose pack exceeds 65,536 pair words
- * (256 KiB: e.g. 256 -> 512) or whose dpre row exceeds 5,440 channels run the
- * bf16 reference (pcnn_conv1x1_prelu_bwd_data_supports__avx512bf16).
+ * medians of 3 alternating rounds on the loaded Zen 4 VM). Shapes whose
+ * pack exceeds 65,536 pair words (256 KiB: e.g. 256 -> 512) or whose dpre
+ * row exceeds 5,440 channels run the bf16 reference
+ * (pcnn_conv1x1_prelu_bwd_data_supports__avx512bf16).
  * Measured (AMD EPYC Zen 4 VM, 2 cores shared with other jobs; one thread,
  * thread CPU time, medians of 9 alternating rounds against the FP32 AVX-512
  * kernel; GFLOP/s of useful multiply-adds, % of the 231 GFLOP/s VDPBF16PS
