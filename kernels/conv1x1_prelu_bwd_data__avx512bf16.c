@@ -19,10 +19,14 @@
  * element is written by one thread with the same sums: bitwise the same at
  * any thread count.
  * Cost: per block the dpre rows (one select, one multiply per 16 floats, one
- * conversion per 32); per call the transposed pack (a scalar scatter of
- * cin x cout / 2 pair words). Shapes whose pack exceeds 65,536 pair words
- * (256 KiB: e.g. 256 -> 512) or whose dpre row exceeds 5,440 channels run the
- * bf16 reference (pcnn_conv1x1_prelu_bwd_data_supports__avx512bf16).
+ * conversion per 32); per call the transposed pack (16 rows of w converted
+ * and transposed in registers, c1_pack_wt in conv1x1_bf16.h; it was a
+ * scalar scatter of cin x cout / 2 pair words: 73.9 -> 73.1 us for 128->64
+ * and 147.7 -> 144.1 us for 128->128 at N = 1, one thread, CPU time,
+ * medians of 3 alternating rounds on the loaded Zen 4 VM). Shapes whose
+ * pack exceeds 65,536 pair words (256 KiB: e.g. 256 -> 512) or whose dpre
+ * row exceeds 5,440 channels run the bf16 reference
+ * (pcnn_conv1x1_prelu_bwd_data_supports__avx512bf16).
  * Measured (AMD EPYC Zen 4 VM, 2 cores shared with other jobs; one thread,
  * thread CPU time, medians of 9 alternating rounds against the FP32 AVX-512
  * kernel; GFLOP/s of useful multiply-adds, % of the 231 GFLOP/s VDPBF16PS
@@ -35,6 +39,7 @@
 #include "pcnn_kernels.h"
 #include "pw_simd__avx512.h"
 #include "pw_bf16.h"
+#include "conv1x1_bf16.h"
 
 #define PB 96          /* pixels per block */
 #define BF_PACK 65536  /* pair words of packed weights (and the padded slope) */
@@ -112,22 +117,9 @@ void pcnn_conv1x1_prelu_bwd_data__avx512bf16(float *din, const float *dout, cons
   pw_seg_t fs[3];
   const int nfs = pw_segments(fs, c);
   /* pack[q][ci] = the pair (w[ci][2q], w[ci][2q+1]), each zero if masked:
-   * row ci converted whole (its masked columns not loaded), then scattered */
-  for (int ci = 0; ci < ldt; ci++) {
-    uint32_t row[BF_DBUF / 2] __attribute__((aligned(64)));
-    if (ci < cin) {
-      const int cb = pw_co_begin(fs, nfs, ci, cout);
-      const float *wr = w + (size_t)ci * cout;
-      for (int co = 0; co < coutp; co += 32) {
-        const __m512 lo = _mm512_maskz_loadu_ps(pw_mask_range(cb - co, cout - co), wr + co);
-        const __m512 hi = _mm512_maskz_loadu_ps(pw_mask_range(cb - co - 16, cout - co - 16), wr + co + 16);
-        _mm512_storeu_si512(row + co / 2, pw_bf_pack2(lo, hi));
-      }
-    } else {
-      for (int q = 0; q < nq; q++) row[q] = 0;
-    }
-    for (int q = 0; q < nq; q++) pack[(size_t)q * ldt + ci] = row[q];
-  }
+   * 16 rows converted whole (their masked columns not loaded), then
+   * transposed in registers (conv1x1_bf16.h) */
+  c1_pack_wt(pack, w, c, nq, ldt);
   float *ap = (float *)(pack + (size_t)nq * ldt); /* alpha, zero-padded to coutp */
   for (int co = 0; co < coutp; co++) ap[co] = co < cout ? alpha[co] : 0.f;
   bwd_ctx x = {cin, ldt, coutp / 2, 0, pack, {{0, 0, 0}}};
