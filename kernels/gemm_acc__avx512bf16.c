@@ -22,6 +22,10 @@
  * order, whatever m and its row tile.
  * Cost: a is converted once per call (m x k conversions, one per n
  * products); b not at all.
+ * Measured (make bench, AMD EPYC Zen 4, quiet, 5 alternating rounds):
+ * 32 x 128 x 128 (the sampler's 1x1 step at batch 32) 5.05 us against the
+ * FP32 AVX-512 kernel's 9.24 us: 1.83x, 208 GFLOP/s, 89% of the 234 GFLOP/s
+ * VDPBF16PS peak on one core.
  * History: this kernel converted b on every call (k x n conversions, one
  * per m products); VCVTNE2PS2BF16 does not overlap VDPBF16PS on Zen 4
  * (measured: 12 VDPBF16PS 2.2 ns, with one conversion 3.8 ns), which held it
