@@ -289,10 +289,10 @@ static int gather(float *a, int lda, const clayer_t *L, const src_t *s, int nt, 
   return L->ntap * cin + L->kc[g];
 }
 
-/* the packed weights from row p0 (even at bf16: a pair boundary), column c0 */
+/* the packed weights from row p0 (even at bf16: a pair boundary), column c0:
+ * past the packed form of rows [0, p0), in elements of 4 bytes (both forms) */
 static const void *wrows(const clayer_t *L, int p0, int c0) {
-  const size_t rows = L->prec == PCNN_PREC_BF16 ? (size_t)p0 / 2 : (size_t)p0;
-  return (const uint32_t *)L->bp + rows * L->cout + c0; /* elements of 4 bytes in both forms */
+  return (const uint32_t *)L->bp + pcnn_gemm_packed_len(L->prec, p0, L->cout) + c0;
 }
 
 /* whether layer L (k > 1) can read its taps at (y, x) in place, kernel row by
