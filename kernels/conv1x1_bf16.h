@@ -194,6 +194,17 @@ static inline void c1_run(const c1_gemm_t *g, cb_pair *abuf, int nth) {
   }
 }
 
+/* a k = 1 call's scratch: the packed weights bp (kp pair rows of ldb), then
+ * c1_run's nth slices of C1_PB pixels' pairs (abuf); 0 if it cannot be had */
+static inline int c1_scratch(int kp, int ldb, int nth, cb_pair **bp, cb_pair **abuf) {
+  const size_t pb = cb_bytes((size_t)kp * ldb, 4), ab = cb_bytes((size_t)C1_PB * kp, 4);
+  char *at = (char *)pcnn_scratch((pb + nth * ab) / 4);
+  if (!at) return 0;
+  *bp = (cb_pair *)cb_take(&at, (size_t)kp * ldb, 4);
+  *abuf = (cb_pair *)at;
+  return 1;
+}
+
 /* pre / out (P, cout) = in (P, cin) x w + b (+ e: res, act); k == 1, not the
  * narrow head (cb_dot_fits). 0 if the scratch cannot be had (nothing
  * written). */
@@ -201,10 +212,8 @@ static inline int c1_conv_fwd(float *out, const float *in, const float *w, const
                               const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, kp = (cin + 1) / 2, ldb = pw_round_up(cout, 16);
   const int nth = omp_get_max_threads();
-  const size_t pb = cb_bytes((size_t)kp * ldb, 4), ab = cb_bytes((size_t)C1_PB * kp, 4);
-  char *at = (char *)pcnn_scratch((pb + nth * ab) / 4);
-  if (!at) return 0;
-  cb_pair *bp = (cb_pair *)cb_take(&at, (size_t)kp * ldb, 4);
+  cb_pair *bp, *abuf;
+  if (!c1_scratch(kp, ldb, nth, &bp, &abuf)) return 0;
   /* pair row j: input channels 2j, 2j + 1, each zero below its first kept output */
   for (int j = 0; j < kp; j++) {
     const int i0 = 2 * j, i1 = 2 * j + 1;
@@ -216,7 +225,7 @@ static inline int c1_conv_fwd(float *out, const float *in, const float *w, const
   const c1_gemm_t g = {out, b, e ? e->res : NULL, e ? e->act : NULL, e ? e->alpha : NULL, in, bp, p,
                        cin, kp, cout, ldb, cb_stream(out, e, c),
                        (size_t)p * (cin + cout) * sizeof(float) > CB_PF_BYTES};
-  c1_run(&g, (cb_pair *)at, nth);
+  c1_run(&g, abuf, nth);
   return 1;
 }
 
@@ -285,15 +294,13 @@ static inline int c1_pack_wt(cb_pair *bp, const float *w, const pcnn_conv_t *c, 
 static inline int c1_conv_bwd_data(float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
   const int cin = c->cin, cout = c->cout, kp = (cout + 1) / 2, ldb = pw_round_up(cin, 16);
   const int nth = omp_get_max_threads();
-  const size_t pb = cb_bytes((size_t)kp * ldb, 4), ab = cb_bytes((size_t)C1_PB * kp, 4);
-  char *at = (char *)pcnn_scratch((pb + nth * ab) / 4);
-  if (!at) return 0;
-  cb_pair *bp = (cb_pair *)cb_take(&at, (size_t)kp * ldb, 4);
+  cb_pair *bp, *abuf;
+  if (!c1_scratch(kp, ldb, nth, &bp, &abuf)) return 0;
   if (!c1_pack_wt(bp, w, c, kp, ldb)) return 1; /* every tap masked (1x1 A, one group): din unchanged */
   const long p = (long)c->n * c->h * c->w;
   const c1_gemm_t g = {din, NULL, NULL, NULL, NULL, dout, bp, p, cout, kp, cin, ldb, 0,
                        (size_t)p * (cin + cout) * sizeof(float) > CB_PF_BYTES};
-  c1_run(&g, (cb_pair *)at, nth);
+  c1_run(&g, abuf, nth);
   return 1;
 }
 #endif
