@@ -186,10 +186,10 @@ int pcnn_model_init(pcnn_model_t *m, const pcnn_config_t *cfg, uint64_t seed, in
   m->opt.step = 0;
   m->opt.mu_product = 1.0;
   if (build(m)) goto oom;
-  m->params = calloc(m->nparams, sizeof(float));
-  m->grads = calloc(m->nparams, sizeof(float));
-  m->m = calloc(m->nparams, sizeof(float));
-  m->v = calloc(m->nparams, sizeof(float));
+  m->params = pcnn_floats64(m->nparams);
+  m->grads = pcnn_floats64(m->nparams);
+  m->m = pcnn_floats64(m->nparams);
+  m->v = pcnn_floats64(m->nparams);
   if (!m->params || !m->grads || !m->m || !m->v) goto oom;
 
   /* weights and biases drawn layer by layer in forward order; every PReLU
@@ -272,11 +272,14 @@ int pcnn_model_reserve(pcnn_model_t *m, int batch_cap, char *err) {
     return pcnn_errf(err, "%.1f GB of activations for batch %d of %dx%d images exceed this "
                      "machine's %.1f GB of memory (use a smaller batch)", (total + parts) * 4.0 / 1e9,
                      batch_cap, m->cfg.height, m->cfg.width, (double)pages * psize / 1e9);
-  m->mem = malloc(total * sizeof(float));
+  /* on a cache line: so is each slot's image (malloc's 16-byte offset made
+   * every vector access of an activation straddle two lines, and kept the
+   * kernels' non-temporal stores, which need aligned rows, from running) */
+  if (posix_memalign((void **)&m->mem, 64, total * sizeof(float))) m->mem = NULL;
   m->act = calloc((size_t)m->nslots, sizeof(float *));
   /* zeroed once: each walk zeroes the gradients the layers accumulate
    * into (backward_walk), so a parameter no layer owned would stay 0 */
-  m->gpart = calloc(parts, sizeof(float));
+  m->gpart = pcnn_floats64(parts);
   if (!m->mem || !m->act || !m->gpart || bwd_threads(m, 1)) {
     free(m->mem), free(m->act), free(m->gpart);
     m->mem = NULL, m->act = NULL, m->gpart = NULL;
@@ -551,6 +554,13 @@ double pcnn_model_loss(pcnn_model_t *m, const float *t, int n, float scale) {
     TIMED(pcnn_model_prof_len(m) - 2,
           nll = m->ops.softmax256_loss(m->dlogits, m->logits, t, P, m->cfg.channels, scale));
   return nll;
+}
+
+float *pcnn_floats64(size_t n) {
+  float *p;
+  if (posix_memalign((void **)&p, 64, (n ? n : 1) * sizeof(float))) return NULL;
+  memset(p, 0, n * sizeof(float));
+  return p;
 }
 
 void pcnn_model_zero_grad(pcnn_model_t *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }

@@ -269,6 +269,10 @@ void pcnn_model_add_sums(pcnn_model_t *m, float *sums, int r);
  * pcnn_model_add_sums, in one pass) */
 void pcnn_model_set_sums(pcnn_model_t *m, float *sums, int r);
 void pcnn_model_zero_grad(pcnn_model_t *m);
+/* n zeroed floats on a 64-byte boundary (a cache line: no vector load or
+ * store of an aligned row straddles two lines, and non-temporal stores can
+ * run), or NULL; free() releases it */
+float *pcnn_floats64(size_t n);
 /* one Nadam step over all parameters (masked taps start at 0 and get zero
  * gradient, so their m stays 0 and they stay 0) */
 void pcnn_model_step(pcnn_model_t *m);

@@ -124,7 +124,7 @@ static int clayer_pack(clayer_t *L, const pcnn_model_t *m, const pcnn_layer_t *l
   L->cout = cout;
   L->ntap = r * k + r;
   L->dy = malloc(sizeof(int) * 2 * (size_t)(L->ntap + 1));
-  L->w = malloc(sizeof(float) * (size_t)(L->ntap + 1) * cin * cout);
+  L->w = pcnn_floats64((size_t)(L->ntap + 1) * cin * cout);
   if (!L->dy || !L->w) return -1;
   L->dx = L->dy + L->ntap + 1;
   const float *w = params + l->w;
@@ -161,7 +161,7 @@ static int clayer_pack(clayer_t *L, const pcnn_model_t *m, const pcnn_layer_t *l
   if (L->prec == PCNN_PREC_FP32) {
     L->bp = L->w;
   } else {
-    L->bp = malloc(sizeof(float) * pcnn_gemm_packed_len(L->prec, K, cout));
+    L->bp = pcnn_floats64(pcnn_gemm_packed_len(L->prec, K, cout));
     if (!L->bp) return -1;
     pcnn_gemm_pack_b(L->prec, L->bp, cout, L->w, K, cout, cout);
   }
@@ -223,7 +223,7 @@ static int tstate_init(tstate_t *T, const net_t *N, int i0, int nt, uint64_t see
       T->lda[i] = (N->ly[i].ntap + 1) * N->ly[i].cin;
       total += n * (size_t)T->lda[i];
     }
-  T->mem = calloc(total, sizeof(float));
+  T->mem = pcnn_floats64(total);
   if (!T->mem) return -1;
   float *p = T->mem;
   for (int s = 0; s < m->nslots; s++) T->slot[s] = p, p += n * slot_floats(N, s);
