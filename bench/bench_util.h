@@ -25,11 +25,11 @@ inline bool smoke() {
 
 struct ConvShape {
   std::string name;  // e.g. "3x3B_64-64"
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
 };
 
 inline pcnn_conv_t conv(int n, int hw, int cin, int cout, int k, int mask, int groups) {
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
   c.n = n;
   c.h = c.w = hw;
   c.cin = cin;

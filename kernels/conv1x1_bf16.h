@@ -296,9 +296,15 @@ static inline int c1_conv_bwd_data(float *din, const float *dout, const float *w
   const int nth = omp_get_max_threads();
   cb_pair *bp, *abuf;
   if (!c1_scratch(kp, ldb, nth, &bp, &abuf)) return 0;
-  if (!c1_pack_wt(bp, w, c, kp, ldb)) return 1; /* every tap masked (1x1 A, one group): din unchanged */
+  if (!c1_pack_wt(bp, w, c, kp, ldb)) { /* every tap masked (1x1 A, one group): din unchanged (or zeroed) */
+    pcnn_conv_zero_din(din, c);
+    return 1;
+  }
   const long p = (long)c->n * c->h * c->w;
-  const c1_gemm_t g = {din, NULL, NULL, NULL, NULL, dout, bp, p, cout, kp, cin, ldb, 0,
+  /* OVERWRITE: the sums start from a zero bias instead of din */
+  const int set = (c->flags & PCNN_CONV_OVERWRITE) && cin <= PCNN_ZEROS;
+  if (!set) pcnn_conv_zero_din(din, c);
+  const c1_gemm_t g = {din, set ? pcnn_zeros : NULL, NULL, NULL, NULL, dout, bp, p, cout, kp, cin, ldb, 0,
                        (size_t)p * (cin + cout) * sizeof(float) > CB_PF_BYTES};
   c1_run(&g, abuf, nth);
   return 1;

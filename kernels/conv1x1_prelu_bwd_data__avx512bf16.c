@@ -11,7 +11,8 @@
  * the block's dpre is formed in fp32 (the PReLU gradient folded into the
  * loads of dout and pre) and stored as bf16 rows in a stack buffer, so a
  * 32-bit broadcast gives a channel pair. Register tiles of 6 pixels x 4
- * vectors of 16 input channels whose accumulators start from din (din
+ * vectors of 16 input channels whose accumulators start from din (or 0:
+ * PCNN_CONV_OVERWRITE, din neither read nor prefetched) (din
  * accumulates in one pass and is prefetched PW_PF_ROWS rows ahead, as in the
  * FP32 kernel); output pair runs that reach only the first input channels
  * stop at their last vector (pw_bf_psegs_out).
@@ -47,6 +48,7 @@
 
 typedef struct {
   int cin, ldt, ldd, npseg; /* ldt, ldd: pair words per row of the pack, the dpre block */
+  int set;                  /* PCNN_CONV_OVERWRITE: the sums start from 0, not din */
   const uint32_t *wt;       /* [cout/2][ldt] */
   pw_pseg_t ps[PW_PSEG_MAX];
 } bwd_ctx;
@@ -59,7 +61,8 @@ static PW_INLINE void tile(const int mr, const int nv, float *din, const uint32_
 #pragma GCC unroll 8
   for (int v = 0; v < nv; v++)
 #pragma GCC unroll 8
-    for (int r = 0; r < mr; r++) acc[r][v] = pw_load_n(din + (size_t)r * x->cin + j + v * 16, x->cin - j - v * 16);
+    for (int r = 0; r < mr; r++)
+      acc[r][v] = x->set ? _mm512_setzero_ps() : pw_load_n(din + (size_t)r * x->cin + j + v * 16, x->cin - j - v * 16);
   for (int s = 0; s < x->npseg; s++) {
     const pw_pseg_t *g = &x->ps[s];
     if (g->lim <= j) continue;
@@ -122,9 +125,12 @@ void pcnn_conv1x1_prelu_bwd_data__avx512bf16(float *din, const float *dout, cons
   c1_pack_wt(pack, w, c, nq, ldt);
   float *ap = (float *)(pack + (size_t)nq * ldt); /* alpha, zero-padded to coutp */
   for (int co = 0; co < coutp; co++) ap[co] = co < cout ? alpha[co] : 0.f;
-  bwd_ctx x = {cin, ldt, coutp / 2, 0, pack, {{0, 0, 0}}};
+  bwd_ctx x = {cin, ldt, coutp / 2, 0, (c->flags & PCNN_CONV_OVERWRITE) != 0, pack, {{0, 0, 0}}};
   x.npseg = pw_bf_psegs_out(x.ps, fs, nfs, cout);
-  if (x.npseg == 0) return; /* every tap masked (mask A, one group): din unchanged */
+  if (x.npseg == 0) { /* every tap masked (mask A, one group): din unchanged (or zeroed) */
+    pcnn_conv_zero_din(din, c);
+    return;
+  }
   const int pb = BF_DBUF / coutp < PB ? BF_DBUF / coutp : PB;
   const long p = (long)c->n * c->h * c->w, nblk = (p + pb - 1) / pb;
 #pragma omp parallel for schedule(static)
@@ -150,7 +156,7 @@ void pcnn_conv1x1_prelu_bwd_data__avx512bf16(float *din, const float *dout, cons
       for (int i = 0; i < pn; i += PW_MR) {
         const size_t q = (size_t)(p0 + i);
         /* din rows PW_PF_ROWS ahead into L2 (pw_gemm.h) */
-        if (j == 0 && q + PW_PF_ROWS + PW_MR <= (size_t)p)
+        if (j == 0 && !x.set && q + PW_PF_ROWS + PW_MR <= (size_t)p)
           pw_prefetch_l2(din + (q + PW_PF_ROWS) * cin, (size_t)PW_MR * cin);
         tile_any(pn - i < PW_MR ? pn - i : PW_MR, nv, din + q * cin, d + (size_t)i * x.ldd, j, &x);
       }

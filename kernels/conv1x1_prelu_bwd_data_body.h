@@ -14,7 +14,8 @@
  * the load of dout, vectorised) to a stack buffer; without, dout is read in
  * place (dpre is only broadcast, never loaded as a vector). Then the GEMM
  * dpre x wt runs with register tiles of PW_MR pixels x PW_NV vectors of input
- * channels whose accumulators start from din (so din accumulates in one
+ * channels whose accumulators start from din (0 with PCNN_CONV_OVERWRITE:
+ * din not read, not prefetched) (so din accumulates in one
  * pass; din, and dout when read in place, are prefetched PW_PF_ROWS rows
  * ahead, pw_gemm.h). Output colour groups that reach only the first input channels stop
  * at their last vector. Sums run over co in the reference's order; every din
@@ -30,6 +31,7 @@
 
 typedef struct {
   int cin, cout, ldt, ldd, nseg; /* ldd: row stride of dpre */
+  int set;           /* PCNN_CONV_OVERWRITE: the sums start from 0, not din */
   const float *wt;   /* [cout][ldt] */
   pw_seg_t seg[3];   /* reduction segments: outputs [c0, c1) reach inputs [0, co0) */
 } bwd_ctx;
@@ -41,7 +43,8 @@ static PW_INLINE void tile(const int mr, const int nv, float *din, const float *
 #pragma GCC unroll 8
   for (int v = 0; v < nv; v++)
 #pragma GCC unroll 8
-    for (int r = 0; r < mr; r++) acc[r][v] = pw_load_n(din + (size_t)r * x->cin + j + v * PW_VL, x->cin - j - v * PW_VL);
+    for (int r = 0; r < mr; r++)
+      acc[r][v] = x->set ? pw_zero() : pw_load_n(din + (size_t)r * x->cin + j + v * PW_VL, x->cin - j - v * PW_VL);
   for (int s = 0; s < x->nseg; s++) {
     const pw_seg_t *g = &x->seg[s];
     const int v1 = (g->co0 - j + PW_VL - 1) / PW_VL; /* vectors from v1 on are masked */
@@ -108,13 +111,16 @@ static PW_INLINE void bwd_data_core(const int act, float *din, const float *dout
   float *ap = pack + (size_t)cout * ldt; /* alpha, zero-padded to ldd */
   for (int co = 0; co < ldd; co++) ap[co] = act && co < cout ? alpha[co] : 0.f;
   /* reduction segments: output group [c0, c1) reaches input channels [0, co0) */
-  bwd_ctx x = {cin, cout, ldt, act ? ldd : cout, 0, pack, {{0, 0, 0}}};
+  bwd_ctx x = {cin, cout, ldt, act ? ldd : cout, 0, (c->flags & PCNN_CONV_OVERWRITE) != 0, pack, {{0, 0, 0}}};
   for (int g = 0; g < c->groups; g++) {
     const int c0 = pcnn_group_begin(g, cout, c->groups), c1 = pcnn_group_begin(g + 1, cout, c->groups);
     const int e = pw_ci_end(fs, nfs, c0);
     if (c1 > c0 && e > 0) x.seg[x.nseg++] = (pw_seg_t){c0, c1, e};
   }
-  if (x.nseg == 0) return; /* every tap masked (mask A, one group): din unchanged */
+  if (x.nseg == 0) { /* every tap masked (mask A, one group): din unchanged (or zeroed) */
+    pcnn_conv_zero_din(din, c);
+    return;
+  }
   const int pb = PW_DBUF / ldd < 96 ? PW_DBUF / ldd : 96; /* pixels per block */
   const long p = (long)c->n * c->h * c->w, nblk = (p + pb - 1) / pb;
 #pragma omp parallel for schedule(static)
@@ -140,7 +146,7 @@ static PW_INLINE void bwd_data_core(const int act, float *din, const float *dout
         /* rows PW_PF_ROWS ahead into L2 (pw_gemm.h): din, and dout when
          * the tiles broadcast from it in place */
         if (j == 0 && q + PW_PF_ROWS + PW_MR <= (size_t)p) {
-          pw_prefetch_l2(din + (q + PW_PF_ROWS) * cin, (size_t)PW_MR * cin);
+          if (!x.set) pw_prefetch_l2(din + (q + PW_PF_ROWS) * cin, (size_t)PW_MR * cin);
           if (!act) pw_prefetch_l2(dout + (q + PW_PF_ROWS) * cout, (size_t)PW_MR * cout);
         }
         tile_any(pn - i < PW_MR ? pn - i : PW_MR, nv, din + q * cin, dp + (size_t)i * x.ldd, j, &x);

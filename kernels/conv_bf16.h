@@ -565,7 +565,7 @@ static inline int cb_conv1x1_bwd_data_narrow(float *din, const float *dout, cons
     float *dp = din + (size_t)i * cin;
     for (int v = 0; v < cinp; v += 16) {
       const __mmask16 m = pw_mask_range(0, cin - v);
-      __m512 acc = _mm512_maskz_loadu_ps(m, dp + v);
+      __m512 acc = c->flags & PCNN_CONV_OVERWRITE ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, dp + v);
       for (int co = 0; co < cout; co++) acc = _mm512_fmadd_ps(dv[co], _mm512_load_ps(wr + (size_t)co * cinp + v), acc);
       _mm512_mask_storeu_ps(dp + v, m, acc);
     }
@@ -605,7 +605,10 @@ static inline int cb_conv_bwd_data(float *din, const float *dout, const float *w
     }
     tap[t] = (cb_tap){-ft[t].dy, -ft[t].dx, dst};
   }
-  const cb_direct_t d = {din, NULL, zero, c->n, H, W, cp, cin, cinp, nt, tap, 0, 0,
+  /* OVERWRITE: the sums start from a zero bias instead of din */
+  const int set = (c->flags & PCNN_CONV_OVERWRITE) && cin <= PCNN_ZEROS;
+  if (!set) pcnn_conv_zero_din(din, c);
+  const cb_direct_t d = {din, set ? pcnn_zeros : NULL, zero, c->n, H, W, cp, cin, cinp, nt, tap, 0, 0,
                          (size_t)c->n * H * W * (cin + cout) * sizeof(float) > CB_PF_BYTES};
   if (c->k == 1)
     cb_direct_1x1(&d, NULL, dout, cout, ring, nth);

@@ -3,7 +3,8 @@
  * Contract: pcnn_conv_bwd_data_fn (pcnn_kernels.h) in the bf16 precision:
  * din (N,H,W,cin) += masked_conv^T(dout (N,H,W,cout), w [k][k][cin][cout]),
  * both operands of every product rounded to bf16, summed in fp32;
- * ACCUMULATES.
+ * ACCUMULATES (PCNN_CONV_OVERWRITE: overwrites, din not read; the sums
+ * start from a zero bias, the same bits as zeroing din first).
  * How (conv_bf16.h): the transposed conv is a direct conv: input pixel
  * (y, x) gathers dout at (y + r - ky, x + r - kx) through w[ky][kx]^T. So the
  * kept taps are transposed once per call into [cp_out][cinp] pairs (masked

@@ -2,7 +2,9 @@
  * included by kernels/conv_bwd_data__avx512.c and __avx2.c after their
  * pw_simd__<isa>.h; PW_KERNEL(op) names the function for the ISA.
  * Contract: pcnn_conv_bwd_data_fn (pcnn_kernels.h): din (N,H,W,cin) +=
- * masked_conv^T(dout (N,H,W,cout), w [k][k][cin][cout]); ACCUMULATES.
+ * masked_conv^T(dout (N,H,W,cout), w [k][k][cin][cout]); ACCUMULATES, or
+ * overwrites with PCNN_CONV_OVERWRITE (the accumulators start from a zero
+ * bias, din is not read; the same bits as zeroing din first).
  * The transposed conv is itself a direct conv: input pixel (y, x) gathers
  * dout at (y - ky + r, x - kx + r) over the kept taps with the tap matrix
  * w[ky][kx]^T [cout][cin]. So each call first transposes the kept taps once
@@ -36,6 +38,15 @@ static inline void cv_bwd_data(float *din, const float *dout, const float *w, co
     pcnn_conv_bwd_data__ref(din, dout, w, c);
     return;
   }
+  /* OVERWRITE: the accumulators start from a zero bias instead of din
+   * (wider than the zeros: din zeroed first) */
+  const float *zb = NULL;
+  if (c->flags & PCNN_CONV_OVERWRITE) {
+    if (cin <= PCNN_ZEROS)
+      zb = pcnn_zeros;
+    else
+      pcnn_conv_zero_din(din, c);
+  }
   cv_tap tap[CV_MAX_TAPS];
   const int nt = cv_fwd_taps(tap, w, c);
   for (int t = 0; t < nt; t++) {
@@ -64,7 +75,7 @@ static inline void cv_bwd_data(float *din, const float *dout, const float *w, co
       }
     }
   }
-  const cv_direct_t d = {din, dout, NULL, c->n, c->h, c->w, cout, cin, cin, nt, tap};
+  const cv_direct_t d = {din, dout, zb, c->n, c->h, c->w, cout, cin, cin, nt, tap};
   cv_direct(&d);
 }
 

@@ -37,6 +37,13 @@ extern "C" {
 #endif
 
 enum { PCNN_MASK_A = 0, PCNN_MASK_B = 1 };
+/* pcnn_conv_t.flags. PCNN_CONV_OVERWRITE: the data-gradient kernels
+ * (conv_bwd_data, conv1x1_prelu_bwd_data) write din = ... instead of
+ * din += ..., with the same bits as zeroing din and accumulating (every
+ * sum starts from +0); din's old contents are not read. The backward uses it
+ * for a gradient buffer's first writer instead of a separate zeroing pass.
+ * Every other kernel ignores flags. */
+enum { PCNN_CONV_OVERWRITE = 1 };
 
 /* One masked convolution: stride 1, 'same' zero padding, bias. */
 typedef struct {
@@ -45,6 +52,7 @@ typedef struct {
   int k;          /* odd kernel size: 1, 3, 5, 7, ... */
   int mask;       /* PCNN_MASK_A or PCNN_MASK_B */
   int groups;     /* colour groups: 1 (grayscale) or 3 (RGB) */
+  unsigned flags; /* PCNN_CONV_OVERWRITE or 0 */
 } pcnn_conv_t;
 
 /* ---- mask helpers (reference/mask.c) ---- */
@@ -57,6 +65,14 @@ int pcnn_mask_keep(const pcnn_conv_t *c, int ky, int kx, int ci, int co);
 /* The kept output channels of tap (ky, kx), input channel ci, are exactly
  * [pcnn_mask_co_begin(...), cout): cout if none, 0 if all. */
 int pcnn_mask_co_begin(const pcnn_conv_t *c, int ky, int kx, int ci);
+/* PCNN_CONV_OVERWRITE for a data-gradient path that accumulates: zeroes din
+ * (N,H,W,cin) if c asks to overwrite it; returns c without the flag (then
+ * accumulating gives the same bits) */
+pcnn_conv_t pcnn_conv_zero_din(float *din, const pcnn_conv_t *c);
+/* at least PCNN_ZEROS zero floats, 64-byte aligned: a zero bias for the
+ * paths that start their sums from a bias */
+enum { PCNN_ZEROS = 4096 };
+extern const float pcnn_zeros[PCNN_ZEROS];
 /* dense 0/1 mask, [k][k][cin][cout] like the weights */
 void pcnn_mask_fill(float *mask, const pcnn_conv_t *c);
 /* multiply-adds the mask keeps, and the dense count, for one forward */
@@ -91,7 +107,7 @@ pcnn_nadam_coef_t pcnn_nadam_begin_step(pcnn_nadam_state_t *st, const pcnn_nadam
  * out (N,H,W,cout); in (N,H,W,cin); w [k][k][cin][cout]; b (cout) */
 typedef void pcnn_conv_fwd_fn(float *out, const float *in, const float *w, const float *b,
                               const pcnn_conv_t *c);
-/* din += masked_conv^T(dout, w);  din (N,H,W,cin); dout (N,H,W,cout) */
+/* din += masked_conv^T(dout, w) (= with PCNN_CONV_OVERWRITE);  din (N,H,W,cin); dout (N,H,W,cout) */
 typedef void pcnn_conv_bwd_data_fn(float *din, const float *dout, const float *w,
                                    const pcnn_conv_t *c);
 /* dw += in (x) dout at kept taps; db += sum dout.  dw [k][k][cin][cout]; db (cout) */
@@ -109,7 +125,7 @@ typedef void pcnn_prelu_bwd_fn(float *dx, float *dalpha, const float *dout, cons
  * pre, out (N,H,W,cout); in (N,H,W,cin); w [cin][cout]; b, alpha (cout) */
 typedef void pcnn_conv1x1_prelu_fwd_fn(float *pre, float *out, const float *in, const float *w,
                                        const float *b, const float *alpha, const pcnn_conv_t *c);
-/* din += conv1x1^T(dout * prelu'(pre), w) */
+/* din += conv1x1^T(dout * prelu'(pre), w) (= with PCNN_CONV_OVERWRITE) */
 typedef void pcnn_conv1x1_prelu_bwd_data_fn(float *din, const float *dout, const float *pre,
                                             const float *w, const float *alpha,
                                             const pcnn_conv_t *c);

@@ -319,23 +319,23 @@ int pcnn_kernel_measure(int op, const pcnn_conv_t *c, int reps, double ms[PCNN_I
 
 int pcnn_check_run(FILE *out, int batch) {
   const shape_t conv_shapes[] = {
-      {"7x7A 1->128", {batch, 28, 28, 1, 128, 7, PCNN_MASK_A, 1}},
-      {"3x3B 64->64", {batch, 28, 28, 64, 64, 3, PCNN_MASK_B, 1}},
-      {"1x1B 64->128", {batch, 28, 28, 64, 128, 1, PCNN_MASK_B, 1}},
-      {"7x7A 3->120 RGB", {batch, 28, 28, 3, 120, 7, PCNN_MASK_A, 3}},
-      {"3x3B 60->60 RGB", {batch, 28, 28, 60, 60, 3, PCNN_MASK_B, 3}},
+      {"7x7A 1->128", {batch, 28, 28, 1, 128, 7, PCNN_MASK_A, 1, 0}},
+      {"3x3B 64->64", {batch, 28, 28, 64, 64, 3, PCNN_MASK_B, 1, 0}},
+      {"1x1B 64->128", {batch, 28, 28, 64, 128, 1, PCNN_MASK_B, 1, 0}},
+      {"7x7A 3->120 RGB", {batch, 28, 28, 3, 120, 7, PCNN_MASK_A, 3, 0}},
+      {"3x3B 60->60 RGB", {batch, 28, 28, 60, 60, 3, PCNN_MASK_B, 3, 0}},
   };
   /* the last: the out layers of an F = 256 model, whose backward-data
    * kernel falls back to the reference (its packed weights do not fit); one
    * 14x14 image, as the reference weight gradient takes ~0.25 s per 28x28 */
   const shape_t pw_shapes[] = {
-      {"1x1B 128->64", {batch, 28, 28, 128, 64, 1, PCNN_MASK_B, 1}},
-      {"1x1B 128->128", {batch, 28, 28, 128, 128, 1, PCNN_MASK_B, 1}},
-      {"1x1B 120->60 RGB", {batch, 28, 28, 120, 60, 1, PCNN_MASK_B, 3}},
-      {"256->256 14x14 N1", {1, 14, 14, 256, 256, 1, PCNN_MASK_B, 1}},
+      {"1x1B 128->64", {batch, 28, 28, 128, 64, 1, PCNN_MASK_B, 1, 0}},
+      {"1x1B 128->128", {batch, 28, 28, 128, 128, 1, PCNN_MASK_B, 1, 0}},
+      {"1x1B 120->60 RGB", {batch, 28, 28, 120, 60, 1, PCNN_MASK_B, 3, 0}},
+      {"256->256 14x14 N1", {1, 14, 14, 256, 256, 1, PCNN_MASK_B, 1, 0}},
   };
-  const shape_t el_shapes[] = {{"P x 128", {batch, 28, 28, 128, 128, 1, PCNN_MASK_B, 1}},
-                               {"P x 13", {batch, 7, 5, 13, 13, 1, PCNN_MASK_B, 1}}};
+  const shape_t el_shapes[] = {{"P x 128", {batch, 28, 28, 128, 128, 1, PCNN_MASK_B, 1, 0}},
+                               {"P x 13", {batch, 7, 5, 13, 13, 1, PCNN_MASK_B, 1, 0}}};
   int fails = 0, rows = 0, fallbacks = 0;
   fprintf(out, "pixelcnn check: batch %d, 28x28, %d threads; error = max|y - ref| / max|ref|\n", batch,
           omp_get_max_threads());

@@ -107,7 +107,7 @@ pcnn_layer_t *pcnn_graph_conv(pcnn_model_t *m, const char *name, int role, int c
   snprintf(l->name, sizeof l->name, "%s", name);
   l->op = PCNN_OP_conv_fwd;
   l->role = role;
-  l->c = (pcnn_conv_t){0, m->cfg.height, m->cfg.width, cin, cout, k, mask, m->groups};
+  l->c = (pcnn_conv_t){0, m->cfg.height, m->cfg.width, cin, cout, k, mask, m->groups, 0};
   snprintf(nm, sizeof nm, "%s.weight", name);
   l->w = pcnn_graph_tensor(m, nm, 4, k, k, cin, cout);
   snprintf(nm, sizeof nm, "%s.bias", name);
@@ -608,9 +608,11 @@ static float *gbuf_of(gpool_t *g, int slot) {
   return g->dry || g->of[slot] < 0 ? NULL : g->buf[g->of[slot]];
 }
 
-/* d[slot], zeroed if this is its first use */
-static float *gtake(gpool_t *g, int slot) {
-  if (g->of[slot] >= 0) return gbuf_of(g, slot);
+/* d[slot]; *fresh: 1 if this is its first use (its contents are stale:
+ * the caller's first kernel overwrites it, PCNN_CONV_OVERWRITE) */
+static float *gtake_raw(gpool_t *g, int slot, int *fresh) {
+  *fresh = g->of[slot] < 0;
+  if (!*fresh) return gbuf_of(g, slot);
   const int ch = g->m->slots[slot].ch;
   int *busy = g->busy, n = g->dry ? *g->npool : g->m->ngrad;
   const int *pch = g->dry ? g->pool_ch : g->m->gbuf_ch;
@@ -623,8 +625,24 @@ static float *gtake(gpool_t *g, int slot) {
   }
   busy[i] = 1;
   g->of[slot] = i;
-  if (!g->dry) memset(g->buf[i], 0, g->P * (size_t)ch * sizeof(float));
   return gbuf_of(g, slot);
+}
+
+/* d[slot], zeroed if this is its first use */
+static float *gtake(gpool_t *g, int slot) {
+  int fresh;
+  float *d = gtake_raw(g, slot, &fresh);
+  if (fresh && d) memset(d, 0, g->P * (size_t)g->m->slots[slot].ch * sizeof(float));
+  return d;
+}
+
+/* d[slot] for a data-gradient kernel: on its first use the kernel writes it
+ * (cd gets PCNN_CONV_OVERWRITE) instead of a zeroing pass and an add */
+static float *gtake_for(gpool_t *g, int slot, pcnn_conv_t *cd) {
+  int fresh;
+  float *d = gtake_raw(g, slot, &fresh);
+  if (fresh) cd->flags |= PCNN_CONV_OVERWRITE;
+  return d;
 }
 
 static void grelease(gpool_t *g, int slot) {
@@ -721,10 +739,11 @@ static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float
       /* the fused 1x1 + PReLU: its backward reads d out and the saved pre */
       const float *dout = gbuf_of(&g, l->out);
       if (l->src != PCNN_SLOT_IMAGE) {
-        float *din = gtake(&g, l->src);
+        pcnn_conv_t cd = c;
+        float *din = gtake_for(&g, l->src, &cd);
         if (!g.dry)
           TIMED(PROF_AT(i, BWD_DATA),
-                KT(l, BWD_DATA)->conv1x1_prelu_bwd_data(din, dout, ACT(l->pre), W + l->w, W + l->alpha, &c));
+                KT(l, BWD_DATA)->conv1x1_prelu_bwd_data(din, dout, ACT(l->pre), W + l->w, W + l->alpha, &cd));
         EARLY_PRELU(din);
       }
       RECOMPUTE_SRC();
@@ -760,8 +779,9 @@ static void backward_walk(pcnn_model_t *m, const float *in, int i0, int n, float
       }
     }
     if (l->src != PCNN_SLOT_IMAGE) {
-      float *din = gtake(&g, l->src);
-      if (!g.dry) TIMED(PROF_AT(i, BWD_DATA), KT(l, BWD_DATA)->conv_bwd_data(din, dpre, W + l->w, &c));
+      pcnn_conv_t cd = c;
+      float *din = gtake_for(&g, l->src, &cd);
+      if (!g.dry) TIMED(PROF_AT(i, BWD_DATA), KT(l, BWD_DATA)->conv_bwd_data(din, dpre, W + l->w, &cd));
       EARLY_PRELU(din);
     }
     RECOMPUTE_SRC();

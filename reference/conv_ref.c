@@ -46,7 +46,8 @@ static void conv_fwd(const int bf, float *out, const float *in, const float *w, 
       }
 }
 
-static void conv_bwd_data(const int bf, float *din, const float *dout, const float *w, const pcnn_conv_t *c) {
+static void conv_bwd_data(const int bf, float *din, const float *dout, const float *w, const pcnn_conv_t *c0) {
+  const pcnn_conv_t cz = pcnn_conv_zero_din(din, c0), *c = &cz; /* OVERWRITE: zeroed, then += */
   /* din (N,H,W,cin) += sum over kept taps of w * dout at the pixel the tap feeds */
   const int r = c->k / 2, cin = c->cin, cout = c->cout;
 #pragma omp parallel for schedule(static)

@@ -1,6 +1,8 @@
 /* mask.c: the PixelCNN mask (see the contract in kernels/pcnn_kernels.h). */
 #include "pcnn_kernels.h"
 
+#include <string.h>
+
 int pcnn_group_begin(int g, int c, int groups) { return (int)(((long)g * c) / groups); }
 
 int pcnn_group_of(int i, int c, int groups) {
@@ -53,6 +55,17 @@ double pcnn_conv_dense_macs(const pcnn_conv_t *c) {
   return (double)c->k * c->k * c->cin * c->cout * c->n * c->h * c->w;
 }
 
+const float pcnn_zeros[PCNN_ZEROS] __attribute__((aligned(64)));
+
+pcnn_conv_t pcnn_conv_zero_din(float *din, const pcnn_conv_t *c) {
+  pcnn_conv_t a = *c;
+  if (a.flags & PCNN_CONV_OVERWRITE) {
+    memset(din, 0, (size_t)a.n * a.h * a.w * a.cin * sizeof(float));
+    a.flags &= ~(unsigned)PCNN_CONV_OVERWRITE;
+  }
+  return a;
+}
+
 const char *pcnn_conv_check(const pcnn_conv_t *c) {
   if (c->n < 1 || c->h < 1 || c->w < 1) return "batch, height and width must be >= 1";
   if (c->cin < 1 || c->cout < 1) return "channel counts must be >= 1";
@@ -60,5 +73,6 @@ const char *pcnn_conv_check(const pcnn_conv_t *c) {
   if (c->mask != PCNN_MASK_A && c->mask != PCNN_MASK_B) return "mask must be A or B";
   if (c->groups != 1 && c->groups != 3) return "colour groups must be 1 or 3";
   if (c->cin < c->groups || c->cout < c->groups) return "each colour group needs a channel";
+  if (c->flags & ~(unsigned)PCNN_CONV_OVERWRITE) return "unknown flags";
   return 0;
 }

@@ -59,7 +59,8 @@ static void conv1x1_prelu_fwd(const int bf, float *pre, float *out, const float 
 }
 
 static void conv1x1_prelu_bwd_data(const int bf, float *din, const float *dout, const float *pre,
-                                   const float *w, const float *alpha, const pcnn_conv_t *c) {
+                                   const float *w, const float *alpha, const pcnn_conv_t *c0) {
+  const pcnn_conv_t cz = pcnn_conv_zero_din(din, c0), *c = &cz; /* OVERWRITE: zeroed, then += */
   /* din (P, cin) += w (dout * prelu'(pre)) */
   const int cin = c->cin, cout = c->cout;
   const long p = (long)c->n * c->h * c->w;

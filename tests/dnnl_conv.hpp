@@ -340,7 +340,7 @@ class Conv {
       throw std::runtime_error("pdnnl: Conv direction was not built");
     return ops_[d];
   }
-  pcnn_conv_t c_;
+  pcnn_conv_t c_{};
   Layout layout_;
   PrimDesc hint_;  // forward pd: the backward pds keep a pointer to it
   Op ops_[3];
@@ -451,7 +451,7 @@ class Conv1x1PreluFwd {
   void finish() { op_.finish(); }
 
  private:
-  pcnn_conv_t c_;
+  pcnn_conv_t c_{};
   Layout layout_;
   Op op_;
 };

@@ -46,7 +46,7 @@ size_t first_diff(const std::vector<float> &a, const std::vector<float> &b) {
 }
 
 pcnn_conv_t Cv(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
   c.n = n; c.h = h; c.w = w; c.cin = cin; c.cout = cout; c.k = k; c.mask = mask; c.groups = groups;
   return c;
 }

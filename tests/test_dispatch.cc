@@ -48,7 +48,7 @@ TEST(Dispatch, IsaNames) {
 // compares each with the reference's result (computed once): the reference
 // itself has error 0, every SIMD level is within the op's tolerance.
 TEST(Measure, EveryLevelAgainstTheReference) {
-  const pcnn_conv_t c = {2, 6, 6, 16, 24, 3, PCNN_MASK_B, 1};
+  const pcnn_conv_t c = {2, 6, 6, 16, 24, 3, PCNN_MASK_B, 1, 0};
   for (const char *name : {"conv_fwd", "conv_bwd_weights", "conv1x1_prelu_bwd_data", "conv_prelu_fwd"}) {
     const int op = pcnn_op_index(name);
     ASSERT_GE(op, 0) << name;
@@ -74,7 +74,7 @@ TEST(Measure, EveryLevelAgainstTheReference) {
 namespace {
 
 pcnn_conv_t Cv(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
-  return pcnn_conv_t{n, h, w, cin, cout, k, mask, groups};
+  return pcnn_conv_t{n, h, w, cin, cout, k, mask, groups, 0};
 }
 
 // the SIMD ISAs this CPU runs

@@ -33,7 +33,7 @@ std::string conv_name(const ::testing::TestParamInfo<pcnn_conv_t> &info) {
 }
 
 pcnn_conv_t conv(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
   c.n = n; c.h = h; c.w = w; c.cin = cin; c.cout = cout; c.k = k; c.mask = mask; c.groups = groups;
   return c;
 }
@@ -270,7 +270,7 @@ class Conv1x1PreluGrad : public ::testing::TestWithParam<pcnn_conv_t> {
     EXPECT_FALSE(kink) << what << ": an FD step crossed the PReLU kink";
     EXPECT_TRUE(FdClose(got, fd, idx, what + " " + pt::conv_str(c)));
   }
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
   std::vector<float> in, w, b, alpha, R, pre, out, pre0;
   bool kink = false;
 };

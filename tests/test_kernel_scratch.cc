@@ -37,7 +37,7 @@ TEST(KernelScratch, FreedWhenItsThreadExits) {
   // LeakSanitizer, at the process's exit, is the check)
   // conv_bwd_data keeps its transposed kept taps in scratch: 5 taps x 128 x
   // 128 floats = 320 KB per thread for a 3x3 B 128 -> 128
-  const pcnn_conv_t c = {1, 6, 5, 128, 128, 3, PCNN_MASK_B, 1};
+  const pcnn_conv_t c = {1, 6, 5, 128, 128, 3, PCNN_MASK_B, 1, 0};
   std::vector<float> din((size_t)6 * 5 * 128), dout(din.size(), 0.5f), w((size_t)9 * 128 * 128, 0.25f);
   const size_t scratch = (size_t)5 * 128 * 128 * sizeof(float);
   for (int isa = PCNN_ISA_AVX2; isa < PCNN_ISA_FP32_COUNT; isa++) {

@@ -94,7 +94,7 @@ bool same_bits(const std::vector<float> &a, const std::vector<float> &b) {
 std::vector<pcnn_conv_t> conv1x1_shapes() {
   std::vector<pcnn_conv_t> s;
   auto add = [&](int n, int h, int w, int ci, int co, int mask, int g) {
-    s.push_back(pcnn_conv_t{n, h, w, ci, co, 1, mask, g});
+    s.push_back(pcnn_conv_t{n, h, w, ci, co, 1, mask, g, 0});
   };
   // seed model shapes (the batch cut from 32 to 4 to keep the reference fast)
   add(4, 28, 28, 128, 64, PCNN_MASK_B, 1);
@@ -125,7 +125,7 @@ std::vector<pcnn_conv_t> conv1x1_shapes() {
 }
 
 struct Conv1x1Data {
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
   size_t pn;
   std::vector<float> in, w, b, alpha, dout, pre, mask;
   Conv1x1Data(const pcnn_conv_t &c_, uint64_t seed) : c(c_) {

@@ -17,7 +17,7 @@
 namespace {
 
 pcnn_conv_t conv(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
   c.n = n; c.h = h; c.w = w; c.cin = cin; c.cout = cout; c.k = k; c.mask = mask; c.groups = groups;
   return c;
 }
@@ -74,7 +74,7 @@ const int kG3B_5x7[5 * 7] = {1, 1, 1, 1, 1, 1, 1,
                              0, 0, 0, 0, 1, 1, 1};
 
 struct Table {
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
   const int *centre;
 };
 const Table kTables[] = {
@@ -207,7 +207,7 @@ TEST(MaskHelpers, KnownTapCounts) {
 // ================================================================ (ii) causality
 
 struct Layer {
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
   std::vector<float> w, b;
 };
 struct Stack {

@@ -56,7 +56,7 @@ std::vector<float> times(const std::vector<float> &a, const std::vector<float> &
 
 // Seeded data for one convolution: weights dense random, wm = weights * mask.
 struct ConvData {
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
   std::vector<float> in, w, mask, wm, b, dout;
   explicit ConvData(const pcnn_conv_t &cv, uint64_t seed = 1)
       : c(cv),
@@ -69,13 +69,13 @@ struct ConvData {
 };
 
 pcnn_conv_t conv(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
-  pcnn_conv_t c = {n, h, w, cin, cout, k, mask, groups};
+  pcnn_conv_t c = {n, h, w, cin, cout, k, mask, groups, 0};
   return c;
 }
 
 struct Case {
   const char *name;
-  pcnn_conv_t c;
+  pcnn_conv_t c{};
   Layout layout;
 };
 
@@ -87,7 +87,7 @@ std::vector<Case> cases() {
   const int A = PCNN_MASK_A, B = PCNN_MASK_B;
   const struct {
     const char *name;
-    pcnn_conv_t c;
+    pcnn_conv_t c{};
   } shapes[] = {
       // the seed model: N=32 28x28 grayscale
       {"seed_7x7A_1to128_N32", conv(32, 28, 28, 1, 128, 7, A, 1)},
