@@ -39,7 +39,7 @@ typedef struct {
   const cb_pair *b;    /* [kp][ldb] */
   long p;              /* pixels */
   int ksrc, kp, nc, ldb;
-  int stream; /* out and act by non-temporal stores */
+  int stream; /* bits (cb_stream): 1 out, 2 act by non-temporal stores */
   int pf;     /* prefetch the next block (tensors beyond L2) */
 } c1_gemm_t;
 
@@ -110,7 +110,7 @@ static PW_INLINE void c1_tile(const int MR, const int NV, const c1_gemm_t *g, co
   for (int j = 0; j < MR; j++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
-      if (g->stream)
+      if (g->stream & 1)
         _mm512_stream_ps(op + (size_t)j * nc + v * 16, acc[j][v]);
       else
         _mm512_mask_storeu_ps(op + (size_t)j * nc + v * 16, mt[v], acc[j][v]);
@@ -122,7 +122,7 @@ static PW_INLINE void c1_tile(const int MR, const int NV, const c1_gemm_t *g, co
 #pragma GCC unroll 6
       for (int j = 0; j < MR; j++) {
         const __m512 y = pw_prelu_sel(acc[j][v], acc[j][v], al);
-        if (g->stream)
+        if (g->stream & 2)
           _mm512_stream_ps(g->act + off + (size_t)j * nc + v * 16, y);
         else
           _mm512_mask_storeu_ps(g->act + off + (size_t)j * nc + v * 16, mt[v], y);

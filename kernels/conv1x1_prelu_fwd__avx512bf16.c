@@ -39,6 +39,7 @@
 
 typedef struct {
   int cin, cout, ldw, lda, npseg, nt; /* ldw, lda: pair words per row of the pack, the block */
+  int ntp; /* stream pre only (PCNN_CONV_STREAM_PRE, aligned rows) */
   const uint32_t *wp;                 /* [cin/2][ldw] */
   const float *bp, *ap;               /* bias, slope padded to ldw */
   pw_pseg_t ps[PW_PSEG_MAX];
@@ -73,6 +74,9 @@ static PW_INLINE void tile(const int mr, const int nv, float *pre, float *out, c
       if (x->nt) { /* nt implies cout % 16 == 0: no tail */
         pw_stream(pp, acc[r][v]);
         pw_stream(oo, y);
+      } else if (x->ntp) { /* ntp implies cout % 16 == 0 */
+        pw_stream(pp, acc[r][v]);
+        pw_store_n(oo, left, y);
       } else {
         pw_store_n(pp, left, acc[r][v]);
         pw_store_n(oo, left, y);
@@ -143,7 +147,8 @@ void pcnn_conv1x1_prelu_fwd__avx512bf16(float *pre, float *out, const float *in,
   const long nblk = (p + pb - 1) / pb;
   const int nt = (double)p * cout * sizeof(float) > PW_NT_BYTES && cout % 16 == 0 &&
                  ((size_t)pre | (size_t)out) % 64 == 0;
-  fwd_ctx x = {cin, cout, ldw, cinp / 2, 0, nt, pack, bp, ap, {{0, 0, 0}}};
+  const int ntp = !nt && (c->flags & PCNN_CONV_STREAM_PRE) && cout % 16 == 0 && (size_t)pre % 64 == 0;
+  fwd_ctx x = {cin, cout, ldw, cinp / 2, 0, nt, ntp, pack, bp, ap, {{0, 0, 0}}};
   x.npseg = pw_bf_psegs_in(x.ps, seg, nseg, cin, cout);
 #pragma omp parallel for schedule(static)
   for (long blk = 0; blk < nblk; blk++) {
@@ -160,6 +165,6 @@ void pcnn_conv1x1_prelu_fwd__avx512bf16(float *pre, float *out, const float *in,
                  a + (size_t)i * x.lda, j, &x);
       }
     }
-    if (nt) pw_fence();
+    if (nt || ntp) pw_fence();
   }
 }

@@ -38,6 +38,7 @@ typedef struct {
   int cin, cout, ldw, nseg;
   int j0; /* first output column of the pack */
   int nt; /* stream pre and out past the caches (large, aligned outputs) */
+  int ntp; /* stream pre only (PCNN_CONV_STREAM_PRE, aligned rows) */
   const float *wp, *bp, *ap; /* packed w [cin][ldw], padded b and alpha (ldw), columns from j0 */
   pw_seg_t seg[3];
 } fwd_ctx;
@@ -76,6 +77,9 @@ static PW_INLINE void tile(const int act, const int mr, const int nv, float *pre
       if (x->nt) { /* nt implies cout % PW_VL == 0: no tail */
         if (act) pw_stream(pre + (size_t)r * x->cout + co, acc[r][v]);
         pw_stream(oo, y);
+      } else if (x->ntp) { /* ntp implies act and cout % PW_VL == 0 */
+        pw_stream(pre + (size_t)r * x->cout + co, acc[r][v]);
+        pw_store_n(oo, left, y);
       } else {
         if (act) pw_store_n(pre + (size_t)r * x->cout + co, left, acc[r][v]);
         pw_store_n(oo, left, y);
@@ -134,7 +138,9 @@ static PW_INLINE void fwd_core(const int act, float *pre, float *out, const floa
    * the backward pass, out by the next layer after it streamed from memory */
   const int nt = (double)p * cout * sizeof(float) > PW_NT_BYTES && cout % PW_VL == 0 &&
                  ((size_t)(act ? pre : out) | (size_t)out) % (PW_VL * sizeof(float)) == 0;
-  fwd_ctx x = {cin, cout, 0, 0, 0, nt, NULL, NULL, NULL, {{0, 0, 0}}};
+  const int ntp = !nt && act && (c->flags & PCNN_CONV_STREAM_PRE) && cout % PW_VL == 0 &&
+                  (size_t)pre % (PW_VL * sizeof(float)) == 0;
+  fwd_ctx x = {cin, cout, 0, 0, 0, nt, ntp, NULL, NULL, NULL, {{0, 0, 0}}};
   x.nseg = pw_segments(x.seg, c);
   /* column chunks [j0, j1): a wide layer (the RGB softmax head, 120 -> 768)
    * packs and runs its columns in pieces; the sums are unchanged */
@@ -169,7 +175,7 @@ static PW_INLINE void fwd_core(const int act, float *pre, float *out, const floa
                    out + q * cout, res ? res + q * cout : NULL, in + q * cin, j, &x);
         }
       }
-      if (nt) pw_fence();
+      if (nt || ntp) pw_fence();
     }
   }
 }

@@ -158,7 +158,7 @@ typedef struct {
   int n, h, w, cp, cout, coutp, ntap;
   const cb_tap *tap;
   int dymin;  /* the taps' smallest dy: an output row's input rows are rowp[dy - dymin] */
-  int stream; /* 1: out (and act) are written with non-temporal stores (cb_stream) */
+  int stream; /* bits (cb_stream): 1 out, 2 act are written with non-temporal stores */
   int pf;     /* 1: prefetch the next row's input, accumulators, residual (tensors beyond L2) */
 } cb_direct_t;
 
@@ -231,7 +231,7 @@ static PW_INLINE void cb_direct_block(const int PX, const int NV, const cb_direc
   for (int j = 0; j < PX; j++)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
-      if (d->stream)
+      if (d->stream & 1)
         _mm512_stream_ps(op + (size_t)j * cout + v * 16, acc[j][v]);
       else
         _mm512_mask_storeu_ps(op + (size_t)j * cout + v * 16, mt[v], acc[j][v]);
@@ -244,7 +244,7 @@ static PW_INLINE void cb_direct_block(const int PX, const int NV, const cb_direc
       for (int j = 0; j < PX; j++)
       {
         const __m512 a = pw_prelu_sel(acc[j][v], acc[j][v], al);
-        if (d->stream)
+        if (d->stream & 2)
           _mm512_stream_ps(e->act + off + (size_t)j * cout + v * 16, a);
         else
           _mm512_mask_storeu_ps(e->act + off + (size_t)j * cout + v * 16, mt[v], a);
@@ -455,12 +455,15 @@ static inline void cb_im2col_row(uint16_t *col, int kp, uint16_t *pad, const flo
 
 /* Outputs larger than PW_NT_BYTES go past the caches (non-temporal
  * stores), as the FP32 1x1 forward does: the next reader streams them from
- * memory anyway. Needs whole aligned vectors: cout a multiple of 16 and out,
- * act 64-byte aligned. */
+ * memory anyway; so does out alone (pre) when PCNN_CONV_STREAM_PRE says
+ * nothing reads it soon. Needs whole aligned vectors: cout a multiple of 16
+ * and out, act 64-byte aligned. Returns the bits of cb_direct_t.stream. */
 static inline int cb_stream(const float *out, const cb_epi_t *e, const pcnn_conv_t *c) {
   const size_t bytes = (size_t)c->n * c->h * c->w * c->cout * sizeof(float);
   const size_t addr = (size_t)out | (e && e->act ? (size_t)e->act : 0);
-  return bytes > PW_NT_BYTES && c->cout % 16 == 0 && addr % 64 == 0;
+  if (c->cout % 16) return 0;
+  if (bytes > PW_NT_BYTES && addr % 64 == 0) return 3;
+  return e && e->act && (c->flags & PCNN_CONV_STREAM_PRE) && (size_t)out % 64 == 0;
 }
 
 /* The forward of conv_fwd / conv_prelu_fwd (e may be NULL): pre / out

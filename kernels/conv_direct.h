@@ -41,6 +41,8 @@ typedef struct {
   const float *res; /* or NULL */
   float *act;       /* or NULL: no activation */
   const float *alpha;
+  int stream;       /* out by non-temporal stores (PCNN_CONV_STREAM_PRE; out
+                     * 64-byte aligned, cout a multiple of PW_VL: whole vectors) */
 } cv_epi_t;
 
 /* ---- engine 1: direct conv, one block of PX pixels x NV vectors ---- */
@@ -134,7 +136,12 @@ static PW_INLINE void cv_direct_block(const int PX, const int NV, const cv_direc
 #pragma GCC unroll 16
   for (int j = 0; j < PX; j++)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; v++) pw_storem(op + (size_t)j * cout + v * PW_VL, mt[v], acc[j][v]);
+    for (int v = 0; v < NV; v++) {
+      if (e && e->stream)
+        pw_stream(op + (size_t)j * cout + v * PW_VL, acc[j][v]);
+      else
+        pw_storem(op + (size_t)j * cout + v * PW_VL, mt[v], acc[j][v]);
+    }
   if (e && e->act) {
 #pragma GCC unroll 8
     for (int v = 0; v < NV; v++) {
@@ -177,19 +184,23 @@ static inline void cv_direct_dispatch(const cv_direct_t *d, const cv_epi_t *e, c
  * then pixel blocks, so a block's weights stay in L1/L2 along the row. */
 static inline void cv_direct_ex(const cv_direct_t *d, const cv_epi_t *e) {
   const int rows = d->n * d->h, cblk = PW_NV * PW_VL;
-#pragma omp parallel for schedule(static)
-  for (int ry = 0; ry < rows; ry++) {
-    const int img = ry / d->h, y = ry % d->h;
-    unsigned sb[CV_SB_SIZE(CV_MAX_TAPS)];
-    for (int cb = 0; cb < d->cout; cb += cblk) {
-      const int rem = d->cout - cb;
-      const int nv = rem >= cblk ? PW_NV : (rem + PW_VL - 1) / PW_VL;
-      cv_seg_bits(sb, d, cb);
-      for (int x0 = 0; x0 < d->w; x0 += CV_PX) {
-        const int px = d->w - x0 < CV_PX ? d->w - x0 : CV_PX;
-        cv_direct_dispatch(d, e, sb, px, nv, img, y, x0, cb);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static) nowait
+    for (int ry = 0; ry < rows; ry++) {
+      const int img = ry / d->h, y = ry % d->h;
+      unsigned sb[CV_SB_SIZE(CV_MAX_TAPS)];
+      for (int cb = 0; cb < d->cout; cb += cblk) {
+        const int rem = d->cout - cb;
+        const int nv = rem >= cblk ? PW_NV : (rem + PW_VL - 1) / PW_VL;
+        cv_seg_bits(sb, d, cb);
+        for (int x0 = 0; x0 < d->w; x0 += CV_PX) {
+          const int px = d->w - x0 < CV_PX ? d->w - x0 : CV_PX;
+          cv_direct_dispatch(d, e, sb, px, nv, img, y, x0, cb);
+        }
       }
     }
+    if (e && e->stream) pw_fence(); /* each thread's non-temporal stores, before the join */
   }
 }
 static inline void cv_direct(const cv_direct_t *d) { cv_direct_ex(d, NULL); }
@@ -209,7 +220,7 @@ static inline void cv_direct_im2col(const cv_direct_t *d, int r, const cv_epi_t 
     const size_t ro = (size_t)ry * W * d->cout;
     const cv_direct_t rd = {d->out + ro, col, d->bias, 1, 1, W, kc, d->cout, d->ldw, d->ntap, d->tap};
     const cv_epi_t re = {e && e->res ? e->res + ro : NULL, e && e->act ? e->act + ro : NULL,
-                         e ? e->alpha : NULL};
+                         e ? e->alpha : NULL, 0};
     unsigned sb[CV_SB_SIZE(1)];
     for (int cb = 0; cb < d->cout; cb += cblk) {
       const int rem = d->cout - cb;
@@ -232,9 +243,12 @@ static inline void cv_conv_fwd(float *out, const float *in, const float *w, cons
   const int pad = cv_im2col_fits(c);
   const int nt = pad ? cv_im2col_taps(tap, w, c) : cv_fwd_taps(tap, w, c);
   const cv_direct_t d = {out, in, b, c->n, c->h, c->w, c->cin, c->cout, c->cout, nt, tap};
-  if (pad)
-    cv_direct_im2col(&d, c->k / 2, e);
-  else
+  if (pad) { /* (the first layer: no stream; its pre is a residual, read soon) */
+    cv_epi_t ne;
+    if (e) ne = *e, ne.stream = 0;
+    cv_direct_im2col(&d, c->k / 2, e ? &ne : NULL);
+  } else {
     cv_direct_ex(&d, e);
+  }
 }
 #endif

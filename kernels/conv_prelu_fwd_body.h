@@ -27,6 +27,7 @@ void PW_KERNEL(conv_prelu_fwd)(float *pre, float *out, const float *in, const fl
     return;
   }
   if (c->k == 1 && PW_KERNEL(conv1x1_res_prelu_fwd)(pre, out, in, w, b, res, alpha, c)) return;
-  const cv_epi_t e = {res, out, alpha};
+  const cv_epi_t e = {res, out, alpha,
+                      (c->flags & PCNN_CONV_STREAM_PRE) && c->cout % PW_VL == 0 && (size_t)pre % 64 == 0};
   cv_conv_fwd(pre, in, w, b, &e, c);
 }

@@ -42,8 +42,13 @@ enum { PCNN_MASK_A = 0, PCNN_MASK_B = 1 };
  * din += ..., with the same bits as zeroing din and accumulating (every
  * sum starts from +0); din's old contents are not read. The backward uses it
  * for a gradient buffer's first writer instead of a separate zeroing pass.
+ * PCNN_CONV_STREAM_PRE: a hint to the forwards with a PReLU epilogue
+ * (conv_prelu_fwd, conv1x1_prelu_fwd) that nothing reads pre soon (the
+ * training forward's kept pre, read back by the backward): they may store
+ * it with non-temporal stores, past the caches (no read-for-ownership, and
+ * the caches keep what the next layer reads); the values are the same.
  * Every other kernel ignores flags. */
-enum { PCNN_CONV_OVERWRITE = 1 };
+enum { PCNN_CONV_OVERWRITE = 1, PCNN_CONV_STREAM_PRE = 2 };
 
 /* One masked convolution: stride 1, 'same' zero padding, bias. */
 typedef struct {
@@ -52,7 +57,7 @@ typedef struct {
   int k;          /* odd kernel size: 1, 3, 5, 7, ... */
   int mask;       /* PCNN_MASK_A or PCNN_MASK_B */
   int groups;     /* colour groups: 1 (grayscale) or 3 (RGB) */
-  unsigned flags; /* PCNN_CONV_OVERWRITE or 0 */
+  unsigned flags; /* PCNN_CONV_OVERWRITE, PCNN_CONV_STREAM_PRE, or 0 */
 } pcnn_conv_t;
 
 /* ---- mask helpers (reference/mask.c) ---- */

@@ -483,6 +483,14 @@ static void forward_layer(pcnn_model_t *m, int i, const float *in, int i0, int n
   float *pre = SLOT(l->pre), *out = l->out >= 0 ? SLOT(l->out) : NULL;
   const float *res = l->res >= 0 ? SLOT(l->res) : NULL;
 #undef SLOT
+  /* the training forward, one image: a kept pre that no later layer reads
+   * as its residual is next read by the backward, after the whole batch:
+   * past the caches, which keep what the next layers read */
+  if (b && b == m->place[0] && l->out >= 0) {
+    int read_soon = 0;
+    for (int j = i + 1; j < m->nlayers; j++) read_soon |= m->layers[j].res == l->pre;
+    if (!read_soon) c.flags |= PCNN_CONV_STREAM_PRE;
+  }
   switch (l->op) {
     case PCNN_OP_conv1x1_prelu_fwd:
       KT(l, FWD)->conv1x1_prelu_fwd(pre, out, src, W + l->w, W + l->b, W + l->alpha, &c);

@@ -73,6 +73,6 @@ const char *pcnn_conv_check(const pcnn_conv_t *c) {
   if (c->mask != PCNN_MASK_A && c->mask != PCNN_MASK_B) return "mask must be A or B";
   if (c->groups != 1 && c->groups != 3) return "colour groups must be 1 or 3";
   if (c->cin < c->groups || c->cout < c->groups) return "each colour group needs a channel";
-  if (c->flags & ~(unsigned)PCNN_CONV_OVERWRITE) return "unknown flags";
+  if (c->flags & ~(unsigned)(PCNN_CONV_OVERWRITE | PCNN_CONV_STREAM_PRE)) return "unknown flags";
   return 0;
 }

@@ -1,4 +1,5 @@
-// test_overwrite.cc: PCNN_CONV_OVERWRITE (pcnn_kernels.h) on every row of the
+// test_conv_flags.cc: the flags of pcnn_conv_t (pcnn_kernels.h).
+// PCNN_CONV_OVERWRITE on every row of the
 // two data-gradient ops, conv_bwd_data and conv1x1_prelu_bwd_data, FP32 and
 // bf16, the reference rows included: with the flag, din = the gradient, bit
 // for bit what zeroing din and accumulating gives, and din's old contents
@@ -7,10 +8,16 @@
 // the 1x1 GEMM tile, the narrow head, every tap masked (1x1 A, one group),
 // a cout too wide for the pack (the reference fallback), and more input
 // channels than the zero bias covers (PCNN_ZEROS: din zeroed first).
+// PCNN_CONV_STREAM_PRE on every row of the forwards with a PReLU epilogue
+// (conv_prelu_fwd, conv1x1_prelu_fwd): pre and out bit for bit as without
+// the hint, on shapes whose pre the kernels stream (cout a multiple of 16)
+// and shapes they do not.
 // Rows of an ISA this CPU lacks are skipped with a message.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "test_util.h"
@@ -84,12 +91,75 @@ void check_rows(pcnn_op_t op) {
 TEST(Overwrite, ConvBwdDataEqualsZeroThenAccumulate) { check_rows(PCNN_OP_conv_bwd_data); }
 TEST(Overwrite, Conv1x1PreluBwdDataEqualsZeroThenAccumulate) { check_rows(PCNN_OP_conv1x1_prelu_bwd_data); }
 
+// pre, out of one forward call with the given flags (pre, out pre-filled NaN)
+std::pair<std::vector<float>, std::vector<float>> fwd(const pcnn_kernel_row_t &row, pcnn_conv_t c,
+                                                      unsigned flags, const std::vector<float> &in,
+                                                      const std::vector<float> &w, const std::vector<float> &b,
+                                                      const std::vector<float> &res,
+                                                      const std::vector<float> &alpha) {
+  c.flags = flags;
+  // pre and out on 64-byte boundaries, as the model's are (the kernels
+  // stream only whole aligned vectors)
+  const size_t n = pt::conv_out_size(c);
+  std::vector<float> buf(2 * n + 32, NAN);
+  float *pre = buf.data() + (16 - ((uintptr_t)buf.data() / sizeof(float)) % 16) % 16;
+  float *out = pre + (n + 15) / 16 * 16;
+  if (row.op == PCNN_OP_conv_prelu_fwd)
+    ((pcnn_conv_prelu_fwd_fn *)row.fn)(pre, out, in.data(), w.data(), b.data(), res.data(), alpha.data(), &c);
+  else
+    ((pcnn_conv1x1_prelu_fwd_fn *)row.fn)(pre, out, in.data(), w.data(), b.data(), alpha.data(), &c);
+  return {std::vector<float>(pre, pre + n), std::vector<float>(out, out + n)};
+}
+
+void check_stream(pcnn_op_t op) {
+  const std::vector<pcnn_conv_t> shp =
+      op == PCNN_OP_conv1x1_prelu_fwd
+          ? std::vector<pcnn_conv_t>{C(1, 28, 28, 128, 64, 1, B, 1), C(2, 5, 7, 13, 32, 1, B, 3),
+                                     C(1, 7, 5, 17, 9, 1, B, 3)}
+          : std::vector<pcnn_conv_t>{C(1, 28, 28, 64, 64, 3, B, 1), C(2, 6, 29, 20, 48, 5, A, 1),
+                                     C(1, 28, 28, 64, 128, 1, B, 1), C(1, 7, 11, 16, 40, 3, B, 1)};
+  int rows = 0;
+  for (int prec = 0; prec < 2; prec++) {
+    const pcnn_kernel_row_t *r = prec ? pcnn_kernel_rows_bf16 : pcnn_kernel_rows;
+    const int nr = prec ? pcnn_kernel_row_count_bf16 : pcnn_kernel_row_count;
+    for (int i = 0; i < nr; i++) {
+      const pcnn_kernel_row_t &row = r[i];
+      if (row.op != op) continue;
+      if (!pcnn_isa_supported(row.isa)) {
+        std::printf("[ SKIPPED  ] %s: this CPU has no %s\n", row.fn_name, pcnn_isa_name(row.isa));
+        continue;
+      }
+      rows++;
+      uint64_t seed = 50;
+      for (const pcnn_conv_t &c : shp) {
+        const std::vector<float> in = pt::rand_vec(pt::conv_in_size(c), seed++);
+        const std::vector<float> w = pt::rand_vec(pt::conv_w_size(c), seed++, -0.2f, 0.2f);
+        const std::vector<float> b = pt::rand_vec(c.cout, seed++);
+        const std::vector<float> res = pt::rand_vec(pt::conv_out_size(c), seed++);
+        const std::vector<float> alpha = pt::rand_vec(c.cout, seed++, -0.5f, 0.5f);
+        const auto plain = fwd(row, c, 0, in, w, b, res, alpha);
+        const auto hint = fwd(row, c, PCNN_CONV_STREAM_PRE, in, w, b, res, alpha);
+        EXPECT_EQ(std::memcmp(plain.first.data(), hint.first.data(), plain.first.size() * sizeof(float)), 0)
+            << row.fn_name << " " << pt::conv_str(c) << ": pre";
+        EXPECT_EQ(std::memcmp(plain.second.data(), hint.second.data(), plain.second.size() * sizeof(float)), 0)
+            << row.fn_name << " " << pt::conv_str(c) << ": out";
+      }
+    }
+  }
+  EXPECT_GE(rows, 2) << "the reference rows at least";
+}
+
+TEST(StreamPre, ConvPreluFwdSameBits) { check_stream(PCNN_OP_conv_prelu_fwd); }
+TEST(StreamPre, Conv1x1PreluFwdSameBits) { check_stream(PCNN_OP_conv1x1_prelu_fwd); }
+
 TEST(Overwrite, ConvCheckRejectsUnknownFlags) {
   pcnn_conv_t c = C(1, 4, 4, 3, 3, 3, B, 1);
   EXPECT_EQ(pcnn_conv_check(&c), nullptr);
   c.flags = PCNN_CONV_OVERWRITE;
   EXPECT_EQ(pcnn_conv_check(&c), nullptr);
-  c.flags = 2;
+  c.flags = PCNN_CONV_OVERWRITE | PCNN_CONV_STREAM_PRE;
+  EXPECT_EQ(pcnn_conv_check(&c), nullptr);
+  c.flags = 4;
   EXPECT_NE(pcnn_conv_check(&c), nullptr);
 }
 
