@@ -25,9 +25,28 @@
 namespace {
 
 pcnn_conv_t C(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
-  pcnn_conv_t c{};
-  c.n = n; c.h = h; c.w = w; c.cin = cin; c.cout = cout; c.k = k; c.mask = mask; c.groups = groups;
-  return c;
+  return pt::conv(n, h, w, cin, cout, k, mask, groups);
+}
+
+// every row of op this CPU runs, FP32 then bf16, the reference rows
+// included (the others skipped with a message); returns how many ran
+template <typename F>
+int for_each_row(pcnn_op_t op, F f) {
+  int rows = 0;
+  for (int prec = 0; prec < 2; prec++) {
+    const pcnn_kernel_row_t *r = prec ? pcnn_kernel_rows_bf16 : pcnn_kernel_rows;
+    const int nr = prec ? pcnn_kernel_row_count_bf16 : pcnn_kernel_row_count;
+    for (int i = 0; i < nr; i++) {
+      if (r[i].op != op) continue;
+      if (!pcnn_isa_supported(r[i].isa)) {
+        std::printf("[ SKIPPED  ] %s: this CPU has no %s\n", r[i].fn_name, pcnn_isa_name(r[i].isa));
+        continue;
+      }
+      rows++;
+      f(r[i]);
+    }
+  }
+  return rows;
 }
 const int A = PCNN_MASK_A, B = PCNN_MASK_B;
 
@@ -56,35 +75,23 @@ std::vector<float> call(const pcnn_kernel_row_t &row, pcnn_conv_t c, unsigned fl
 }
 
 void check_rows(pcnn_op_t op) {
-  int rows = 0;
-  for (int prec = 0; prec < 2; prec++) {
-    const pcnn_kernel_row_t *r = prec ? pcnn_kernel_rows_bf16 : pcnn_kernel_rows;
-    const int nr = prec ? pcnn_kernel_row_count_bf16 : pcnn_kernel_row_count;
-    for (int i = 0; i < nr; i++) {
-      const pcnn_kernel_row_t &row = r[i];
-      if (row.op != op) continue;
-      if (!pcnn_isa_supported(row.isa)) {
-        std::printf("[ SKIPPED  ] %s: this CPU has no %s\n", row.fn_name, pcnn_isa_name(row.isa));
-        continue;
-      }
-      rows++;
-      uint64_t seed = 5;
-      for (const pcnn_conv_t &c : shapes(op == PCNN_OP_conv1x1_prelu_bwd_data)) {
-        ASSERT_EQ(pcnn_conv_check(&c), nullptr) << pt::conv_str(c);
-        const std::vector<float> dout = pt::rand_vec(pt::conv_out_size(c), seed++);
-        const std::vector<float> pre = pt::rand_vec(pt::conv_out_size(c), seed++);
-        const std::vector<float> w = pt::rand_vec(pt::conv_w_size(c), seed++, -0.2f, 0.2f);
-        const std::vector<float> alpha = pt::rand_vec(c.cout, seed++, -0.5f, 0.5f);
-        const std::vector<float> acc = call(row, c, 0, 0.f, dout, pre, w, alpha);
-        const std::vector<float> set = call(row, c, PCNN_CONV_OVERWRITE, NAN, dout, pre, w, alpha);
-        size_t diff = 0, first = 0;
-        for (size_t j = 0; j < acc.size(); j++)
-          if (std::memcmp(&acc[j], &set[j], sizeof(float)) != 0 && !diff++) first = j;
-        EXPECT_EQ(diff, 0u) << row.fn_name << " " << pt::conv_str(c) << ": first at " << first << ", "
-                            << set[first] << " with the flag, " << acc[first] << " zeroed + accumulated";
-      }
+  const int rows = for_each_row(op, [&](const pcnn_kernel_row_t &row) {
+    uint64_t seed = 5;
+    for (const pcnn_conv_t &c : shapes(op == PCNN_OP_conv1x1_prelu_bwd_data)) {
+      ASSERT_EQ(pcnn_conv_check(&c), nullptr) << pt::conv_str(c);
+      const std::vector<float> dout = pt::rand_vec(pt::conv_out_size(c), seed++);
+      const std::vector<float> pre = pt::rand_vec(pt::conv_out_size(c), seed++);
+      const std::vector<float> w = pt::rand_vec(pt::conv_w_size(c), seed++, -0.2f, 0.2f);
+      const std::vector<float> alpha = pt::rand_vec(c.cout, seed++, -0.5f, 0.5f);
+      const std::vector<float> acc = call(row, c, 0, 0.f, dout, pre, w, alpha);
+      const std::vector<float> set = call(row, c, PCNN_CONV_OVERWRITE, NAN, dout, pre, w, alpha);
+      size_t diff = 0, first = 0;
+      for (size_t j = 0; j < acc.size(); j++)
+        if (std::memcmp(&acc[j], &set[j], sizeof(float)) != 0 && !diff++) first = j;
+      EXPECT_EQ(diff, 0u) << row.fn_name << " " << pt::conv_str(c) << ": first at " << first << ", "
+                          << set[first] << " with the flag, " << acc[first] << " zeroed + accumulated";
     }
-  }
+  });
   EXPECT_GE(rows, 2) << "the reference rows at least";
 }
 
@@ -118,34 +125,22 @@ void check_stream(pcnn_op_t op) {
                                      C(1, 7, 5, 17, 9, 1, B, 3)}
           : std::vector<pcnn_conv_t>{C(1, 28, 28, 64, 64, 3, B, 1), C(2, 6, 29, 20, 48, 5, A, 1),
                                      C(1, 28, 28, 64, 128, 1, B, 1), C(1, 7, 11, 16, 40, 3, B, 1)};
-  int rows = 0;
-  for (int prec = 0; prec < 2; prec++) {
-    const pcnn_kernel_row_t *r = prec ? pcnn_kernel_rows_bf16 : pcnn_kernel_rows;
-    const int nr = prec ? pcnn_kernel_row_count_bf16 : pcnn_kernel_row_count;
-    for (int i = 0; i < nr; i++) {
-      const pcnn_kernel_row_t &row = r[i];
-      if (row.op != op) continue;
-      if (!pcnn_isa_supported(row.isa)) {
-        std::printf("[ SKIPPED  ] %s: this CPU has no %s\n", row.fn_name, pcnn_isa_name(row.isa));
-        continue;
-      }
-      rows++;
-      uint64_t seed = 50;
-      for (const pcnn_conv_t &c : shp) {
-        const std::vector<float> in = pt::rand_vec(pt::conv_in_size(c), seed++);
-        const std::vector<float> w = pt::rand_vec(pt::conv_w_size(c), seed++, -0.2f, 0.2f);
-        const std::vector<float> b = pt::rand_vec(c.cout, seed++);
-        const std::vector<float> res = pt::rand_vec(pt::conv_out_size(c), seed++);
-        const std::vector<float> alpha = pt::rand_vec(c.cout, seed++, -0.5f, 0.5f);
-        const auto plain = fwd(row, c, 0, in, w, b, res, alpha);
-        const auto hint = fwd(row, c, PCNN_CONV_STREAM_PRE, in, w, b, res, alpha);
-        EXPECT_EQ(std::memcmp(plain.first.data(), hint.first.data(), plain.first.size() * sizeof(float)), 0)
-            << row.fn_name << " " << pt::conv_str(c) << ": pre";
-        EXPECT_EQ(std::memcmp(plain.second.data(), hint.second.data(), plain.second.size() * sizeof(float)), 0)
-            << row.fn_name << " " << pt::conv_str(c) << ": out";
-      }
+  const int rows = for_each_row(op, [&](const pcnn_kernel_row_t &row) {
+    uint64_t seed = 50;
+    for (const pcnn_conv_t &c : shp) {
+      const std::vector<float> in = pt::rand_vec(pt::conv_in_size(c), seed++);
+      const std::vector<float> w = pt::rand_vec(pt::conv_w_size(c), seed++, -0.2f, 0.2f);
+      const std::vector<float> b = pt::rand_vec(c.cout, seed++);
+      const std::vector<float> res = pt::rand_vec(pt::conv_out_size(c), seed++);
+      const std::vector<float> alpha = pt::rand_vec(c.cout, seed++, -0.5f, 0.5f);
+      const auto plain = fwd(row, c, 0, in, w, b, res, alpha);
+      const auto hint = fwd(row, c, PCNN_CONV_STREAM_PRE, in, w, b, res, alpha);
+      EXPECT_EQ(std::memcmp(plain.first.data(), hint.first.data(), plain.first.size() * sizeof(float)), 0)
+          << row.fn_name << " " << pt::conv_str(c) << ": pre";
+      EXPECT_EQ(std::memcmp(plain.second.data(), hint.second.data(), plain.second.size() * sizeof(float)), 0)
+          << row.fn_name << " " << pt::conv_str(c) << ": out";
     }
-  }
+  });
   EXPECT_GE(rows, 2) << "the reference rows at least";
 }
 

@@ -26,9 +26,7 @@ constexpr double kFwdTol = PCNN_TOL_FWD;
 constexpr double kGradTol = PCNN_TOL_GRAD;
 
 pcnn_conv_t C(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
-  pcnn_conv_t c{};
-  c.n = n; c.h = h; c.w = w; c.cin = cin; c.cout = cout; c.k = k; c.mask = mask; c.groups = groups;
-  return c;
+  return pt::conv(n, h, w, cin, cout, k, mask, groups);
 }
 const int A = PCNN_MASK_A, B = PCNN_MASK_B;
 

@@ -47,6 +47,12 @@ inline std::string conv_str(const pcnn_conv_t &c) {
   return b;
 }
 
+// a descriptor with flags 0
+inline pcnn_conv_t conv(int n, int h, int w, int cin, int cout, int k, int mask, int groups) {
+  pcnn_conv_t c{};
+  c.n = n; c.h = h; c.w = w; c.cin = cin; c.cout = cout; c.k = k; c.mask = mask; c.groups = groups;
+  return c;
+}
 inline size_t conv_in_size(const pcnn_conv_t &c) { return (size_t)c.n * c.h * c.w * c.cin; }
 inline size_t conv_out_size(const pcnn_conv_t &c) { return (size_t)c.n * c.h * c.w * c.cout; }
 inline size_t conv_w_size(const pcnn_conv_t &c) { return (size_t)c.k * c.k * c.cin * c.cout; }
