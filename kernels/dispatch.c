@@ -210,3 +210,17 @@ pcnn_isa_t pcnn_kernels_isa(void) {
   pcnn_kernels();
   return g_isa;
 }
+
+pcnn_gemm_acc_a16_fn *pcnn_gemm_a16_of(pcnn_gemm_acc_fn *gemm) {
+#define PCNN_KERNEL(isa, op, fn)
+#define PCNN_KERNEL_BF16(isa, op, fn)
+#define PCNN_SUPPORTS(isa, op, fn)
+#define PCNN_GEMM_A16(g, fn) \
+  if (gemm == g) return fn;
+#include "kernel_list.h"
+#undef PCNN_KERNEL
+#undef PCNN_KERNEL_BF16
+#undef PCNN_SUPPORTS
+#undef PCNN_GEMM_A16
+  return NULL;
+}

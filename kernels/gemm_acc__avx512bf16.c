@@ -17,6 +17,12 @@
  * written and b read only in columns [0, n). With k odd, the high halves of the last pair word
  * (row k of the packed block, which belongs to the caller) are cleared
  * before the multiply.
+ * pcnn_gemm_acc_a16__avx512bf16, its twin on a given as bf16 bits, reads
+ * the pairs of a in place (lda even) instead of converting them: the
+ * caching sampler's 3x3 layers read each activation at 5 kept taps, so it
+ * keeps a bf16 copy of their input windows, which the writing layer's call
+ * stores from its registers (epilogue out16, one VCVTNE2PS2BF16 per 32
+ * columns; gemm_epi.h) and every reader takes as is.
  * Work split: none, one thread (the caching sampler calls it from each of
  * its threads on that thread's images); each c element sums its chunks in
  * order, whatever m and its row tile.
@@ -34,6 +40,7 @@
 #include "pcnn_kernels.h"
 #include "pw_simd__avx512.h"
 #include "pw_bf16.h"
+#define GE_OUT16 /* ge_store writes epi->out16 too (VCVTNE2PS2BF16) */
 #include "gemm_epi.h"
 
 #define GA_KC 512 /* p per chunk (even: chunks start on a pair) */
@@ -93,8 +100,9 @@ static void tile_any(int mr, int nv, float *c, int ldc, const uint32_t *aw, int 
   }
 }
 
-void pcnn_gemm_acc__avx512bf16(float *c, const float *a, const void *bv, int m, int n, int k, int lda,
-                               int ldb, int ldc, const pcnn_gemm_epi_t *epi) {
+/* a (floats, converted here) or a16 (bf16 bits, read in place: lda even) */
+static void gemm(float *c, const float *a, const uint16_t *a16, const void *bv, int m, int n, int k, int lda,
+                 int ldb, int ldc, const pcnn_gemm_epi_t *epi) {
   /* c (m, ldc) +=; a (m, lda); b (ceil(k/2), ldb) pair words */
   const uint32_t *b = bv;
   uint16_t abuf[GA_MB * GA_KC] __attribute__((aligned(64))); /* a rows of a chunk, bf16 */
@@ -107,8 +115,14 @@ void pcnn_gemm_acc__avx512bf16(float *c, const float *a, const void *bv, int m, 
     const uint32_t *bk = b + (size_t)(k0 / 2) * ldb;
     for (int i0 = 0; i0 < m; i0 += GA_MB) {
       const int mb = m - i0 < GA_MB ? m - i0 : GA_MB;
-      for (int i = 0; i < mb; i++) pw_bf_row(abuf + (size_t)i * kcp, a + (size_t)(i0 + i) * lda + k0, kc, kcp);
       const uint32_t *aw = (const uint32_t *)abuf;
+      int ldw = kcp / 2; /* pair words per row of aw */
+      if (a16) {
+        aw = (const uint32_t *)(a16 + (size_t)i0 * lda + k0);
+        ldw = lda / 2;
+      } else {
+        for (int i = 0; i < mb; i++) pw_bf_row(abuf + (size_t)i * kcp, a + (size_t)(i0 + i) * lda + k0, kc, kcp);
+      }
       for (int j = 0; j < n; j += 64) {
         const int nc = n - j < 64 ? n - j : 64, nv = (nc + 15) / 16;
         const pw_vm last = pw_mask_range(0, nc % 16 ? nc % 16 : 16);
@@ -119,11 +133,21 @@ void pcnn_gemm_acc__avx512bf16(float *c, const float *a, const void *bv, int m, 
         for (int t = 0, i = 0; t < nt; t++) {
           const int mr = (mb - i) / (nt - t) + ((mb - i) % (nt - t) != 0);
           const pcnn_gemm_epi_t e = ge_at(epi, i0 + i, j);
-          tile_any(mr, nv, c + (size_t)(i0 + i) * ldc + j, ldc, aw + (size_t)i * (kcp / 2), kcp / 2, bk + j,
-                   ldb, nq, kc & 1, last, first ? e.bias : NULL, final && epi ? &e : NULL);
+          tile_any(mr, nv, c + (size_t)(i0 + i) * ldc + j, ldc, aw + (size_t)i * ldw, ldw, bk + j, ldb, nq,
+                   kc & 1, last, first ? e.bias : NULL, final && epi ? &e : NULL);
           i += mr;
         }
       }
     }
   }
+}
+
+void pcnn_gemm_acc__avx512bf16(float *c, const float *a, const void *b, int m, int n, int k, int lda,
+                               int ldb, int ldc, const pcnn_gemm_epi_t *epi) {
+  gemm(c, a, NULL, b, m, n, k, lda, ldb, ldc, epi);
+}
+
+void pcnn_gemm_acc_a16__avx512bf16(float *c, const uint16_t *a, const void *b, int m, int n, int k, int lda,
+                                   int ldb, int ldc, const pcnn_gemm_epi_t *epi) {
+  gemm(c, NULL, a, b, m, n, k, lda, ldb, ldc, epi);
 }

@@ -86,4 +86,5 @@ void PW_KERNEL(gemm_acc)(float *c, const float *a, const void *bv, int m, int n,
       i += mr;
     }
   }
+  pcnn_gemm_out16(epi, m, n); /* (the bf16 sampler's; plain C at FP32) */
 }

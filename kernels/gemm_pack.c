@@ -27,3 +27,10 @@ void pcnn_gemm_pack_b(pcnn_prec_t prec, void *bp, int ldp, const float *b, int k
       o[(size_t)q * ldp + j] = lo | hi << 16;
     }
 }
+
+void pcnn_gemm_out16(const pcnn_gemm_epi_t *epi, int m, int n) {
+  if (!epi || !epi->out || !epi->out16) return;
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++)
+      epi->out16[(size_t)i * epi->ldo16 + j] = pcnn_f32_to_bf16(epi->out[(size_t)i * epi->ldo + j]);
+}

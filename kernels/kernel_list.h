@@ -71,6 +71,14 @@ PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv_bwd_data, pcnn_conv_bwd_data__avx512b
 PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv_bwd_weights, pcnn_conv_bwd_weights__avx512bf16)
 PCNN_KERNEL_BF16(PCNN_ISA_AVX512BF16, conv_prelu_fwd, pcnn_conv_prelu_fwd__avx512bf16)
 
+/* the bf16 gemm_acc rows' twins that take a in bf16 already
+ * (pcnn_gemm_acc_a16_fn): PCNN_GEMM_A16(the row's function, its twin).
+ * Optional: an includer that does not define the macro skips them. */
+#ifdef PCNN_GEMM_A16
+PCNN_GEMM_A16(pcnn_gemm_acc__ref_bf16, pcnn_gemm_acc_a16__ref_bf16)
+PCNN_GEMM_A16(pcnn_gemm_acc__avx512bf16, pcnn_gemm_acc_a16__avx512bf16)
+#endif
+
 /* Shape limits: the kernel (isa, op) calls predicate(c) first and hands the
  * shapes it returns 0 for to its reference twin (pcnn_kernel_falls_back
  * answers from these rows). A kernel without a row runs every valid shape in

@@ -31,6 +31,7 @@
 #define PCNN_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -180,8 +181,13 @@ typedef void pcnn_nadam_update_fn(float *param, float *m, float *v, const float 
  *   bias:  c[i][j] = bias[j] + sum_p ... (c is not read; without it c += sum)
  *   res:   after the sum, c[i][j] += res[i*ldr + j]
  *   out:   then out[i*ldo + j] = c[i][j] > 0 ? c[i][j] : alpha[j] c[i][j]
+ *   out16: (with out) then out16[i*ldo16 + j] = bf16 bits of out[i*ldo + j]
+ *          (round to nearest even, pcnn_f32_to_bf16): the caching sampler
+ *          keeps the input of a k x k layer in bf16 too, so that it is
+ *          converted once, not by every call that reads it (gemm_acc_a16)
  * In this order, so the operations per element are those of the model's
- * forward epilogue (bias first, the products in order of p, + res, PReLU). */
+ * forward epilogue (bias first, the products in order of p, + res, PReLU).
+ * Zero-initialise it: the fields may grow. */
 typedef struct {
   const float *bias;
   const float *res;
@@ -189,6 +195,8 @@ typedef struct {
   float *out;
   int ldo;
   const float *alpha;
+  uint16_t *out16;
+  int ldo16;
 } pcnn_gemm_epi_t;
 
 /* small accumulating GEMM (the caching sampler's per-position layer step):
@@ -202,6 +210,18 @@ typedef struct {
  * [0, m) only. */
 typedef void pcnn_gemm_acc_fn(float *c, const float *a, const void *b, int m, int n, int k,
                               int lda, int ldb, int ldc, const pcnn_gemm_epi_t *epi);
+/* gemm_acc in bf16 with a given as bf16 bits already (uint16, row-major,
+ * lda even): the same result as the bf16 gemm_acc on the floats those bits
+ * stand for (pcnn_bf16_to_f32), bit for bit. The bf16 gemm_acc rows' twins
+ * (pcnn_gemm_a16_of); a must start on an even element (a pair). */
+typedef void pcnn_gemm_acc_a16_fn(float *c, const uint16_t *a, const void *b, int m, int n, int k,
+                                  int lda, int ldb, int ldc, const pcnn_gemm_epi_t *epi);
+/* the a16 twin of a bf16 gemm_acc row (kernel_list.h, PCNN_GEMM_A16), or
+ * NULL (an FP32 row, or a level without one) */
+pcnn_gemm_acc_a16_fn *pcnn_gemm_a16_of(pcnn_gemm_acc_fn *gemm);
+/* epi->out16 from epi->out for rows [0, m) and columns [0, n), in plain C
+ * (the reference's and the FP32 levels' way; nothing if either is NULL) */
+void pcnn_gemm_out16(const pcnn_gemm_epi_t *epi, int m, int n);
 
 /* ---- instruction sets ---- */
 /* Kernel levels, slowest first. ref, avx2 and avx512 have FP32 kernels;
@@ -295,10 +315,12 @@ typedef int pcnn_supports_fn(const pcnn_conv_t *c);
 #define PCNN_KERNEL(isa, op, fn) pcnn_##op##_fn fn;
 #define PCNN_KERNEL_BF16(isa, op, fn) pcnn_##op##_fn fn;
 #define PCNN_SUPPORTS(isa, op, fn) pcnn_supports_fn fn;
+#define PCNN_GEMM_A16(gemm, fn) pcnn_gemm_acc_a16_fn fn;
 #include "kernel_list.h"
 #undef PCNN_KERNEL
 #undef PCNN_KERNEL_BF16
 #undef PCNN_SUPPORTS
+#undef PCNN_GEMM_A16
 
 typedef struct {
   pcnn_isa_t isa;

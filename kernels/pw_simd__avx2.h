@@ -27,6 +27,8 @@ static inline pw_vm pw_mask_bits(unsigned b) {
   return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), sel), sel);
 }
 static inline pw_vm pw_mask_and(pw_vm a, pw_vm b) { return _mm256_and_si256(a, b); }
+/* 1 if every lane is active */
+static inline int pw_mask_full(pw_vm m) { return _mm256_movemask_ps(_mm256_castsi256_ps(m)) == 0xff; }
 static inline pw_vf pw_zero(void) { return _mm256_setzero_ps(); }
 static inline pw_vf pw_load(const float *p) { return _mm256_loadu_ps(p); }
 static inline pw_vf pw_loadm(pw_vm m, const float *p) { return _mm256_maskload_ps(p, m); }

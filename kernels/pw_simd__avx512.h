@@ -23,6 +23,8 @@ static inline pw_vm pw_mask_bits(unsigned b) { return (pw_vm)b; }
 /* lanes [lo, hi) of a vector, lo and hi clamped to [0, PW_VL] */
 static inline pw_vm pw_mask_range(int lo, int hi) { return pw_mask_bits(pw_lane_bits(lo, hi)); }
 static inline pw_vm pw_mask_and(pw_vm a, pw_vm b) { return (pw_vm)(a & b); }
+/* 1 if every lane is active */
+static inline int pw_mask_full(pw_vm m) { return m == (pw_vm)0xffff; }
 static inline pw_vf pw_zero(void) { return _mm512_setzero_ps(); }
 static inline pw_vf pw_load(const float *p) { return _mm512_loadu_ps(p); }
 static inline pw_vf pw_loadm(pw_vm m, const float *p) { return _mm512_maskz_loadu_ps(m, p); }

@@ -267,7 +267,7 @@ int pcnn_sample_run(pcnn_sample_result_t *res, const pcnn_sample_opts_t *o, cons
     const pcnn_dist_t one = pcnn_dist_single(), *d = o->dist ? o->dist : &one;
     const int i0 = (int)((long)o->n * d->rank / d->size), i1 = (int)((long)o->n * (d->rank + 1) / d->size);
     float *mine = x + (size_t)i0 * img;
-    const pcnn_cached_opts_t part = {NULL, NULL, 0, i0, o->n};
+    const pcnn_cached_opts_t part = {NULL, NULL, 0, i0, o->n, 0};
     if (i1 == i0) {
       /* more ranks than images: nothing to draw here */
     } else if (!o->cached) {

@@ -57,6 +57,9 @@ typedef struct {
    * with this seed (the generator skips the others' draws), as for
    * pcnn_sample_naive_part; 0: the n images are the batch */
   int first, total;
+  /* 1: no bf16 twins of the windows (the bf16 GEMMs convert the fp32
+   * windows at each call, as before them; for tests: the same bits) */
+  int no_twins;
 } pcnn_cached_opts_t;
 
 /* Returns 0, or -1 if out of memory (img then holds no samples). opt may be NULL. */

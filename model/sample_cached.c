@@ -51,6 +51,13 @@
  * (pcnn_draw takes exactly one pcnn_rng_double per draw), so every image gets
  * the same uniform as in the naive sampler.
  *
+ * bf16: a window a k > 1 record reads has a bf16 twin (same layout, 16-bit
+ * words) that the writing record's GEMM fills in its epilogue (out16), and
+ * inside the image the k x k record multiplies from it (gemm_acc_a16): each
+ * activation is converted once, not by each of the 5 kept-tap calls that
+ * read it (the conversions were 6% of the bf16 sampler's time). The same
+ * words either way (both round to nearest even), so the same bits.
+ *
  * Image completion: the primed rows are run through one batched
  * pcnn_model_forward (in chunks of the model's batch_cap), and the last rows
  * of each block's a2 are copied from the model's activations into the windows;
@@ -60,6 +67,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pcnn_bf16.h"
 #include "sample.h"
 
 /* a layer of m->layers seen from one output position */
@@ -75,6 +83,7 @@ typedef struct {
   pcnn_prec_t prec;
   const float *b, *alpha; /* bias (cout); PReLU slope (cout) or NULL */
   pcnn_gemm_acc_fn *gemm; /* the plan's kernel for this layer's forward */
+  pcnn_gemm_acc_a16_fn *gemm16; /* its twin on bf16 inputs, or NULL (FP32) */
 } clayer_t;
 
 /* where a slot lives for one thread: value(i, y, x, c) =
@@ -91,6 +100,7 @@ typedef struct {
   clayer_t *ly;         /* m->nlayers */
   int *ring;            /* per slot: rows of the window a k > 1 layer reads, 0 if only
                            the current position is kept */
+  int *half;            /* per slot: 1 if the window has a bf16 twin (twin16) */
   int R;                /* the largest window */
 } net_t;
 
@@ -99,6 +109,7 @@ typedef struct {
   int i0, nt;
   float *mem;
   float **slot;  /* per slot: (nt, ring, W, ch) window, or (nt, ch) at the current position */
+  uint16_t **slot16; /* per slot: the window's bf16 twin (N->half), or NULL */
   float **gath;  /* per layer with k > 1: (nt, lda) gathered input */
   int *lda;
   pcnn_rng_t rng;
@@ -157,6 +168,7 @@ static int clayer_pack(clayer_t *L, const pcnn_model_t *m, const pcnn_layer_t *l
   /* the weights are constant while the sampler runs: converted to the
    * kernel's precision once here, not at every position */
   L->prec = m->tab[l->role][PCNN_DIR_FWD].prec_of[PCNN_OP_gemm_acc];
+  L->gemm16 = L->prec == PCNN_PREC_BF16 ? pcnn_gemm_a16_of(L->gemm) : NULL;
   const int K = (L->ntap + 1) * cin;
   if (L->prec == PCNN_PREC_FP32) {
     L->bp = L->w;
@@ -172,9 +184,10 @@ static void net_free(net_t *N) {
   for (int i = 0; N->ly && i < N->m->nlayers; i++) clayer_free(&N->ly[i]);
   free(N->ly);
   free(N->ring);
+  free(N->half);
 }
 
-static int net_init(net_t *N, const pcnn_model_t *m) {
+static int net_init(net_t *N, const pcnn_model_t *m, int no_twins) {
   memset(N, 0, sizeof *N);
   N->m = m;
   N->G = m->groups;
@@ -185,7 +198,8 @@ static int net_init(net_t *N, const pcnn_model_t *m) {
   N->L = N->C * N->K;
   N->ly = calloc((size_t)m->nlayers, sizeof *N->ly);
   N->ring = calloc((size_t)m->nslots, sizeof *N->ring);
-  if (!N->ly || !N->ring) return -1;
+  N->half = calloc((size_t)m->nslots, sizeof *N->half);
+  if (!N->ly || !N->ring || !N->half) return -1;
   int bad = 0;
   N->R = 1;
   /* the layers packed by the threads (the bf16 packs were 0.65 ms of a
@@ -200,6 +214,23 @@ static int net_init(net_t *N, const pcnn_model_t *m) {
       N->ring[l->src] = rows > N->ring[l->src] ? rows : N->ring[l->src];
       N->R = rows > N->R ? rows : N->R;
     }
+  }
+  /* a bf16 twin for a window that only k > 1 records with an a16 GEMM
+   * read, written as some record's PReLU output (out16 rides on that
+   * epilogue), with an even channel count (rows start on a pair) */
+  for (int s = 0; s < m->nslots && !bad; s++) {
+    int readers = 0, ok = N->ring[s] > 0 && m->slots[s].ch % 2 == 0, written = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+      const pcnn_layer_t *l = &m->layers[i];
+      if (l->out == s) written = 1;
+      if (l->pre == s) ok = 0;
+      if (l->res == s) ok = 0;
+      if (l->src == s) {
+        readers++;
+        if (l->c.k == 1 || !N->ly[i].gemm16) ok = 0;
+      }
+    }
+    N->half[s] = ok && written && readers > 0 && !no_twins;
   }
   return bad ? -1 : 0;
 }
@@ -216,11 +247,14 @@ static int tstate_init(tstate_t *T, const net_t *N, int i0, int nt, uint64_t see
   T->i0 = i0;
   T->nt = nt;
   T->slot = calloc((size_t)m->nslots + (size_t)m->nlayers, sizeof(float *));
+  T->slot16 = calloc((size_t)m->nslots, sizeof(uint16_t *));
   T->lda = calloc((size_t)m->nlayers, sizeof(int));
-  if (!T->slot || !T->lda) return -1;
+  if (!T->slot || !T->slot16 || !T->lda) return -1;
   T->gath = T->slot + m->nslots;
   size_t total = 0;
   for (int s = 0; s < m->nslots; s++) total += n * slot_floats(N, s);
+  for (int s = 0; s < m->nslots; s++) /* the twins: 16-bit words, 2 a float, on 64-byte lines */
+    if (N->half[s]) total += (n * slot_floats(N, s) + 1) / 2 + 16;
   for (int i = 0; i < m->nlayers; i++)
     if (m->layers[i].c.k > 1) {
       T->lda[i] = (N->ly[i].ntap + 1) * N->ly[i].cin;
@@ -230,6 +264,11 @@ static int tstate_init(tstate_t *T, const net_t *N, int i0, int nt, uint64_t see
   if (!T->mem) return -1;
   float *p = T->mem;
   for (int s = 0; s < m->nslots; s++) T->slot[s] = p, p += n * slot_floats(N, s);
+  for (int s = 0; s < m->nslots; s++)
+    if (N->half[s]) {
+      p += (16 - (size_t)((uintptr_t)p / sizeof(float)) % 16) % 16;
+      T->slot16[s] = (uint16_t *)p, p += (n * slot_floats(N, s) + 1) / 2;
+    }
   for (int i = 0; i < m->nlayers; i++)
     if (T->lda[i]) T->gath[i] = p, p += n * (size_t)T->lda[i];
   pcnn_rng_seed(&T->rng, seed);
@@ -249,6 +288,11 @@ static src_t view(const net_t *N, const tstate_t *T, const float *img, int s) {
 /* the address of (image 0 of this thread, y, x) in a view */
 static float *at(const src_t *v, int y, int x) {
   return (float *)v->base + (size_t)(y % v->ring) * v->s_row + (size_t)x * v->s_pix;
+}
+
+/* the same place in slot s's bf16 twin (N->half[s]) */
+static uint16_t *at16(const tstate_t *T, int s, const src_t *v, int y, int x) {
+  return T->slot16[s] + (size_t)(y % v->ring) * v->s_row + (size_t)x * v->s_pix;
 }
 
 /* ---- one layer at one position ---- */
@@ -324,11 +368,14 @@ static void layer_at(const net_t *N, tstate_t *T, const float *img, int i, int y
   /* the epilogue rides on the GEMM's stores (pcnn_gemm_epi_t): pre = bias +
    * the products (the bias starts the first call), + res, out = PReLU(pre)
    * (at the last call) */
-  const pcnn_gemm_epi_t first = {L->b + c0, NULL, 0, NULL, 0, NULL};
+  const int half_out = l->out >= 0 && N->half[l->out]; /* the out window's bf16 twin too */
+  const pcnn_gemm_epi_t first = {L->b + c0, NULL, 0, NULL, 0, NULL, NULL, 0};
   const pcnn_gemm_epi_t last = {NULL, l->res >= 0 ? at(&sr, y, x) + c0 : NULL, (int)sr.s_img,
                                 l->out >= 0 ? at(&so, y, x) + c0 : NULL, (int)so.s_img,
-                                L->alpha ? L->alpha + c0 : NULL};
-  const pcnn_gemm_epi_t both = {first.bias, last.res, last.ldr, last.out, last.ldo, last.alpha};
+                                L->alpha ? L->alpha + c0 : NULL,
+                                half_out ? at16(T, l->out, &so, y, x) + c0 : NULL, (int)so.s_img};
+  const pcnn_gemm_epi_t both = {first.bias, last.res, last.ldr, last.out, last.ldo, last.alpha, last.out16,
+                                last.ldo16};
   if (k == 1) {
     L->gemm(pre, at(&s, y, x), wrows(L, 0, c0), nt, n, L->kc[g], (int)s.s_img, L->cout, ldc, &both);
   } else if (by_rows(L, &s, y, x)) {
@@ -338,10 +385,16 @@ static void layer_at(const net_t *N, tstate_t *T, const float *img, int i, int y
      * per kernel row, no gather. The same products in the same order as the
      * gathered GEMM (its sums over p run in order across calls), so the
      * same bits. */
-    for (int ky = 0; ky <= r; ky++)
-      L->gemm(pre, at(&s, y + ky - r, x - r), wrows(L, ky * k * cin, c0), nt, n,
-              ky < r ? k * cin : r * cin + L->kc[g], (int)s.s_img, L->cout, ldc,
-              ky == 0 ? &first : ky == r ? &last : NULL);
+    for (int ky = 0; ky <= r; ky++) {
+      const int kk = ky < r ? k * cin : r * cin + L->kc[g];
+      const pcnn_gemm_epi_t *e = ky == 0 ? &first : ky == r ? &last : NULL;
+      if (l->src >= 0 && N->half[l->src]) /* (the same words the float GEMM would round to) */
+        L->gemm16(pre, at16(T, l->src, &s, y + ky - r, x - r), wrows(L, ky * k * cin, c0), nt, n, kk,
+                  (int)s.s_img, L->cout, ldc, e);
+      else
+        L->gemm(pre, at(&s, y + ky - r, x - r), wrows(L, ky * k * cin, c0), nt, n, kk, (int)s.s_img, L->cout,
+                ldc, e);
+    }
   } else {
     const int K = gather(T->gath[i], T->lda[i], L, &s, nt, y, x, g);
     L->gemm(pre, T->gath[i], wrows(L, 0, c0), nt, n, K, T->lda[i], L->cout, ldc, &both);
@@ -374,9 +427,13 @@ static void prime_copy(const net_t *N, tstate_t *T, int nT, int j0, int cnt, int
     for (int t = 0; t < nT; t++)
       for (int i = T[t].i0; i < T[t].i0 + T[t].nt; i++) {
         if (i < j0 || i >= j0 + cnt) continue;
-        for (int y = y0; y < y1; y++)
-          memcpy(T[t].slot[s] + (size_t)(i - T[t].i0) * win + (size_t)(y % N->ring[s]) * W * ch,
-                 act + (((size_t)(i - j0) * N->H + y) * W) * ch, sizeof(float) * W * ch);
+        for (int y = y0; y < y1; y++) {
+          const size_t o = (size_t)(i - T[t].i0) * win + (size_t)(y % N->ring[s]) * W * ch;
+          const float *src = act + (((size_t)(i - j0) * N->H + y) * W) * ch;
+          memcpy(T[t].slot[s] + o, src, sizeof(float) * W * ch);
+          if (N->half[s]) /* the bf16 twin: the words the writing GEMM's out16 gives */
+            for (size_t e = 0; e < W * ch; e++) T[t].slot16[s][o + e] = pcnn_f32_to_bf16(src[e]);
+        }
       }
   }
 }
@@ -398,7 +455,7 @@ int pcnn_sample_cached(pcnn_model_t *m, float *img, int n, int prime_rows, float
   tstate_t *T = calloc((size_t)nT, sizeof *T);
   int *rows_done = calloc((size_t)nT, sizeof(int));
   int rc = -1, bad = 0;
-  if (net_init(&N, m) || !T || !rows_done) goto done;
+  if (net_init(&N, m, opt && opt->no_twins) || !T || !rows_done) goto done;
   /* each thread allocates and first-touches its own windows (10 MB at 16
    * images: zeroing them on one thread was 5% of a 2-thread run) */
 #pragma omp parallel for num_threads(nT) schedule(static, 1) reduction(| : bad)
@@ -460,7 +517,7 @@ int pcnn_sample_cached(pcnn_model_t *m, float *img, int n, int prime_rows, float
   rc = 0;
 done:
   if (T)
-    for (int t = 0; t < nT; t++) free(T[t].mem), free(T[t].slot), free(T[t].lda);
+    for (int t = 0; t < nT; t++) free(T[t].mem), free(T[t].slot), free(T[t].slot16), free(T[t].lda);
   free(T);
   free(rows_done);
   net_free(&N);

@@ -360,6 +360,42 @@ struct Hook {
   }
 };
 
+// the bf16 windows' twins (sample_cached.c: the k x k layers multiply from
+// bf16 copies their writers' epilogue made) give the logits and images of
+// the sampler without them bit for bit, unprimed, primed by the batched
+// forward (the twins filled from the model's activations) and incrementally
+TEST(Bf16Model, CachedSamplerTwinsChangeNoBit) {
+  for (const pcnn_config_t &cfg : {pcnn_config_t{1, 16, 2, PCNN_HEAD_BERNOULLI, 9, 8},
+                                   pcnn_config_t{3, 24, 1, PCNN_HEAD_SOFTMAX256, 6, 5}}) {
+    const int n = 3;
+    pcnn_model_t m;
+    char err[PCNN_ERR_LEN];
+    ASSERT_EQ(pcnn_model_init(&m, &cfg, 12, n, err), 0) << err;
+    for (size_t i = 0; i < m.nparams; i++) m.params[i] *= 2.f;
+    const pcnn_plan_t plan = plan_of(PCNN_PREC_BF16);
+    pcnn_model_set_plan(&m, &plan);
+    const size_t npix = (size_t)n * cfg.height * cfg.width * cfg.channels;
+    const std::vector<float> start = pt::rand_vec(npix, 33, 0.f, 1.f);
+    for (int prime : {0, 3})
+      for (int incremental : {0, 1}) {
+        std::vector<float> logit[2], img[2];
+        for (int no_twins = 0; no_twins < 2; no_twins++) {
+          Hook h{cfg.height, cfg.width, cfg.channels, m.k_out, {}};
+          h.logits.assign(npix * m.k_out, 0.f);
+          img[no_twins] = start;
+          pcnn_cached_opts_t o = {Hook::fn, &h, incremental, 0, 0, no_twins};
+          ASSERT_EQ(pcnn_sample_cached(&m, img[no_twins].data(), n, prime, 1.0f, 9, nullptr, nullptr, &o), 0);
+          logit[no_twins] = h.logits;
+        }
+        const std::string what = "C" + std::to_string(cfg.channels) + " prime " + std::to_string(prime) +
+                                 (incremental ? " incremental" : "");
+        EXPECT_EQ(0, memcmp(logit[0].data(), logit[1].data(), logit[0].size() * sizeof(float))) << what;
+        EXPECT_EQ(0, memcmp(img[0].data(), img[1].data(), img[0].size() * sizeof(float))) << what;
+      }
+    pcnn_model_free(&m);
+  }
+}
+
 TEST(Bf16Model, CachedSamplerLogitsEqualTheBf16Forward) {
   for (const pcnn_config_t &cfg : {pcnn_config_t{1, 16, 1, PCNN_HEAD_BERNOULLI, 7, 6},
                                    pcnn_config_t{3, 24, 1, PCNN_HEAD_SOFTMAX256, 5, 4}}) {
@@ -373,7 +409,7 @@ TEST(Bf16Model, CachedSamplerLogitsEqualTheBf16Forward) {
     Hook h{cfg.height, cfg.width, cfg.channels, m.k_out, {}};
     h.logits.assign((size_t)n * cfg.height * cfg.width * cfg.channels * m.k_out, 0.f);
     std::vector<float> img((size_t)n * cfg.height * cfg.width * cfg.channels, 0.f);
-    pcnn_cached_opts_t o = {Hook::fn, &h, 0, 0, 0};
+    pcnn_cached_opts_t o = {Hook::fn, &h, 0, 0, 0, 0};
     ASSERT_EQ(pcnn_sample_cached(&m, img.data(), n, 0, 1.0f, 7, nullptr, nullptr, &o), 0);
     pcnn_model_forward(&m, img.data(), n);  // bf16 forward of the finished images
     double worst = 0;

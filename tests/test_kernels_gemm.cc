@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "pcnn_bf16.h"
 #include "test_util.h"
 
 namespace {
@@ -130,7 +131,7 @@ TEST(KernelsGemm, EpilogueMatchesReference) {
             auto alpha = pt::rand_vec(n, sd + 4);
             const auto c0 = pt::rand_vec((size_t)m * ldc, sd + 5), o0 = pt::rand_vec((size_t)m * ldo, sd + 6);
             pcnn_gemm_epi_t e = {what & 1 ? bias.data() : nullptr, what & 2 ? res.data() : nullptr, ldr,
-                                 nullptr, ldo, alpha.data()};
+                                 nullptr, ldo, alpha.data(), nullptr, 0};
             std::vector<float> cw = c0, cg = c0, ow = o0, og = o0;
             e.out = what & 4 ? ow.data() : nullptr;
             ref(cw.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc, &e);
@@ -149,11 +150,97 @@ TEST(KernelsGemm, EpilogueMatchesReference) {
   EXPECT_GT(checked, 0);
 }
 
+// out16 (the bf16 bits of out) at every gemm row, the reference's included,
+// FP32 and bf16: bit for bit pcnn_f32_to_bf16 of the out it wrote, at widths
+// around the vector and the pair of vectors (tails), with Inf, NaN, a tie
+// and a subnormal among the results; its padding never written
+TEST(KernelsGemm, Out16IsTheBf16OfOut) {
+  std::vector<const pcnn_kernel_row_t *> rows;
+  for (int i = 0; i < pcnn_kernel_row_count; i++)
+    if (pcnn_kernel_rows[i].op == PCNN_OP_gemm_acc) rows.push_back(&pcnn_kernel_rows[i]);
+  for (int i = 0; i < pcnn_kernel_row_count_bf16; i++)
+    if (pcnn_kernel_rows_bf16[i].op == PCNN_OP_gemm_acc) rows.push_back(&pcnn_kernel_rows_bf16[i]);
+  int checked = 0;
+  for (const pcnn_kernel_row_t *row : rows) {
+    if (!pcnn_isa_supported(row->isa)) continue;
+    for (int m : {1, 6, 13})
+      for (int n : {1, 15, 16, 17, 31, 32, 33, 64, 70}) {
+        const int k = 9, lda = k, ldb = n, ldc = n + 1, ldo = n + 2, ld16 = n + 3;
+        auto a = pt::rand_vec((size_t)m * lda, 100 + n), b = pt::rand_vec((size_t)k * ldb, 200 + n);
+        std::vector<float> bp(pcnn_gemm_packed_len(row->prec, k, ldb));
+        pcnn_gemm_pack_b(row->prec, bp.data(), ldb, b.data(), k, n, ldb);
+        auto res = pt::rand_vec((size_t)m * ldc, 300 + n), alpha = pt::rand_vec(n, 400 + n);
+        // special results through the residual: Inf, NaN, a bf16 tie, a subnormal
+        const float special[] = {INFINITY, NAN, 1.00390625f, 1e-40f};
+        for (int s = 0; s < 4 && s < n; s++) res[s] = special[s] * 1e30f;
+        std::vector<float> c((size_t)m * ldc), out((size_t)m * ldo, 7.f);
+        std::vector<uint16_t> o16((size_t)m * ld16, 0x1234);
+        const pcnn_gemm_epi_t e = {nullptr, res.data(), ldc, out.data(), ldo, alpha.data(), o16.data(), ld16};
+        ((pcnn_gemm_acc_fn *)row->fn)(c.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc, &e);
+        for (int i = 0; i < m; i++) {
+          for (int j = 0; j < n; j++)
+            ASSERT_EQ(o16[(size_t)i * ld16 + j], pcnn_f32_to_bf16(out[(size_t)i * ldo + j]))
+                << row->fn_name << " m" << m << " n" << n << " at " << i << "," << j << ": out " << out[(size_t)i * ldo + j];
+          for (int j = n; j < ld16; j++) ASSERT_EQ(o16[(size_t)i * ld16 + j], 0x1234) << row->fn_name << " padding";
+        }
+        checked++;
+      }
+  }
+  EXPECT_GT(checked, 0);
+}
+
+// the a16 twins (pcnn_gemm_a16_of): only the bf16 rows have one; on a given
+// as bf16 bits, c and the whole epilogue bit for bit those of the row on the
+// floats the bits stand for (an odd k, a 512-long chunk and its tail, odd
+// widths, lda > k)
+TEST(KernelsGemm, A16TwinsEqualTheirRows) {
+  for (int i = 0; i < pcnn_kernel_row_count; i++) {
+    if (pcnn_kernel_rows[i].op != PCNN_OP_gemm_acc) continue;
+    EXPECT_EQ(pcnn_gemm_a16_of((pcnn_gemm_acc_fn *)pcnn_kernel_rows[i].fn), nullptr) << pcnn_kernel_rows[i].fn_name;
+  }
+  int checked = 0;
+  for (int i = 0; i < pcnn_kernel_row_count_bf16; i++) {
+    const pcnn_kernel_row_t *row = &pcnn_kernel_rows_bf16[i];
+    if (row->op != PCNN_OP_gemm_acc) continue;
+    pcnn_gemm_acc_a16_fn *tw = pcnn_gemm_a16_of((pcnn_gemm_acc_fn *)row->fn);
+    ASSERT_NE(tw, nullptr) << row->fn_name << ": a bf16 gemm_acc row without an a16 twin";
+    if (!pcnn_isa_supported(row->isa)) continue;
+    for (int m : {1, 7, 16})
+      for (int n : {5, 64, 70})
+        for (int k : {3, 64, 191, 600}) {
+          const int lda = k + (k % 2 ? 1 : 2), ldb = n, ldc = n + 1, ldo = n + 3;
+          std::vector<float> a = pt::rand_vec((size_t)m * lda, 500 + k);
+          std::vector<uint16_t> a16(a.size());
+          for (size_t j = 0; j < a.size(); j++) {
+            a16[j] = pcnn_f32_to_bf16(a[j]);
+            a[j] = pcnn_bf16_to_f32(a16[j]);
+          }
+          auto b = pt::rand_vec((size_t)k * ldb, 600 + n);
+          std::vector<float> bp(pcnn_gemm_packed_len(PCNN_PREC_BF16, k, ldb));
+          pcnn_gemm_pack_b(PCNN_PREC_BF16, bp.data(), ldb, b.data(), k, n, ldb);
+          auto bias = pt::rand_vec(n, 700), res = pt::rand_vec((size_t)m * ldc, 701), alpha = pt::rand_vec(n, 702);
+          std::vector<float> c1((size_t)m * ldc, 3.f), c2 = c1, o1((size_t)m * ldo, 5.f), o2 = o1;
+          std::vector<uint16_t> h1((size_t)m * ldo, 9), h2 = h1;
+          pcnn_gemm_epi_t e = {bias.data(), res.data(), ldc, o1.data(), ldo, alpha.data(), h1.data(), ldo};
+          ((pcnn_gemm_acc_fn *)row->fn)(c1.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc, &e);
+          e.out = o2.data(), e.out16 = h2.data();
+          tw(c2.data(), a16.data(), bp.data(), m, n, k, lda, ldb, ldc, &e);
+          const std::string what = std::string(row->fn_name) + " m" + std::to_string(m) + " n" + std::to_string(n) +
+                                   " k" + std::to_string(k);
+          ASSERT_EQ(0, memcmp(c1.data(), c2.data(), c1.size() * sizeof(float))) << what << ": c";
+          ASSERT_EQ(0, memcmp(o1.data(), o2.data(), o1.size() * sizeof(float))) << what << ": out";
+          ASSERT_EQ(0, memcmp(h1.data(), h2.data(), h1.size() * sizeof(uint16_t))) << what << ": out16";
+          checked++;
+        }
+  }
+  EXPECT_GT(checked, 0);
+}
+
 // the reference's epilogue by hand: c = bias + a b, + res, PReLU into out
 TEST(KernelsGemm, ReferenceEpilogueByHand) {
   const float a[] = {1, 2}, b[] = {1, -1, 1, -2}, bias[] = {0.5f, 0.5f}, res[] = {1, -1}, alpha[] = {0.25f, 0.5f};
   float c[] = {100, 100}, out[] = {0, 0};
-  const pcnn_gemm_epi_t e = {bias, res, 2, out, 2, alpha};
+  const pcnn_gemm_epi_t e = {bias, res, 2, out, 2, alpha, nullptr, 0};
   pcnn_gemm_acc__ref(c, a, b, 1, 2, 2, 2, 2, 2, &e);  // a (1x2) b (2x2): [3, -5]
   EXPECT_EQ(c[0], 4.5f);    // 0.5 + 3 + 1 (c's 100 not read)
   EXPECT_EQ(c[1], -5.5f);   // 0.5 - 5 - 1

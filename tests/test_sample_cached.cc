@@ -73,7 +73,7 @@ Recorder run_cached(pcnn_model_t *m, std::vector<float> &img, int n, int prime, 
   const size_t pix = (size_t)n * r.H * r.W * r.C;
   r.logits.assign(pix * r.K, 0.f);
   r.calls.assign(pix, 0);
-  pcnn_cached_opts_t o = {Recorder::hook, &r, incremental, 0, 0};
+  pcnn_cached_opts_t o = {Recorder::hook, &r, incremental, 0, 0, 0};
   EXPECT_EQ(pcnn_sample_cached(m, img.data(), n, prime, 1.0f, seed, nullptr, nullptr, &o), 0);
   return r;
 }
