@@ -360,6 +360,16 @@ struct Hook {
   }
 };
 
+// a small model for the sampler tests, its weights doubled (logits away
+// from 0), on the bf16 plan
+void sampler_model(pcnn_model_t *m, const pcnn_config_t &cfg, uint64_t seed, int n) {
+  char err[PCNN_ERR_LEN];
+  ASSERT_EQ(pcnn_model_init(m, &cfg, seed, n, err), 0) << err;
+  for (size_t i = 0; i < m->nparams; i++) m->params[i] *= 2.f;
+  const pcnn_plan_t plan = plan_of(PCNN_PREC_BF16);
+  pcnn_model_set_plan(m, &plan);
+}
+
 // the bf16 windows' twins (sample_cached.c: the k x k layers multiply from
 // bf16 copies their writers' epilogue made) give the logits and images of
 // the sampler without them bit for bit, unprimed, primed by the batched
@@ -369,11 +379,7 @@ TEST(Bf16Model, CachedSamplerTwinsChangeNoBit) {
                                    pcnn_config_t{3, 24, 1, PCNN_HEAD_SOFTMAX256, 6, 5}}) {
     const int n = 3;
     pcnn_model_t m;
-    char err[PCNN_ERR_LEN];
-    ASSERT_EQ(pcnn_model_init(&m, &cfg, 12, n, err), 0) << err;
-    for (size_t i = 0; i < m.nparams; i++) m.params[i] *= 2.f;
-    const pcnn_plan_t plan = plan_of(PCNN_PREC_BF16);
-    pcnn_model_set_plan(&m, &plan);
+    ASSERT_NO_FATAL_FAILURE(sampler_model(&m, cfg, 12, n));
     const size_t npix = (size_t)n * cfg.height * cfg.width * cfg.channels;
     const std::vector<float> start = pt::rand_vec(npix, 33, 0.f, 1.f);
     for (int prime : {0, 3})
@@ -401,11 +407,7 @@ TEST(Bf16Model, CachedSamplerLogitsEqualTheBf16Forward) {
                                    pcnn_config_t{3, 24, 1, PCNN_HEAD_SOFTMAX256, 5, 4}}) {
     const int n = 3;
     pcnn_model_t m;
-    char err[PCNN_ERR_LEN];
-    ASSERT_EQ(pcnn_model_init(&m, &cfg, 11, n, err), 0) << err;
-    for (size_t i = 0; i < m.nparams; i++) m.params[i] *= 2.f;
-    const pcnn_plan_t plan = plan_of(PCNN_PREC_BF16);
-    pcnn_model_set_plan(&m, &plan);
+    ASSERT_NO_FATAL_FAILURE(sampler_model(&m, cfg, 11, n));
     Hook h{cfg.height, cfg.width, cfg.channels, m.k_out, {}};
     h.logits.assign((size_t)n * cfg.height * cfg.width * cfg.channels * m.k_out, 0.f);
     std::vector<float> img((size_t)n * cfg.height * cfg.width * cfg.channels, 0.f);
