@@ -17,6 +17,10 @@
 //                                  inside the step), loss_ms, step_ms, and
 //                                  glue_ms = the step minus their sum; best
 //                                  ISA only
+//   model/run_forward/<isa>/t<n>, model/run_train_step/<isa>/t<n>
+//                                  make run's model (F = 64, D = 5, batch 32):
+//                                  its eval and training images/s; best FP32
+//                                  ISA and the bf16 level
 // The reference level runs only the forward (a training step takes ~10 s).
 // Level avx512bf16: the model in bf16 precision (the default bf16 plan: the
 // convolutions on the bf16 kernels, the rest FP32), registered when this
@@ -72,8 +76,13 @@ pcnn_isa_t bf16_bench_level() { return pcnn_bf16_level(PCNN_ISA_AVX512BF16); }
 
 namespace {
 
-pcnn_config_t model_cfg() {
+// the seed's model, or (run) make run's: F = 64, D = 5 (scripts/run.sh)
+pcnn_config_t model_cfg(bool run = false) {
   pcnn_config_t cfg = pcnn_config_default();
+  if (run) {
+    cfg.filters = 64;
+    cfg.depth = 5;
+  }
   if (smoke()) {
     cfg.filters = 8;
     cfg.depth = 1;
@@ -83,11 +92,12 @@ pcnn_config_t model_cfg() {
 }
 
 // what: 0 forward, 1 training step, 2 one pixel of the naive sampler;
-// profile: run with the model's profile on and report where the time went
-void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads, bool profile) {
+// profile: run with the model's profile on and report where the time went;
+// run: make run's model instead of the seed's
+void model_bench(benchmark::State &st, int what, pcnn_isa_t isa, int threads, bool profile, bool run) {
   const IsaScope scope(st, isa, threads);
   if (!scope.ok()) return;
-  const pcnn_config_t cfg = model_cfg();
+  const pcnn_config_t cfg = model_cfg(run);
   const int n = batch();
   pcnn_model_t m;
   char err[256];
@@ -159,7 +169,17 @@ void register_model() {
       for (int t : thread_counts()) {
         const std::string name = std::string("model/profile_") + (w ? "train_step" : "forward") + "/" +
                                  pcnn_isa_name(lv) + "/t" + std::to_string(t);
-        policy(benchmark::RegisterBenchmark(name.c_str(), model_bench, w, lv, t, true), name, false);
+        policy(benchmark::RegisterBenchmark(name.c_str(), model_bench, w, lv, t, true, false), name, false);
+      }
+  }
+  // make run's model (F = 64, D = 5): its eval and training images/s
+  for (pcnn_isa_t lv : {best, bf}) {
+    if (lv == PCNN_ISA_REF) continue;
+    for (int w = 0; w < 2; w++)
+      for (int t : thread_counts()) {
+        const std::string name = std::string("model/run_") + (w ? "train_step" : "forward") + "/" +
+                                 pcnn_isa_name(lv) + "/t" + std::to_string(t);
+        policy(benchmark::RegisterBenchmark(name.c_str(), model_bench, w, lv, t, false, true), name, false);
       }
   }
   static const char *what[] = {"forward", "train_step", "sample_pixel"};
@@ -170,7 +190,7 @@ void register_model() {
         if (isa == PCNN_ISA_REF && w != 0 && !smoke()) continue;
         const std::string name = std::string("model/") + what[w] + "/" + pcnn_isa_name(isa) +
                                  "/t" + std::to_string(t);
-        auto *b = benchmark::RegisterBenchmark(name.c_str(), model_bench, w, isa, t, false);
+        auto *b = benchmark::RegisterBenchmark(name.c_str(), model_bench, w, isa, t, false, false);
         policy(b, name, isa == PCNN_ISA_REF);
       }
 }

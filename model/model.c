@@ -15,7 +15,6 @@
 
 static float *floats_big(size_t n);
 
-
 pcnn_config_t pcnn_config_default(void) {
   pcnn_config_t c = {1, 128, 6, PCNN_HEAD_BERNOULLI, 28, 28};
   return c;
