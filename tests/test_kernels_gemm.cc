@@ -164,27 +164,37 @@ TEST(KernelsGemm, Out16IsTheBf16OfOut) {
   for (const pcnn_kernel_row_t *row : rows) {
     if (!pcnn_isa_supported(row->isa)) continue;
     for (int m : {1, 6, 13})
-      for (int n : {1, 15, 16, 17, 31, 32, 33, 64, 70}) {
-        const int k = 9, lda = k, ldb = n, ldc = n + 1, ldo = n + 2, ld16 = n + 3;
-        auto a = pt::rand_vec((size_t)m * lda, 100 + n), b = pt::rand_vec((size_t)k * ldb, 200 + n);
-        std::vector<float> bp(pcnn_gemm_packed_len(row->prec, k, ldb));
-        pcnn_gemm_pack_b(row->prec, bp.data(), ldb, b.data(), k, n, ldb);
-        auto res = pt::rand_vec((size_t)m * ldc, 300 + n), alpha = pt::rand_vec(n, 400 + n);
-        // special results through the residual: Inf, NaN, a bf16 tie, a subnormal
-        const float special[] = {INFINITY, NAN, 1.00390625f, 1e-40f};
-        for (int s = 0; s < 4 && s < n; s++) res[s] = special[s] * 1e30f;
-        std::vector<float> c((size_t)m * ldc), out((size_t)m * ldo, 7.f);
-        std::vector<uint16_t> o16((size_t)m * ld16, 0x1234);
-        const pcnn_gemm_epi_t e = {nullptr, res.data(), ldc, out.data(), ldo, alpha.data(), o16.data(), ld16};
-        ((pcnn_gemm_acc_fn *)row->fn)(c.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc, &e);
-        for (int i = 0; i < m; i++) {
-          for (int j = 0; j < n; j++)
-            ASSERT_EQ(o16[(size_t)i * ld16 + j], pcnn_f32_to_bf16(out[(size_t)i * ldo + j]))
-                << row->fn_name << " m" << m << " n" << n << " at " << i << "," << j << ": out " << out[(size_t)i * ldo + j];
-          for (int j = n; j < ld16; j++) ASSERT_EQ(o16[(size_t)i * ld16 + j], 0x1234) << row->fn_name << " padding";
+      for (int n : {1, 15, 16, 17, 31, 32, 33, 64, 70})
+        for (int k : {0, 9}) {
+          const int lda = k + 1, ldb = n, ldc = n + 1, ldo = n + 2, ld16 = n + 3;
+          auto a = pt::rand_vec((size_t)m * lda, 100 + n), b = pt::rand_vec((size_t)(k + 1) * ldb, 200 + n);
+          std::vector<float> bp(pcnn_gemm_packed_len(row->prec, k + 1, ldb));
+          pcnn_gemm_pack_b(row->prec, bp.data(), ldb, b.data(), k, n, ldb);
+          auto res = pt::rand_vec((size_t)m * ldc, 300 + n), alpha = pt::rand_vec(n, 400 + n);
+          // k = 0: out = PReLU(0 + res) exactly, so the first row's results are
+          // the specials: Inf, NaN, a bf16 tie (1 + 2^-8: to even, 1), a
+          // subnormal (to +0), and a value that rounds up
+          const float special[] = {INFINITY, NAN, 1.00390625f, 1e-40f, 1.01171875f};
+          if (k == 0)
+            for (int s = 0; s < 5 && s < n; s++) res[s] = special[s];
+          std::vector<float> c((size_t)m * ldc), out((size_t)m * ldo, 7.f);
+          std::vector<uint16_t> o16((size_t)m * ld16, 0x1234);
+          const pcnn_gemm_epi_t e = {nullptr, res.data(), ldc, out.data(), ldo, alpha.data(), o16.data(), ld16};
+          ((pcnn_gemm_acc_fn *)row->fn)(c.data(), a.data(), bp.data(), m, n, k, lda, ldb, ldc, &e);
+          for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++)
+              ASSERT_EQ(o16[(size_t)i * ld16 + j], pcnn_f32_to_bf16(out[(size_t)i * ldo + j]))
+                  << row->fn_name << " m" << m << " n" << n << " at " << i << "," << j << ": out " << out[(size_t)i * ldo + j];
+            for (int j = n; j < ld16; j++) ASSERT_EQ(o16[(size_t)i * ld16 + j], 0x1234) << row->fn_name << " padding";
+          }
+          if (k == 0 && n >= 5) {  // the specials did come through
+            EXPECT_TRUE(std::isinf(out[0]) && std::isnan(out[1])) << row->fn_name;
+            EXPECT_EQ(o16[2], 0x3f80) << row->fn_name << ": the tie";
+            EXPECT_EQ(o16[3], 0x0000) << row->fn_name << ": the subnormal";
+            EXPECT_EQ(o16[4], 0x3f82) << row->fn_name << ": rounded up";
+          }
+          checked++;
         }
-        checked++;
-      }
   }
   EXPECT_GT(checked, 0);
 }
