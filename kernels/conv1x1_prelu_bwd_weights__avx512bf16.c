@@ -79,7 +79,7 @@ typedef struct {
   long p, nb;      /* pixels, blocks (bstart) */
   int nk, nj;      /* pixel chunks, column groups */
   size_t ldp;      /* floats of a partial: dw [cin][cout], then db and dalpha (ldd each) */
-  int g[3], ncomb; /* the combine's items: runs of g[s] dw rows of segment s, then db */
+  pw_comb_t comb;  /* the combine's items (pw_gemm.h) */
 } bww_ctx;
 
 /* one register tile: input channels [ci0, ci0 + mr), output channels
@@ -257,28 +257,6 @@ static inline void chunk(const bww_ctx *x, int k, long *b0, long *b1) {
   *b1 = x->nb * (k + 1) / x->nk;
 }
 
-/* combine item it: dw, db, dalpha += the nk partials (ldp apart) in chunk
- * order, a run of dw rows of one segment (its kept columns), or db and dalpha */
-static void combine(float *dw, float *db, float *dalpha, const float *part, int nk, int it, int act,
-                    const bww_ctx *x) {
-  const int cout = x->cout;
-  int q = 0, i = it; /* item i of segment q */
-  for (; q < x->nseg; q++) {
-    const int n = (x->seg[q].c1 - x->seg[q].c0 + x->g[q] - 1) / x->g[q];
-    if (i < n) break;
-    i -= n;
-  }
-  if (q < x->nseg) {
-    const int r0 = x->seg[q].c0 + i * x->g[q], nr = x->seg[q].c1 - r0 < x->g[q] ? x->seg[q].c1 - r0 : x->g[q];
-    const size_t o = (size_t)r0 * cout + x->seg[q].co0;
-    pw_add_partials(dw + o, part + o, x->ldp, nk, nr, cout - x->seg[q].co0, cout);
-  } else {
-    const float *pdb = part + (size_t)x->cin * cout;
-    pw_add_partials(db, pdb, x->ldp, nk, 1, cout, 0);
-    if (act) pw_add_partials(dalpha, pdb + x->ldd, x->ldp, nk, 1, cout, 0);
-  }
-}
-
 /* db and dalpha (ldd floats after it) of gw columns start from 0 */
 static inline void zero_sums(float *sdb, int ldd, int gw) {
   for (int v = 0; v < gw; v += 16) {
@@ -316,12 +294,12 @@ static PW_INLINE void serial(const int act, float *dw, float *db, float *dalpha,
     }
     if (k == 0) continue;
     /* run += chunk k's partial (as the combine would add it) */
-    for (int it = 0; it < x->ncomb; it++) {
-      if (straight && it < x->ncomb - 1) continue; /* dw already in run */
-      combine(run, run + odb, run + odb + x->ldd, cur, 1, it, act, x);
+    for (int it = 0; it < x->comb.n; it++) {
+      if (straight && it < x->comb.n - 1) continue; /* dw already in run */
+      pw_comb_item(&x->comb, run, run + odb, run + odb + x->ldd, cur, 1, it, act);
     }
   }
-  for (int it = 0; it < x->ncomb; it++) combine(dw, db, dalpha, run, 1, it, act, x);
+  for (int it = 0; it < x->comb.n; it++) pw_comb_item(&x->comb, dw, db, dalpha, run, 1, it, act);
 }
 
 /* dw [cin][cout], db, dalpha (cout, act only) +=; dout, pre (act only) (P,
@@ -351,14 +329,7 @@ static PW_INLINE int bww(const int act, float *dw, float *db, float *dalpha, con
   const int items = x.nk * x.nj;
   float *const part = pcnn_scratch((size_t)x.nk * x.ldp);
   if (!part) return 0;
-  /* the combine's items: runs of up to g[s] dw rows of segment s, then one
-   * for db and dalpha */
-  x.ncomb = 1;
-  for (int q = 0; q < x.nseg; q++) {
-    const int w = pw_round_up(x.cout - x.seg[q].co0, 16);
-    x.g[q] = PW_ADD_BLK / w > 1 ? PW_ADD_BLK / w : 1;
-    x.ncomb += (x.seg[q].c1 - x.seg[q].c0 + x.g[q] - 1) / x.g[q];
-  }
+  pw_comb_plan(&x.comb, x.seg, x.nseg, x.cin, x.cout, x.ldd, x.ldp);
 #pragma omp parallel
   {
     uint32_t dz[BWW_ZBUF] __attribute__((aligned(64))); /* dpre pairs (block pairs, gw) */
@@ -378,7 +349,7 @@ static PW_INLINE int bww(const int act, float *dw, float *db, float *dalpha, con
       }
       /* the partials in chunk order, one owner per kept dw entry */
 #pragma omp for schedule(static)
-      for (int it = 0; it < x.ncomb; it++) combine(dw, db, dalpha, part, x.nk, it, act, &x);
+      for (int it = 0; it < x.comb.n; it++) pw_comb_item(&x.comb, dw, db, dalpha, part, x.nk, it, act);
     }
   }
   return 1;

@@ -135,6 +135,53 @@ static inline void pw_add_partials(float *dst, const float *part, size_t ldp, in
   }
 }
 
+/* The combine of a 1x1 weight gradient's nk partials (each dw [cin][cout],
+ * then db and dalpha, ldd floats each; ldp floats apart) into dw, db and
+ * dalpha, as independent work items: runs of up to g[s] dw rows of segment
+ * s (its kept columns, about PW_ADD_BLK floats), then one item for db and
+ * dalpha. The FP32 and the bf16 conv1x1_prelu_bwd_weights both run it. */
+typedef struct {
+  int cin, cout, ldd, nseg;
+  pw_seg_t seg[3];
+  size_t ldp;
+  int g[3], n; /* dw rows per item of each segment; the items */
+} pw_comb_t;
+
+static inline void pw_comb_plan(pw_comb_t *cb, const pw_seg_t *seg, int nseg, int cin, int cout, int ldd,
+                                size_t ldp) {
+  cb->cin = cin, cb->cout = cout, cb->ldd = ldd, cb->nseg = nseg, cb->ldp = ldp;
+  cb->n = 1;
+  for (int q = 0; q < nseg; q++) {
+    const int w = pw_round_up(cout - seg[q].co0, PW_VL);
+    cb->seg[q] = seg[q];
+    cb->g[q] = PW_ADD_BLK / w > 1 ? PW_ADD_BLK / w : 1;
+    cb->n += (seg[q].c1 - seg[q].c0 + cb->g[q] - 1) / cb->g[q];
+  }
+}
+
+/* item it: dw, db, dalpha += the nk partials at part in chunk order (act 0:
+ * no dalpha) */
+static inline void pw_comb_item(const pw_comb_t *cb, float *dw, float *db, float *dalpha, const float *part,
+                                int nk, int it, int act) {
+  const int cout = cb->cout;
+  int q = 0, i = it; /* item i of segment q */
+  for (; q < cb->nseg; q++) {
+    const int n = (cb->seg[q].c1 - cb->seg[q].c0 + cb->g[q] - 1) / cb->g[q];
+    if (i < n) break;
+    i -= n;
+  }
+  if (q < cb->nseg) {
+    const int r0 = cb->seg[q].c0 + i * cb->g[q];
+    const int nr = cb->seg[q].c1 - r0 < cb->g[q] ? cb->seg[q].c1 - r0 : cb->g[q];
+    const size_t o = (size_t)r0 * cout + cb->seg[q].co0;
+    pw_add_partials(dw + o, part + o, cb->ldp, nk, nr, cout - cb->seg[q].co0, cout);
+  } else {
+    const float *pdb = part + (size_t)cb->cin * cout;
+    pw_add_partials(db, pdb, cb->ldp, nk, 1, cout, 0);
+    if (act) pw_add_partials(dalpha, pdb + cb->ldd, cb->ldp, nk, 1, cout, 0);
+  }
+}
+
 /* acc[r][v] += sum_{k < kn} a[r*ar + k*ak] * b[k*ldb + v*PW_VL], v in [v0, v1):
  * a row of b is loaded once per k and reused by the mr rows (broadcast a) */
 static PW_INLINE void pw_mac(pw_vf acc[PW_MR][PW_NV], const int mr, const int v0, const int v1,
