@@ -100,7 +100,7 @@ typedef struct {
   clayer_t *ly;         /* m->nlayers */
   int *ring;            /* per slot: rows of the window a k > 1 layer reads, 0 if only
                            the current position is kept */
-  int *half;            /* per slot: 1 if the window has a bf16 twin (twin16) */
+  int *half;            /* per slot: 1 if the window has a bf16 twin (tstate_t.slot16) */
   int R;                /* the largest window */
 } net_t;
 
